@@ -1,0 +1,141 @@
+//! The ordered stream of effects: what replicas and the AOF receive.
+//!
+//! Every change to the keyspace is recorded here, in the order the keyspace
+//! saw it, as the command that reproduces it (`SET k v`, `PEXPIREAT k t`,
+//! `DEL k` for an expiry). Two entry points, as in Redis 7.0:
+//!
+//! * [`Effects::propagate_now`] writes at once. Used for deletions of
+//!   expired keys, which must precede the command that noticed them.
+//! * [`Effects::also_propagate`] queues an effect of the running command;
+//!   when the top-level command (or EXEC, or a script) finishes,
+//!   [`Effects::flush_pending`] writes the queue, wrapped in `MULTI`/`EXEC`
+//!   when it holds more than one effect so that consumers apply it
+//!   atomically.
+//!
+//! The stream is RESP arrays of bulk strings with a `SELECT` whenever the
+//! database changes. Nothing is encoded while no consumer is attached
+//! ([`Effects::active`]), so a node without replicas or AOF pays nothing.
+//! Consumers: a capture buffer (tests and tools); the AOF and the
+//! replication backlog attach here too.
+
+/// One effect: the database it applies to and the command.
+type Op = (usize, Vec<Vec<u8>>);
+
+#[derive(Default)]
+pub struct Effects {
+    pending: Vec<Op>,
+    capture: Option<Sink>,
+}
+
+/// A consumer of the encoded stream, with its own notion of the selected db
+/// (each consumer starts fresh, e.g. a new replica or a rewritten AOF).
+struct Sink {
+    selected_db: Option<usize>,
+    bytes: Vec<u8>,
+}
+
+impl Sink {
+    fn feed(&mut self, db: usize, argv: &[&[u8]]) {
+        if self.selected_db != Some(db) {
+            let db_text = db.to_string();
+            encode_command(&mut self.bytes, &[b"SELECT", db_text.as_bytes()]);
+            self.selected_db = Some(db);
+        }
+        encode_command(&mut self.bytes, argv);
+    }
+}
+
+/// Append `argv` as a RESP array of bulk strings.
+pub fn encode_command(out: &mut Vec<u8>, argv: &[&[u8]]) {
+    let mut n = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(n.format(argv.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for arg in argv {
+        out.push(b'$');
+        out.extend_from_slice(n.format(arg.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+impl Effects {
+    /// Whether anything consumes the stream (so effects must be built).
+    pub fn active(&self) -> bool {
+        self.capture.is_some()
+    }
+
+    /// Write an effect immediately.
+    pub fn propagate_now(&mut self, db: usize, argv: &[&[u8]]) {
+        if let Some(sink) = &mut self.capture {
+            sink.feed(db, argv);
+        }
+    }
+
+    /// Queue an effect of the running command.
+    pub fn also_propagate(&mut self, db: usize, argv: Vec<Vec<u8>>) {
+        if self.active() {
+            self.pending.push((db, argv));
+        }
+    }
+
+    /// Write the queued effects of a finished top-level command.
+    pub fn flush_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let wrap = pending.len() > 1;
+        if wrap {
+            // MULTI goes to the first effect's db so any SELECT precedes it.
+            self.propagate_now(pending[0].0, &[b"MULTI"]);
+        }
+        for (db, argv) in &pending {
+            let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+            self.propagate_now(*db, &args);
+        }
+        if wrap {
+            let db = pending.last().map_or(0, |p| p.0);
+            self.propagate_now(db, &[b"EXEC"]);
+        }
+    }
+
+    /// Start recording the stream (tests, tools).
+    pub fn start_capture(&mut self) {
+        self.capture = Some(Sink { selected_db: None, bytes: Vec::new() });
+    }
+
+    /// The bytes recorded since the last call.
+    pub fn take_captured(&mut self) -> Vec<u8> {
+        self.capture.as_mut().map(|s| std::mem::take(&mut s.bytes)).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn select_precedes_db_changes_and_transactions_are_wrapped() {
+        let mut e = Effects::default();
+        e.start_capture();
+        e.also_propagate(0, vec![b"set".to_vec(), b"a".to_vec(), b"1".to_vec()]);
+        e.flush_pending();
+        e.also_propagate(3, vec![b"SET".to_vec(), b"t".to_vec(), b"1".to_vec()]);
+        e.also_propagate(3, vec![b"INCR".to_vec(), b"t".to_vec()]);
+        e.flush_pending();
+        let got = String::from_utf8(e.take_captured()).unwrap().replace("\r\n", " ");
+        assert_eq!(
+            got,
+            "*2 $6 SELECT $1 0 *3 $3 set $1 a $1 1 *2 $6 SELECT $1 3 *1 $5 MULTI *3 $3 SET $1 t $1 1 *2 $4 INCR $1 t *1 $4 EXEC "
+        );
+    }
+
+    #[test]
+    fn nothing_is_built_without_consumers() {
+        let mut e = Effects::default();
+        e.also_propagate(0, vec![b"x".to_vec()]);
+        assert!(e.pending.is_empty());
+    }
+}

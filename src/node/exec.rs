@@ -1,0 +1,344 @@
+//! Running what clients send: parse every complete request in the input,
+//! check each command as Redis does, run it, account for it.
+//!
+//! [`Node::process_input`] is the batch entry point (DESIGN principle 3): the
+//! connection hands over everything it read, every complete command runs,
+//! and all replies accumulate in the client's buffer for one write.
+//!
+//! [`Node::process_command`] applies Redis's pre-execution checks in Redis's
+//! order (spec/node.md 2.1) — unknown command, arity, authentication,
+//! transaction restrictions, pub/sub context, pause — then queues the
+//! command (inside MULTI) or calls it. [`Node::call`] runs a handler and
+//! does the bookkeeping every command shares: error replies and their
+//! statistics, command statistics, propagation of the effect, MONITOR.
+
+use std::time::Instant;
+
+use crate::node::client::{Client, ClientId, ReplyMode};
+use crate::node::commands::{self, flags, CmdError, Command, Ctx, Propagation};
+use crate::node::{unix_ms, Node};
+use crate::resp::request::{Limits, Parsed};
+
+/// What a batch did with the input it was given.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BatchOutcome {
+    /// Bytes fully handled; the caller drops them from its buffer.
+    pub consumed: usize,
+    /// Buffer length that would complete the pending request, when known.
+    pub needed: Option<usize>,
+    /// A complete command is waiting (client paused): retry on wakeup.
+    pub stalled: bool,
+}
+
+/// Whether a command ran or must wait.
+enum Flow {
+    Continue,
+    Stall,
+}
+
+impl Node {
+    /// Run every complete request in `input` for client `id`.
+    pub fn process_input(&mut self, id: ClientId, input: &[u8]) -> BatchOutcome {
+        let mut outcome = BatchOutcome::default();
+        let Some(mut client) = self.clients.take(id) else {
+            outcome.consumed = input.len();
+            return outcome;
+        };
+        let max_bulk = self.config.settings.proto_max_bulk_len as usize;
+        let mut argv: Vec<&[u8]> = Vec::with_capacity(8);
+        let mut pos = 0;
+        while pos < input.len() {
+            if client.close_after_reply || client.close_asap {
+                // Nothing after QUIT or a protocol error is executed.
+                pos = input.len();
+                break;
+            }
+            let limits = Limits { max_bulk_len: Some(max_bulk), authenticated: client.authenticated };
+            match client.parser.parse(&input[pos..], limits) {
+                Parsed::Incomplete { needed } => {
+                    outcome.needed = needed.map(|n| pos + n);
+                    break;
+                }
+                Parsed::Skip { consumed, .. } => pos += consumed,
+                Parsed::Error(e) => {
+                    let text = e.text();
+                    tracing::debug!("Protocol error ({}) from client id={} addr={}", String::from_utf8_lossy(&text), client.id, client.addr);
+                    client.reply.error(&text);
+                    self.stats.count_error(&text);
+                    client.close_after_reply = true;
+                    pos = input.len();
+                    break;
+                }
+                Parsed::Multibulk { consumed } => {
+                    argv.clear();
+                    argv.extend(client.parser.spans().iter().map(|&(s, l)| &input[pos + s..pos + s + l]));
+                    if let Flow::Stall = self.process_command(&mut client, &argv) {
+                        outcome.stalled = true;
+                        break;
+                    }
+                    pos += consumed;
+                }
+                Parsed::Inline { consumed, args } => {
+                    let inline: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+                    if let Flow::Stall = self.process_command(&mut client, &inline) {
+                        outcome.stalled = true;
+                        break;
+                    }
+                    pos += consumed;
+                }
+            }
+        }
+        outcome.consumed = pos;
+        self.clients.put(client);
+        outcome
+    }
+
+    /// The pre-execution checks, then queue (MULTI) or call.
+    fn process_command(&mut self, c: &mut Client, argv: &[&[u8]]) -> Flow {
+        self.now_ms = unix_ms();
+        let Some(mut cmd) = commands::lookup_name(argv[0]) else {
+            self.reject(c, None, unknown_command(argv));
+            return Flow::Continue;
+        };
+        if cmd.is_container() {
+            if argv.len() >= 2 {
+                match cmd.subcommand(argv[1]) {
+                    Some(sub) => cmd = sub,
+                    None => {
+                        let err = unknown_subcommand(argv[1], cmd.name);
+                        self.reject(c, None, err);
+                        return Flow::Continue;
+                    }
+                }
+            } else {
+                self.reject(c, Some(cmd), commands::wrong_arity(cmd.full_name));
+                return Flow::Continue;
+            }
+        }
+        if !cmd.arity_ok(argv.len()) {
+            self.reject(c, Some(cmd), commands::wrong_arity(cmd.full_name));
+            return Flow::Continue;
+        }
+        if !c.authenticated && !cmd.has(flags::NO_AUTH) {
+            self.reject(c, Some(cmd), CmdError::Static("NOAUTH Authentication required."));
+            return Flow::Continue;
+        }
+        if c.in_multi() && cmd.has(flags::NO_MULTI) {
+            self.reject(c, Some(cmd), CmdError::Static("ERR Command not allowed inside a transaction"));
+            return Flow::Continue;
+        }
+        if c.in_pubsub_context() && !allowed_in_pubsub_context(cmd) {
+            let err = format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                cmd.full_name
+            );
+            self.reject(c, Some(cmd), CmdError::msg(err));
+            return Flow::Continue;
+        }
+        if self.is_paused_for(c, cmd) {
+            return Flow::Stall;
+        }
+        if c.in_multi() && !runs_inside_multi(cmd) {
+            let multi = c.multi.as_mut().expect("in multi");
+            multi.bytes += argv.iter().map(|a| a.len()).sum::<usize>();
+            multi.commands.push(argv.iter().map(|a| a.to_vec()).collect());
+            c.reply.simple(b"QUEUED");
+            return Flow::Continue;
+        }
+        self.call(c, cmd, argv);
+        Flow::Continue
+    }
+
+    /// Refuse a command before it runs.
+    fn reject(&mut self, c: &mut Client, cmd: Option<&'static Command>, err: CmdError) {
+        c.reply.error(err.text());
+        self.stats.count_error(err.text());
+        if let Some(cmd) = cmd {
+            self.stats.command(cmd.full_name).rejected_calls += 1;
+        }
+        if let Some(multi) = c.multi.as_mut() {
+            multi.aborted = true;
+        }
+    }
+
+    /// Run one command and do the shared bookkeeping. Also used by EXEC for
+    /// each queued command (`nested`).
+    pub fn call(&mut self, c: &mut Client, cmd: &'static Command, argv: &[&[u8]]) {
+        self.call_depth += 1;
+        let reply_start = c.reply.len();
+        let dirty_before = self.dirty;
+        let started = Instant::now();
+
+        let mut ctx = Ctx { node: self, client: c, argv, cmd, propagation: Propagation::Verbatim };
+        let result = (cmd.handler)(&mut ctx);
+        let propagation = std::mem::replace(&mut ctx.propagation, Propagation::Suppressed);
+
+        let usec = started.elapsed().as_micros() as u64;
+        let failed = result.is_err();
+        if let Err(err) = result {
+            c.reply.error(err.text());
+            self.stats.count_error(err.text());
+        }
+        let stat = self.stats.command(cmd.full_name);
+        stat.calls += 1;
+        stat.usec += usec;
+        if failed {
+            stat.failed_calls += 1;
+        }
+        self.stats.total_commands_processed += 1;
+        c.last_command = cmd.full_name;
+
+        if self.dirty > dirty_before && self.effects.active() {
+            match propagation {
+                Propagation::Verbatim => {
+                    let owned = argv.iter().map(|a| a.to_vec()).collect();
+                    self.effects.also_propagate(c.db, owned);
+                }
+                Propagation::Rewritten(args) => self.effects.also_propagate(c.db, args),
+                Propagation::Suppressed => {}
+            }
+        }
+        if !self.monitors.is_empty() && !cmd.has(flags::ADMIN | flags::SKIP_MONITOR) {
+            self.feed_monitors(c, argv);
+        }
+
+        // CLIENT REPLY OFF/SKIP: drop what this command wrote.
+        if matches!(c.reply_mode, ReplyMode::Off | ReplyMode::Skip) {
+            c.reply.truncate(reply_start);
+        }
+        c.reply_mode = match c.reply_mode {
+            ReplyMode::Skip => ReplyMode::On,
+            ReplyMode::SkipNext => ReplyMode::Skip,
+            other => other,
+        };
+
+        self.call_depth -= 1;
+        if self.call_depth == 0 {
+            self.effects.flush_pending();
+        }
+    }
+
+    /// Whether `CLIENT PAUSE` holds this command back.
+    fn is_paused_for(&self, c: &Client, cmd: &Command) -> bool {
+        let Some(pause) = self.pause else {
+            return false;
+        };
+        if self.now_ms >= pause.until_ms {
+            return false;
+        }
+        if !pause.writes_only {
+            return true;
+        }
+        if cmd.has(flags::WRITE | flags::MAY_REPLICATE) {
+            return true;
+        }
+        // EXEC of a transaction holding a write waits as a whole.
+        cmd.name == "exec"
+            && c.multi.as_ref().is_some_and(|m| {
+                m.commands.iter().any(|argv| {
+                    commands::lookup_name(&argv[0]).is_some_and(|q| q.has(flags::WRITE | flags::MAY_REPLICATE))
+                })
+            })
+    }
+
+    /// Show a command to MONITOR clients.
+    fn feed_monitors(&mut self, c: &Client, argv: &[&[u8]]) {
+        let line = monitor_line(self.now_us(), c, argv);
+        let monitors = self.monitors.clone();
+        let mut system = Client::new(0, self.now_ms);
+        for id in monitors {
+            if id == c.id {
+                continue;
+            }
+            self.push_to(&mut system, id, |r| r.simple(&line));
+        }
+    }
+
+    fn now_us(&self) -> i64 {
+        crate::node::unix_us()
+    }
+}
+
+/// `+<unix>.<µs> [<db> <addr>] "arg" ...`; AUTH and HELLO secrets redacted.
+fn monitor_line(now_us: i64, c: &Client, argv: &[&[u8]]) -> Vec<u8> {
+    let mut line = format!("{}.{:06} [{} {}]", now_us / 1_000_000, now_us % 1_000_000, c.db, c.addr).into_bytes();
+    let is_auth = argv[0].eq_ignore_ascii_case(b"auth");
+    let hello_auth = if argv[0].eq_ignore_ascii_case(b"hello") {
+        argv.iter().skip(2).position(|a| a.eq_ignore_ascii_case(b"auth")).map(|p| p + 2)
+    } else {
+        None
+    };
+    for (i, arg) in argv.iter().enumerate() {
+        line.push(b' ');
+        let secret = (is_auth && i >= 1) || hello_auth.is_some_and(|p| i == p + 1 || i == p + 2);
+        if secret {
+            line.extend_from_slice(b"\"(redacted)\"");
+        } else {
+            quote_arg(&mut line, arg);
+        }
+    }
+    line
+}
+
+/// Quote like Redis's `sdscatrepr`.
+pub fn quote_arg(out: &mut Vec<u8>, arg: &[u8]) {
+    out.push(b'"');
+    for &b in arg {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x07 => out.extend_from_slice(b"\\a"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => out.push(c),
+            c => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
+/// Commands a RESP2 client may run while subscribed.
+fn allowed_in_pubsub_context(cmd: &Command) -> bool {
+    matches!(
+        cmd.name,
+        "ping" | "subscribe" | "ssubscribe" | "unsubscribe" | "sunsubscribe" | "psubscribe" | "punsubscribe" | "quit" | "reset"
+    )
+}
+
+/// Commands that run at once inside MULTI instead of being queued.
+fn runs_inside_multi(cmd: &Command) -> bool {
+    matches!(cmd.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+}
+
+/// Redis's unknown-command error, with its argument preview.
+fn unknown_command(argv: &[&[u8]]) -> CmdError {
+    let c_str = |b: &[u8]| -> Vec<u8> { b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())].to_vec() };
+    let name = c_str(argv[0]);
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend_from_slice(&name[..name.len().min(128)]);
+    msg.extend_from_slice(b"', with args beginning with: ");
+    let mut args: Vec<u8> = Vec::new();
+    for arg in &argv[1..] {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        let arg = c_str(arg);
+        args.push(b'\'');
+        args.extend_from_slice(&arg[..arg.len().min(room)]);
+        args.extend_from_slice(b"' ");
+    }
+    msg.extend_from_slice(&args);
+    CmdError::Owned(msg)
+}
+
+/// `ERR unknown subcommand '<sub>'. Try <CMD> HELP.`
+fn unknown_subcommand(sub: &[u8], container: &str) -> CmdError {
+    let sub = &sub[..sub.iter().position(|&c| c == 0).unwrap_or(sub.len())];
+    let mut msg = b"ERR unknown subcommand '".to_vec();
+    msg.extend_from_slice(&sub[..sub.len().min(128)]);
+    msg.extend_from_slice(format!("'. Try {} HELP.", container.to_ascii_uppercase()).as_bytes());
+    CmdError::Owned(msg)
+}

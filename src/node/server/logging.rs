@@ -1,0 +1,108 @@
+//! Logs in Redis's layout, so operators' tools and habits keep working:
+//!
+//! ```text
+//! 4242:M 23 Nov 2026 20:26:01.123 * Ready to accept connections tcp
+//! ```
+//!
+//! (pid, role, local time, level mark `.` debug, `-` verbose, `*` notice,
+//! `#` warning). `loglevel` maps onto tracing levels; `logfile ""` means
+//! standard output. `VIGIL_LOG_FORMAT=json` switches to one JSON object per
+//! line for log pipelines.
+
+use std::fmt;
+use std::fs::OpenOptions;
+use std::sync::Mutex;
+
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::node::config::types::LogLevel;
+use crate::node::config::Settings;
+
+/// The most verbose tracing level enabled by a Redis `loglevel`.
+pub fn level_filter(level: LogLevel) -> tracing_subscriber::filter::LevelFilter {
+    use tracing_subscriber::filter::LevelFilter;
+    match level {
+        LogLevel::Debug => LevelFilter::TRACE,
+        LogLevel::Verbose => LevelFilter::DEBUG,
+        LogLevel::Notice => LevelFilter::INFO,
+        LogLevel::Warning => LevelFilter::WARN,
+        LogLevel::Nothing => LevelFilter::OFF,
+    }
+}
+
+/// Install the global logger (once; later calls are ignored).
+pub fn init(settings: &Settings) {
+    let filter = level_filter(settings.loglevel);
+    let json = std::env::var("VIGIL_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt().with_max_level(filter);
+    let result = if settings.logfile.is_empty() {
+        if json {
+            builder.json().with_writer(std::io::stdout).try_init()
+        } else {
+            builder.event_format(RedisFormat).with_writer(std::io::stdout).try_init()
+        }
+    } else {
+        match OpenOptions::new().create(true).append(true).open(&settings.logfile) {
+            Ok(file) => {
+                let file = Mutex::new(file);
+                if json {
+                    builder.json().with_writer(file).try_init()
+                } else {
+                    builder.event_format(RedisFormat).with_writer(file).try_init()
+                }
+            }
+            Err(e) => {
+                eprintln!("Can't open the log file {}: {e}", settings.logfile);
+                std::process::exit(1);
+            }
+        }
+    };
+    let _ = result;
+}
+
+/// Redis's log line layout.
+struct RedisFormat;
+
+impl<S, N> FormatEvent<S, N> for RedisFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        let mark = match *event.metadata().level() {
+            Level::ERROR | Level::WARN => '#',
+            Level::INFO => '*',
+            Level::DEBUG => '-',
+            Level::TRACE => '.',
+        };
+        write!(writer, "{}:M {} {} ", std::process::id(), local_timestamp(), mark)?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
+/// `23 Nov 2026 20:26:01.123` in local time.
+fn local_timestamp() -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let now_ms = crate::node::unix_ms();
+    let secs = (now_ms / 1000) as libc::time_t;
+    // SAFETY: localtime_r only writes into the provided `tm`.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&secs, &mut tm);
+        tm
+    };
+    format!(
+        "{:02} {} {} {:02}:{:02}:{:02}.{:03}",
+        tm.tm_mday,
+        MONTHS[tm.tm_mon.clamp(0, 11) as usize],
+        tm.tm_year + 1900,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        now_ms % 1000
+    )
+}

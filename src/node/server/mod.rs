@@ -1,0 +1,338 @@
+//! The node's network side: listeners, connection tasks, the cron timer,
+//! signals and orderly shutdown.
+//!
+//! Everything runs on one thread (a current-thread tokio runtime): the
+//! [`Node`] lives in a `RefCell` shared by the tasks, each task borrows it
+//! only between awaits, so commands execute one at a time in a single
+//! global order, as in Redis. This module moves bytes and timers; all
+//! decisions are the node's.
+
+mod connection;
+pub mod logging;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::io::unix::AsyncFd;
+use tokio::sync::Notify;
+
+use crate::node::client::{Client, ClientId};
+use crate::node::config::Config;
+use crate::node::Node;
+
+/// State shared by the server's tasks.
+pub struct Shared {
+    pub node: RefCell<Node>,
+    /// Each connection task's wake-up signal.
+    conns: RefCell<HashMap<ClientId, Rc<Notify>>>,
+    /// Signalled when the node asks to shut down.
+    shutdown: Notify,
+}
+
+impl Shared {
+    /// Wake the connections the node touched; notice a shutdown request.
+    pub fn after_node_work(&self) {
+        let (wakeups, shutdown) = {
+            let mut node = self.node.borrow_mut();
+            (node.take_wakeups(), node.shutdown.is_some())
+        };
+        if !wakeups.is_empty() {
+            let conns = self.conns.borrow();
+            for id in wakeups {
+                if let Some(n) = conns.get(&id) {
+                    n.notify_one();
+                }
+            }
+        }
+        if shutdown {
+            self.shutdown.notify_one();
+        }
+    }
+
+    fn has_output(&self, id: ClientId) -> bool {
+        self.node.borrow().clients.get(id).is_some_and(|c| !c.reply.is_empty())
+    }
+
+    fn count_input(&self, id: ClientId, n: usize) {
+        let mut node = self.node.borrow_mut();
+        node.stats.total_net_input_bytes += n as u64;
+        node.stats.total_reads_processed += 1;
+        let _ = id;
+    }
+
+    fn disconnect(&self, id: ClientId) {
+        self.conns.borrow_mut().remove(&id);
+        self.node.borrow_mut().disconnect(id);
+        self.after_node_work();
+    }
+}
+
+/// Why the server could not start or run.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Run a node with `config` until it is shut down.
+pub fn run(config: Config) -> Result<(), StartError> {
+    logging::init(&config.settings);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StartError(format!("cannot start the runtime: {e}")))?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, serve(config))
+}
+
+async fn serve(config: Config) -> Result<(), StartError> {
+    let pid = std::process::id();
+    tracing::warn!("oO0OoO0OoO0Oo Vigil is starting oO0OoO0OoO0Oo");
+    tracing::warn!(
+        "Vigil version={} (Redis {} compatible), bits=64, pid={pid}, just started",
+        env!("CARGO_PKG_VERSION"),
+        crate::node::REDIS_VERSION
+    );
+    match &config.file {
+        Some(f) => tracing::warn!("Configuration loaded from {}", f.display()),
+        None => tracing::warn!("No config file specified, using the default config. In order to specify a config file use vigil-server /path/to/redis.conf"),
+    }
+    let settings = config.settings.clone();
+    let mut node = Node::new(config);
+    node.process.executable = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
+    let shared = Rc::new(Shared { node: RefCell::new(node), conns: RefCell::new(HashMap::new()), shutdown: Notify::new() });
+
+    let listeners = bind_all(&settings)?;
+    let unix = bind_unix(&settings)?;
+    tracing::info!("Running mode=standalone, port={}, PID: {pid}", settings.port);
+    if !settings.pidfile.is_empty() {
+        if let Err(e) = std::fs::write(&settings.pidfile, format!("{pid}\n")) {
+            tracing::warn!("Failed to write PID file {}: {e}", settings.pidfile);
+        }
+    }
+    tracing::warn!("Server initialized");
+    for listener in listeners {
+        tokio::task::spawn_local(accept_tcp(shared.clone(), listener));
+    }
+    if let Some(listener) = unix {
+        tokio::task::spawn_local(accept_unix(shared.clone(), listener));
+    }
+    tokio::task::spawn_local(cron(shared.clone()));
+    tracing::info!("Ready to accept connections tcp");
+
+    let reason = wait_for_shutdown(&shared).await;
+    tracing::warn!("{reason}");
+    tracing::warn!("User requested shutdown...");
+    if !settings.pidfile.is_empty() {
+        let _ = std::fs::remove_file(&settings.pidfile);
+    }
+    if !settings.unixsocket.is_empty() {
+        let _ = std::fs::remove_file(&settings.unixsocket);
+    }
+    tracing::warn!("Vigil is now ready to exit, bye bye...");
+    Ok(())
+}
+
+async fn wait_for_shutdown(shared: &Shared) -> String {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::warn!("Cannot install signal handlers; only SHUTDOWN will stop the server");
+        shared.shutdown.notified().await;
+        return "SHUTDOWN requested by a client".into();
+    };
+    tokio::select! {
+        _ = term.recv() => "Received SIGTERM scheduling shutdown...".into(),
+        _ = int.recv() => "Received SIGINT scheduling shutdown...".into(),
+        _ = shared.shutdown.notified() => "SHUTDOWN requested by a client".into(),
+    }
+}
+
+/// Periodic work at `hz`.
+async fn cron(shared: Rc<Shared>) {
+    loop {
+        let hz = shared.node.borrow().config.settings.hz.clamp(1, 500) as u64;
+        tokio::time::sleep(Duration::from_micros(1_000_000 / hz)).await;
+        shared.node.borrow_mut().cron();
+        shared.after_node_work();
+    }
+}
+
+/// Listen on every `bind` address (`-addr`: skip if unavailable).
+fn bind_all(settings: &crate::node::config::Settings) -> Result<Vec<std::net::TcpListener>, StartError> {
+    let port = settings.port as u16;
+    if port == 0 {
+        return Ok(Vec::new());
+    }
+    let mut listeners = Vec::new();
+    for spec in &settings.bind.0 {
+        let (optional, addr) = match spec.strip_prefix('-') {
+            Some(a) => (true, a),
+            None => (false, spec.as_str()),
+        };
+        let ip: IpAddr = match addr {
+            "*" => IpAddr::from([0, 0, 0, 0]),
+            "::*" => IpAddr::from([0u16; 8]),
+            other => match other.parse() {
+                Ok(ip) => ip,
+                Err(_) => return Err(StartError(format!("Invalid bind address '{other}'"))),
+            },
+        };
+        match listen_tcp(SocketAddr::new(ip, port), settings.tcp_backlog as i32) {
+            Ok(l) => listeners.push(l),
+            Err(e) if optional => tracing::debug!("Skipping optional bind address {addr}: {e}"),
+            Err(e) => {
+                return Err(StartError(format!(
+                    "Warning: Could not create server TCP listening socket {addr}:{port}: {e}. Is another server already running on this port? Choose another with --port <n>."
+                )))
+            }
+        }
+    }
+    if listeners.is_empty() {
+        return Err(StartError("Failed listening on any address. Exiting.".into()));
+    }
+    Ok(listeners)
+}
+
+fn listen_tcp(addr: SocketAddr, backlog: i32) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+fn bind_unix(settings: &crate::node::config::Settings) -> Result<Option<std::os::unix::net::UnixListener>, StartError> {
+    if settings.unixsocket.is_empty() {
+        return Ok(None);
+    }
+    let path = &settings.unixsocket;
+    let _ = std::fs::remove_file(path);
+    let listener = std::os::unix::net::UnixListener::bind(path)
+        .map_err(|e| StartError(format!("Failed opening Unix socket {path}: {e}")))?;
+    if settings.unixsocketperm > 0 {
+        use std::os::unix::fs::PermissionsExt;
+        let perm = std::fs::Permissions::from_mode(settings.unixsocketperm as u32);
+        std::fs::set_permissions(path, perm).map_err(|e| StartError(format!("Failed to chmod Unix socket {path}: {e}")))?;
+    }
+    listener.set_nonblocking(true).map_err(|e| StartError(e.to_string()))?;
+    Ok(Some(listener))
+}
+
+const DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. To accept other connections, set a password (requirepass), or disable protected mode with 'CONFIG SET protected-mode no' from a loopback connection (and make sure the node is not reachable from untrusted networks), or restart with '--protected-mode no'.\r\n";
+
+async fn accept_tcp(shared: Rc<Shared>, listener: std::net::TcpListener) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("Cannot register listener: {e}");
+            return;
+        }
+    };
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("Accepting client connection: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let Ok(stream) = stream.into_std() else { continue };
+        let local = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let loopback = peer.ip().is_loopback() || matches!(peer.ip(), IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()));
+        let _ = stream.set_nodelay(true);
+        let keepalive = shared.node.borrow().config.settings.tcp_keepalive;
+        if keepalive > 0 {
+            let sock = socket2::SockRef::from(&stream);
+            let ka = socket2::TcpKeepalive::new()
+                .with_time(Duration::from_secs(keepalive as u64))
+                .with_interval(Duration::from_secs((keepalive as u64 / 3).max(1)))
+                .with_retries(3);
+            let _ = sock.set_tcp_keepalive(&ka);
+        }
+        let addr = peer.to_string();
+        admit(&shared, stream, loopback, |c| {
+            c.addr = addr;
+            c.laddr = local;
+            c.local = loopback;
+        });
+    }
+}
+
+async fn accept_unix(shared: Rc<Shared>, listener: std::os::unix::net::UnixListener) {
+    let listener = match tokio::net::UnixListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("Cannot register unix listener: {e}");
+            return;
+        }
+    };
+    let path = shared.node.borrow().config.settings.unixsocket.clone();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let Ok(stream) = stream.into_std() else { continue };
+        let path = path.clone();
+        admit(&shared, stream, true, |c| {
+            c.addr = format!("{path}:0");
+            c.laddr = format!("{path}:0");
+            c.unix_socket = true;
+            c.local = true;
+        });
+    }
+}
+
+/// Register an accepted connection and start its task, unless a limit or
+/// protected mode refuses it.
+fn admit<S>(shared: &Rc<Shared>, mut stream: S, local: bool, setup: impl FnOnce(&mut Client))
+where
+    S: std::io::Write + std::os::fd::AsRawFd + 'static,
+{
+    let refusal: Option<&[u8]> = {
+        let mut node = shared.node.borrow_mut();
+        let s = &node.config.settings;
+        if node.clients.len() as i64 >= s.maxclients {
+            node.stats.rejected_connections += 1;
+            Some(b"-ERR max number of clients reached\r\n")
+        } else if s.protected_mode && s.requirepass.is_empty() && !local {
+            node.stats.rejected_connections += 1;
+            Some(DENIED)
+        } else {
+            None
+        }
+    };
+    if let Some(message) = refusal {
+        let _ = stream.write(message);
+        return;
+    }
+    let fd = stream.as_raw_fd();
+    // SAFETY: `stream` owns its open descriptor and moves into the AsyncFd,
+    // which therefore keeps it open, unchanged, for its whole lifetime.
+    let io = match unsafe { AsyncFd::register(stream) } {
+        Ok(io) => io,
+        Err(e) => {
+            tracing::warn!("Cannot register client socket: {e}");
+            return;
+        }
+    };
+    let id = shared.node.borrow_mut().connect(|c| {
+        c.fd = fd;
+        setup(c);
+    });
+    let notify = Rc::new(Notify::new());
+    shared.conns.borrow_mut().insert(id, notify.clone());
+    tokio::task::spawn_local(connection::serve(shared.clone(), io, id, notify));
+}

@@ -1,0 +1,292 @@
+//! Reply encoding: RESP2 and RESP3 written straight into an output buffer.
+//!
+//! Commands call these methods to write their reply; the protocol version
+//! of the connection decides the bytes (spec/node.md 1.3): maps become flat
+//! arrays in RESP2, nulls differ, doubles are bulk strings in RESP2, and so
+//! on. Nothing is allocated per reply beyond the buffer's own growth.
+//! This module knows nothing about commands or sockets.
+
+use crate::util::num;
+
+/// An output buffer that knows the connection's protocol version.
+#[derive(Debug, Default)]
+pub struct Reply {
+    buf: Vec<u8>,
+    resp3: bool,
+}
+
+/// The position of a length written before the count was known.
+#[derive(Debug, Clone, Copy)]
+pub struct Deferred {
+    at: usize,
+    kind: u8,
+}
+
+impl Reply {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn resp3(&self) -> bool {
+        self.resp3
+    }
+
+    pub fn set_resp3(&mut self, resp3: bool) {
+        self.resp3 = resp3;
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// The encoded bytes waiting to be sent.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Hand the pending bytes to the writer, leaving `spare` (cleared) in
+    /// their place so neither side allocates in the steady state.
+    pub fn swap_out(&mut self, spare: &mut Vec<u8>) {
+        spare.clear();
+        std::mem::swap(&mut self.buf, spare);
+    }
+
+    /// Forget the first `n` bytes (they were sent).
+    pub fn consume(&mut self, n: usize) {
+        if n >= self.buf.len() {
+            self.buf.clear();
+        } else {
+            self.buf.drain(..n);
+        }
+    }
+
+    /// Drop everything written after `len` (undo a partial reply).
+    pub fn truncate(&mut self, len: usize) {
+        self.buf.truncate(len);
+    }
+
+    /// Give memory back after a burst (a huge reply) once it was sent.
+    pub fn shrink_if_idle(&mut self, keep: usize) {
+        if self.buf.is_empty() && self.buf.capacity() > keep {
+            self.buf = Vec::with_capacity(keep.min(16 * 1024));
+        }
+    }
+
+    /// Raw protocol bytes, already encoded.
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    pub fn ok(&mut self) {
+        self.buf.extend_from_slice(b"+OK\r\n");
+    }
+
+    /// `+text`. `text` must not contain CR or LF.
+    pub fn simple(&mut self, text: &[u8]) {
+        self.buf.push(b'+');
+        self.buf.extend_from_slice(text);
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// `-text`; `text` carries its code (`ERR ...`, `WRONGTYPE ...`). CR and
+    /// LF inside are replaced by spaces, as Redis does, so the reply stays
+    /// one line.
+    pub fn error(&mut self, text: &[u8]) {
+        self.buf.push(b'-');
+        self.buf.extend(text.iter().map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }));
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    pub fn int(&mut self, n: i64) {
+        self.header(b':', n);
+    }
+
+    pub fn bulk(&mut self, data: &[u8]) {
+        self.header(b'$', data.len() as i64);
+        self.buf.extend_from_slice(data);
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// A bulk string holding the decimal form of `n`.
+    pub fn bulk_int(&mut self, n: i64) {
+        let mut b = itoa::Buffer::new();
+        self.bulk(b.format(n).as_bytes());
+    }
+
+    /// A missing string: `$-1` (RESP2) or `_` (RESP3).
+    pub fn null(&mut self) {
+        self.buf.extend_from_slice(if self.resp3 { b"_\r\n" } else { b"$-1\r\n" });
+    }
+
+    /// A missing array: `*-1` (RESP2) or `_` (RESP3).
+    pub fn null_array(&mut self) {
+        self.buf.extend_from_slice(if self.resp3 { b"_\r\n" } else { b"*-1\r\n" });
+    }
+
+    pub fn array(&mut self, len: usize) {
+        self.header(b'*', len as i64);
+    }
+
+    /// A map of `pairs` entries: `%n` (RESP3) or a flat `*2n` array (RESP2).
+    pub fn map(&mut self, pairs: usize) {
+        if self.resp3 {
+            self.header(b'%', pairs as i64);
+        } else {
+            self.header(b'*', 2 * pairs as i64);
+        }
+    }
+
+    /// A set: `~n` (RESP3) or `*n` (RESP2).
+    pub fn set(&mut self, len: usize) {
+        self.header(if self.resp3 { b'~' } else { b'*' }, len as i64);
+    }
+
+    /// An out-of-band push: `>n` (RESP3) or `*n` (RESP2).
+    pub fn push(&mut self, len: usize) {
+        self.header(if self.resp3 { b'>' } else { b'*' }, len as i64);
+    }
+
+    /// A double, printed `%.17g`: bulk string in RESP2, `,` in RESP3.
+    pub fn double(&mut self, d: f64) {
+        let mut tmp = [0u8; 32];
+        let text = num::format_double(d, &mut tmp);
+        if self.resp3 {
+            self.buf.push(b',');
+            self.buf.extend_from_slice(text);
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(text);
+        }
+    }
+
+    /// A double already formatted (long doubles from INCRBYFLOAT-like paths):
+    /// bulk in RESP2, `,` in RESP3.
+    pub fn double_text(&mut self, text: &[u8]) {
+        if self.resp3 {
+            self.buf.push(b',');
+            self.buf.extend_from_slice(text);
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(text);
+        }
+    }
+
+    /// A boolean: `:1`/`:0` (RESP2) or `#t`/`#f` (RESP3).
+    pub fn bool(&mut self, b: bool) {
+        let bytes: &[u8] = match (self.resp3, b) {
+            (true, true) => b"#t\r\n",
+            (true, false) => b"#f\r\n",
+            (false, true) => b":1\r\n",
+            (false, false) => b":0\r\n",
+        };
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Human-readable text: a bulk string in RESP2, verbatim `txt` in RESP3.
+    pub fn verbatim(&mut self, text: &[u8]) {
+        if self.resp3 {
+            self.header(b'=', text.len() as i64 + 4);
+            self.buf.extend_from_slice(b"txt:");
+            self.buf.extend_from_slice(text);
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(text);
+        }
+    }
+
+    /// Reserve room for an aggregate length that is known only later.
+    pub fn defer_array(&mut self) -> Deferred {
+        self.defer(b'*')
+    }
+
+    /// Like [`Reply::defer_array`] for a map (its count in pairs).
+    pub fn defer_map(&mut self) -> Deferred {
+        self.defer(if self.resp3 { b'%' } else { b'M' })
+    }
+
+    /// Like [`Reply::defer_array`] for a set.
+    pub fn defer_set(&mut self) -> Deferred {
+        self.defer(if self.resp3 { b'~' } else { b'*' })
+    }
+
+    fn defer(&mut self, kind: u8) -> Deferred {
+        Deferred { at: self.buf.len(), kind }
+    }
+
+    /// Write the length reserved by `defer_*`, now that it is known.
+    pub fn fill_deferred(&mut self, d: Deferred, count: usize) {
+        let (kind, n) = match d.kind {
+            b'M' => (b'*', 2 * count),
+            k => (k, count),
+        };
+        let mut header = Vec::with_capacity(24);
+        header.push(kind);
+        header.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        header.extend_from_slice(b"\r\n");
+        self.buf.splice(d.at..d.at, header);
+    }
+
+    fn header(&mut self, kind: u8, n: i64) {
+        // Small counts are by far the most common: skip the formatter.
+        if (0..10).contains(&n) {
+            self.buf.extend_from_slice(&[kind, b'0' + n as u8, b'\r', b'\n']);
+            return;
+        }
+        self.buf.push(kind);
+        self.buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both(f: impl Fn(&mut Reply)) -> (Vec<u8>, Vec<u8>) {
+        let mut r2 = Reply::new();
+        f(&mut r2);
+        let mut r3 = Reply::new();
+        r3.set_resp3(true);
+        f(&mut r3);
+        (r2.bytes().to_vec(), r3.bytes().to_vec())
+    }
+
+    #[test]
+    fn nulls_maps_and_doubles_follow_the_protocol_version() {
+        assert_eq!(both(|r| r.null()), (b"$-1\r\n".to_vec(), b"_\r\n".to_vec()));
+        assert_eq!(both(|r| r.null_array()), (b"*-1\r\n".to_vec(), b"_\r\n".to_vec()));
+        assert_eq!(both(|r| r.map(2)), (b"*4\r\n".to_vec(), b"%2\r\n".to_vec()));
+        assert_eq!(both(|r| r.double(1.5)), (b"$3\r\n1.5\r\n".to_vec(), b",1.5\r\n".to_vec()));
+        assert_eq!(both(|r| r.double(f64::INFINITY)), (b"$3\r\ninf\r\n".to_vec(), b",inf\r\n".to_vec()));
+        assert_eq!(both(|r| r.verbatim(b"hi")), (b"$2\r\nhi\r\n".to_vec(), b"=6\r\ntxt:hi\r\n".to_vec()));
+    }
+
+    #[test]
+    fn deferred_lengths_are_inserted_in_place() {
+        let (r2, r3) = both(|r| {
+            r.int(7);
+            let d = r.defer_map();
+            for i in 0..12 {
+                r.bulk_int(i);
+                r.int(i);
+            }
+            r.fill_deferred(d, 12);
+        });
+        assert!(r2.starts_with(b":7\r\n*24\r\n$1\r\n0\r\n:0\r\n"));
+        assert!(r3.starts_with(b":7\r\n%12\r\n$1\r\n0\r\n"));
+    }
+
+    #[test]
+    fn errors_stay_on_one_line() {
+        let (r2, _) = both(|r| r.error(b"ERR bad\r\nthing"));
+        assert_eq!(r2, b"-ERR bad  thing\r\n".to_vec());
+    }
+}
