@@ -11,7 +11,11 @@ fn main() {
     let config = match load_from_args(&args) {
         Ok(Launch::Run(config)) => config,
         Ok(Launch::Version) => {
-            println!("Vigil server v={} (Redis {} compatible) bits=64", env!("CARGO_PKG_VERSION"), vigil::node::REDIS_VERSION);
+            println!(
+                "Vigil server v={} (Redis {} compatible) bits=64",
+                env!("CARGO_PKG_VERSION"),
+                vigil::node::REDIS_VERSION
+            );
             return;
         }
         Ok(Launch::Help) => {

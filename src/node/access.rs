@@ -10,7 +10,7 @@
 
 use crate::node::client::{Client, ClientId};
 use crate::node::config::types::KeyspaceEvents;
-use crate::node::keyspace::{SmallBytes, Value};
+use crate::node::keyspace::{Kind, SmallBytes, Value};
 use crate::node::Node;
 
 impl Node {
@@ -44,7 +44,12 @@ impl Node {
         self.lookup_read_in(cur, db, key)
     }
 
-    pub fn lookup_read_in(&mut self, cur: &mut Client, db: usize, key: &[u8]) -> Option<&mut Value> {
+    pub fn lookup_read_in(
+        &mut self,
+        cur: &mut Client,
+        db: usize,
+        key: &[u8],
+    ) -> Option<&mut Value> {
         if self.expire_if_needed(cur, db, key) {
             self.stats.keyspace_misses += 1;
             self.notify_keyspace_event(cur, KeyspaceEvents::KEY_MISS, "keymiss", key, db);
@@ -62,13 +67,44 @@ impl Node {
         Some(v)
     }
 
+    /// A read lookup that counts the hit or miss but leaves the access time
+    /// alone (EXISTS, TYPE, OBJECT, TTL). Returns the value's type.
+    pub fn lookup_read_no_touch(
+        &mut self,
+        cur: &mut Client,
+        db: usize,
+        key: &[u8],
+    ) -> Option<Kind> {
+        if self.expire_if_needed(cur, db, key) {
+            self.stats.keyspace_misses += 1;
+            self.notify_keyspace_event(cur, KeyspaceEvents::KEY_MISS, "keymiss", key, db);
+            return None;
+        }
+        match self.keyspace.dbs[db].get(key) {
+            Some(v) => {
+                self.stats.keyspace_hits += 1;
+                Some(v.kind())
+            }
+            None => {
+                self.stats.keyspace_misses += 1;
+                self.notify_keyspace_event(cur, KeyspaceEvents::KEY_MISS, "keymiss", key, db);
+                None
+            }
+        }
+    }
+
     /// `lookupKeyWrite`: the live value of `key` in the client's db.
     pub fn lookup_write(&mut self, cur: &mut Client, key: &[u8]) -> Option<&mut Value> {
         let db = cur.db;
         self.lookup_write_in(cur, db, key)
     }
 
-    pub fn lookup_write_in(&mut self, cur: &mut Client, db: usize, key: &[u8]) -> Option<&mut Value> {
+    pub fn lookup_write_in(
+        &mut self,
+        cur: &mut Client,
+        db: usize,
+        key: &[u8],
+    ) -> Option<&mut Value> {
         self.expire_if_needed(cur, db, key);
         let lru = self.lru_clock();
         let v = self.keyspace.dbs[db].get_mut(key)?;
@@ -84,7 +120,14 @@ impl Node {
 
     /// `setKey`: store `value` under `key` (adding or overwriting), drop the
     /// TTL unless `keep_ttl`, and signal WATCHers.
-    pub fn set_key(&mut self, cur: &mut Client, db: usize, key: &[u8], mut value: Value, keep_ttl: bool) {
+    pub fn set_key(
+        &mut self,
+        cur: &mut Client,
+        db: usize,
+        key: &[u8],
+        mut value: Value,
+        keep_ttl: bool,
+    ) {
         value.lru = self.lru_clock();
         self.keyspace.dbs[db].set(key, value, keep_ttl);
         self.signal_modified_key(cur, db, key);
@@ -161,7 +204,8 @@ impl Node {
         }
         let keys: Vec<SmallBytes> = self.watched[db].keys().cloned().collect();
         for key in keys {
-            let exists = self.keyspace.dbs[db].contains(&key) || other.is_some_and(|o| self.keyspace.dbs[o].contains(&key));
+            let exists = self.keyspace.dbs[db].contains(&key)
+                || other.is_some_and(|o| self.keyspace.dbs[o].contains(&key));
             if exists {
                 let ids = self.watched[db].get(&*key).cloned().unwrap_or_default();
                 for id in ids {
@@ -179,8 +223,15 @@ impl Node {
         }
         let expired = self.keyspace.dbs[db].is_expired(key, self.now_ms);
         let key = SmallBytes::new(key);
-        self.watched[db].entry(key.clone()).or_default().push(cur.id);
-        cur.watched.push(crate::node::client::WatchedKey { db, key, expired_at_watch: expired });
+        self.watched[db]
+            .entry(key.clone())
+            .or_default()
+            .push(cur.id);
+        cur.watched.push(crate::node::client::WatchedKey {
+            db,
+            key,
+            expired_at_watch: expired,
+        });
     }
 
     /// Forget all of a client's WATCHes.

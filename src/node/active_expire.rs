@@ -85,7 +85,11 @@ impl Node {
                 if ttl_samples > 0 {
                     let avg = ttl_sum / ttl_samples;
                     let d = &mut self.keyspace.dbs[db];
-                    d.avg_ttl = if d.avg_ttl == 0 { avg } else { (d.avg_ttl / 50) * 49 + avg / 50 };
+                    d.avg_ttl = if d.avg_ttl == 0 {
+                        avg
+                    } else {
+                        (d.avg_ttl / 50) * 49 + avg / 50
+                    };
                 }
                 iteration += 1;
                 if iteration % 16 == 0 && start.elapsed().as_micros() as u64 > budget_us {
@@ -100,7 +104,11 @@ impl Node {
             }
         }
         self.stats.expire_cycle_cpu_milliseconds += start.elapsed().as_millis() as u64;
-        let current = if total_sampled > 0 { total_expired as f64 / total_sampled as f64 } else { 0.0 };
+        let current = if total_sampled > 0 {
+            total_expired as f64 / total_sampled as f64
+        } else {
+            0.0
+        };
         self.stats.expired_stale_perc = current * 0.05 + self.stats.expired_stale_perc * 0.95;
     }
 }

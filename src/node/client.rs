@@ -65,6 +65,7 @@ pub struct Client {
     pub dirty_cas: bool,
     pub channels: HashSet<Vec<u8>>,
     pub patterns: HashSet<Vec<u8>>,
+    pub shard_channels: HashSet<Vec<u8>>,
     pub monitor: bool,
     pub no_evict: bool,
     /// Close once the pending reply is written (QUIT, protocol errors).
@@ -103,6 +104,7 @@ impl Client {
             dirty_cas: false,
             channels: HashSet::new(),
             patterns: HashSet::new(),
+            shard_channels: HashSet::new(),
             monitor: false,
             no_evict: false,
             close_after_reply: false,
@@ -118,15 +120,21 @@ impl Client {
         self.reply.resp3()
     }
 
-    /// Number of channel and pattern subscriptions.
+    /// Number of channel and pattern subscriptions (the count that
+    /// SUBSCRIBE-family confirmations report).
     pub fn subscriptions(&self) -> usize {
         self.channels.len() + self.patterns.len()
+    }
+
+    /// Whether the client is subscribed to anything (`P` flag).
+    pub fn is_subscriber(&self) -> bool {
+        self.subscriptions() + self.shard_channels.len() > 0
     }
 
     /// In RESP2, a client with subscriptions may only run the pub/sub
     /// commands, PING, QUIT and RESET.
     pub fn in_pubsub_context(&self) -> bool {
-        !self.resp3() && self.subscriptions() > 0
+        !self.resp3() && self.is_subscriber()
     }
 
     pub fn in_multi(&self) -> bool {
@@ -139,7 +147,7 @@ impl Client {
         if self.monitor {
             f.push('O');
         }
-        if self.subscriptions() > 0 {
+        if self.is_subscriber() {
             f.push('P');
         }
         if self.multi.is_some() {

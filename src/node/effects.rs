@@ -103,12 +103,18 @@ impl Effects {
 
     /// Start recording the stream (tests, tools).
     pub fn start_capture(&mut self) {
-        self.capture = Some(Sink { selected_db: None, bytes: Vec::new() });
+        self.capture = Some(Sink {
+            selected_db: None,
+            bytes: Vec::new(),
+        });
     }
 
     /// The bytes recorded since the last call.
     pub fn take_captured(&mut self) -> Vec<u8> {
-        self.capture.as_mut().map(|s| std::mem::take(&mut s.bytes)).unwrap_or_default()
+        self.capture
+            .as_mut()
+            .map(|s| std::mem::take(&mut s.bytes))
+            .unwrap_or_default()
     }
 }
 
@@ -125,7 +131,9 @@ mod tests {
         e.also_propagate(3, vec![b"SET".to_vec(), b"t".to_vec(), b"1".to_vec()]);
         e.also_propagate(3, vec![b"INCR".to_vec(), b"t".to_vec()]);
         e.flush_pending();
-        let got = String::from_utf8(e.take_captured()).unwrap().replace("\r\n", " ");
+        let got = String::from_utf8(e.take_captured())
+            .unwrap()
+            .replace("\r\n", " ");
         assert_eq!(
             got,
             "*2 $6 SELECT $1 0 *3 $3 set $1 a $1 1 *2 $6 SELECT $1 3 *1 $5 MULTI *3 $3 SET $1 t $1 1 *2 $4 INCR $1 t *1 $4 EXEC "

@@ -53,7 +53,10 @@ impl Node {
                 pos = input.len();
                 break;
             }
-            let limits = Limits { max_bulk_len: Some(max_bulk), authenticated: client.authenticated };
+            let limits = Limits {
+                max_bulk_len: Some(max_bulk),
+                authenticated: client.authenticated,
+            };
             match client.parser.parse(&input[pos..], limits) {
                 Parsed::Incomplete { needed } => {
                     outcome.needed = needed.map(|n| pos + n);
@@ -62,7 +65,12 @@ impl Node {
                 Parsed::Skip { consumed, .. } => pos += consumed,
                 Parsed::Error(e) => {
                     let text = e.text();
-                    tracing::debug!("Protocol error ({}) from client id={} addr={}", String::from_utf8_lossy(&text), client.id, client.addr);
+                    tracing::debug!(
+                        "Protocol error ({}) from client id={} addr={}",
+                        String::from_utf8_lossy(&text),
+                        client.id,
+                        client.addr
+                    );
                     client.reply.error(&text);
                     self.stats.count_error(&text);
                     client.close_after_reply = true;
@@ -71,7 +79,13 @@ impl Node {
                 }
                 Parsed::Multibulk { consumed } => {
                     argv.clear();
-                    argv.extend(client.parser.spans().iter().map(|&(s, l)| &input[pos + s..pos + s + l]));
+                    argv.extend(
+                        client
+                            .parser
+                            .spans()
+                            .iter()
+                            .map(|&(s, l)| &input[pos + s..pos + s + l]),
+                    );
                     if let Flow::Stall = self.process_command(&mut client, &argv) {
                         outcome.stalled = true;
                         break;
@@ -120,11 +134,19 @@ impl Node {
             return Flow::Continue;
         }
         if !c.authenticated && !cmd.has(flags::NO_AUTH) {
-            self.reject(c, Some(cmd), CmdError::Static("NOAUTH Authentication required."));
+            self.reject(
+                c,
+                Some(cmd),
+                CmdError::Static("NOAUTH Authentication required."),
+            );
             return Flow::Continue;
         }
         if c.in_multi() && cmd.has(flags::NO_MULTI) {
-            self.reject(c, Some(cmd), CmdError::Static("ERR Command not allowed inside a transaction"));
+            self.reject(
+                c,
+                Some(cmd),
+                CmdError::Static("ERR Command not allowed inside a transaction"),
+            );
             return Flow::Continue;
         }
         if c.in_pubsub_context() && !allowed_in_pubsub_context(cmd) {
@@ -141,7 +163,9 @@ impl Node {
         if c.in_multi() && !runs_inside_multi(cmd) {
             let multi = c.multi.as_mut().expect("in multi");
             multi.bytes += argv.iter().map(|a| a.len()).sum::<usize>();
-            multi.commands.push(argv.iter().map(|a| a.to_vec()).collect());
+            multi
+                .commands
+                .push(argv.iter().map(|a| a.to_vec()).collect());
             c.reply.simple(b"QUEUED");
             return Flow::Continue;
         }
@@ -169,9 +193,17 @@ impl Node {
         let dirty_before = self.dirty;
         let started = Instant::now();
 
-        let mut ctx = Ctx { node: self, client: c, argv, cmd, propagation: Propagation::Verbatim };
+        let mut ctx = Ctx {
+            node: self,
+            client: c,
+            argv,
+            cmd,
+            propagation: Propagation::Verbatim,
+            forced: false,
+        };
         let result = (cmd.handler)(&mut ctx);
         let propagation = std::mem::replace(&mut ctx.propagation, Propagation::Suppressed);
+        let forced = ctx.forced;
 
         let usec = started.elapsed().as_micros() as u64;
         let failed = result.is_err();
@@ -188,7 +220,7 @@ impl Node {
         self.stats.total_commands_processed += 1;
         c.last_command = cmd.full_name;
 
-        if self.dirty > dirty_before && self.effects.active() {
+        if (self.dirty > dirty_before || forced) && self.effects.active() {
             match propagation {
                 Propagation::Verbatim => {
                     let owned = argv.iter().map(|a| a.to_vec()).collect();
@@ -236,7 +268,8 @@ impl Node {
         cmd.name == "exec"
             && c.multi.as_ref().is_some_and(|m| {
                 m.commands.iter().any(|argv| {
-                    commands::lookup_name(&argv[0]).is_some_and(|q| q.has(flags::WRITE | flags::MAY_REPLICATE))
+                    commands::lookup_name(&argv[0])
+                        .is_some_and(|q| q.has(flags::WRITE | flags::MAY_REPLICATE))
                 })
             })
     }
@@ -261,10 +294,20 @@ impl Node {
 
 /// `+<unix>.<µs> [<db> <addr>] "arg" ...`; AUTH and HELLO secrets redacted.
 fn monitor_line(now_us: i64, c: &Client, argv: &[&[u8]]) -> Vec<u8> {
-    let mut line = format!("{}.{:06} [{} {}]", now_us / 1_000_000, now_us % 1_000_000, c.db, c.addr).into_bytes();
+    let mut line = format!(
+        "{}.{:06} [{} {}]",
+        now_us / 1_000_000,
+        now_us % 1_000_000,
+        c.db,
+        c.addr
+    )
+    .into_bytes();
     let is_auth = argv[0].eq_ignore_ascii_case(b"auth");
     let hello_auth = if argv[0].eq_ignore_ascii_case(b"hello") {
-        argv.iter().skip(2).position(|a| a.eq_ignore_ascii_case(b"auth")).map(|p| p + 2)
+        argv.iter()
+            .skip(2)
+            .position(|a| a.eq_ignore_ascii_case(b"auth"))
+            .map(|p| p + 2)
     } else {
         None
     };
@@ -303,18 +346,30 @@ pub fn quote_arg(out: &mut Vec<u8>, arg: &[u8]) {
 fn allowed_in_pubsub_context(cmd: &Command) -> bool {
     matches!(
         cmd.name,
-        "ping" | "subscribe" | "ssubscribe" | "unsubscribe" | "sunsubscribe" | "psubscribe" | "punsubscribe" | "quit" | "reset"
+        "ping"
+            | "subscribe"
+            | "ssubscribe"
+            | "unsubscribe"
+            | "sunsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "quit"
+            | "reset"
     )
 }
 
 /// Commands that run at once inside MULTI instead of being queued.
 fn runs_inside_multi(cmd: &Command) -> bool {
-    matches!(cmd.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+    matches!(
+        cmd.name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
 }
 
 /// Redis's unknown-command error, with its argument preview.
 fn unknown_command(argv: &[&[u8]]) -> CmdError {
-    let c_str = |b: &[u8]| -> Vec<u8> { b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())].to_vec() };
+    let c_str =
+        |b: &[u8]| -> Vec<u8> { b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())].to_vec() };
     let name = c_str(argv[0]);
     let mut msg = b"ERR unknown command '".to_vec();
     msg.extend_from_slice(&name[..name.len().min(128)]);

@@ -39,12 +39,16 @@ pub const REDIS_VERSION: &str = "7.0.15";
 
 /// Wall-clock time in Unix milliseconds.
 pub fn unix_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Wall-clock time in Unix microseconds.
 pub fn unix_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
 }
 
 /// A `CLIENT PAUSE` in effect.
@@ -168,7 +172,10 @@ impl Node {
             now_ms: now,
             dirty: 0,
             run_id: random_hex_id(),
-            process: ProcessInfo { pid: std::process::id(), ..ProcessInfo::default() },
+            process: ProcessInfo {
+                pid: std::process::id(),
+                ..ProcessInfo::default()
+            },
             started_at: Instant::now(),
             started_unix: now / 1000,
             lastsave_unix: now / 1000,
@@ -178,7 +185,9 @@ impl Node {
             active_expire_enabled: true,
             shutdown: None,
             call_depth: 0,
-            next_client_id: 1,
+            // Redis's first connection gets id 3: ids 1 and 2 belong to its
+            // internal scripting clients. Tools and tests see the same ids.
+            next_client_id: 3,
             expire_db_cursor: 0,
         };
         node.process.tcp_port = node.config.settings.port as u16;
@@ -208,7 +217,12 @@ impl Node {
     }
 
     /// Run `f` on the client `target`, which may be the one running a command.
-    pub fn with_client<R>(&mut self, cur: &mut Client, target: ClientId, f: impl FnOnce(&mut Client) -> R) -> Option<R> {
+    pub fn with_client<R>(
+        &mut self,
+        cur: &mut Client,
+        target: ClientId,
+        f: impl FnOnce(&mut Client) -> R,
+    ) -> Option<R> {
         if cur.id == target {
             return Some(f(cur));
         }
@@ -243,9 +257,15 @@ impl Node {
             }
         }
         let now = self.now_ms;
-        self.stats.ops_per_sec.sample(now, self.stats.total_commands_processed);
-        self.stats.input_kbps.sample(now, self.stats.total_net_input_bytes);
-        self.stats.output_kbps.sample(now, self.stats.total_net_output_bytes);
+        self.stats
+            .ops_per_sec
+            .sample(now, self.stats.total_commands_processed);
+        self.stats
+            .input_kbps
+            .sample(now, self.stats.total_net_input_bytes);
+        self.stats
+            .output_kbps
+            .sample(now, self.stats.total_net_output_bytes);
         if let Some(p) = self.pause {
             if now >= p.until_ms {
                 self.unpause();
@@ -270,7 +290,7 @@ impl Node {
         let mut closed = Vec::new();
         for c in self.clients.iter_mut() {
             // Subscribers and monitors wait for data by design.
-            if c.subscriptions() > 0 || c.monitor {
+            if c.is_subscriber() || c.monitor {
                 continue;
             }
             if now - c.last_interaction_ms > timeout * 1000 {
@@ -291,5 +311,7 @@ impl Node {
 pub fn random_hex_id() -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
-    (0..40).map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0')).collect()
+    (0..40)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+        .collect()
 }

@@ -23,6 +23,8 @@ pub struct PubSub {
     pub channels: HashMap<Vec<u8>, Vec<ClientId>>,
     /// Pattern → subscribers, in subscription order.
     pub patterns: HashMap<Vec<u8>, Vec<ClientId>>,
+    /// Shard channel (SSUBSCRIBE) → subscribers.
+    pub shard_channels: HashMap<Vec<u8>, Vec<ClientId>>,
 }
 
 impl PubSub {
@@ -33,6 +35,9 @@ impl PubSub {
         }
         for pat in client.patterns.drain() {
             remove_subscriber(&mut self.patterns, &pat, client.id);
+        }
+        for ch in client.shard_channels.drain() {
+            remove_subscriber(&mut self.shard_channels, &ch, client.id);
         }
     }
 }
@@ -50,6 +55,14 @@ fn remove_subscriber(map: &mut HashMap<Vec<u8>, Vec<ClientId>>, name: &[u8], id:
 fn write_message(r: &mut Reply, channel: &[u8], message: &[u8]) {
     r.push(3);
     r.bulk(b"message");
+    r.bulk(channel);
+    r.bulk(message);
+}
+
+/// Write an `smessage` push.
+fn write_smessage(r: &mut Reply, channel: &[u8], message: &[u8]) {
+    r.push(3);
+    r.bulk(b"smessage");
     r.bulk(channel);
     r.bulk(message);
 }
@@ -77,7 +90,11 @@ pub fn write_confirmation(r: &mut Reply, kind: &[u8], name: Option<&[u8]>, count
 impl Node {
     pub fn subscribe(&mut self, cur: &mut Client, channel: &[u8]) {
         if cur.channels.insert(channel.to_vec()) {
-            self.pubsub.channels.entry(channel.to_vec()).or_default().push(cur.id);
+            self.pubsub
+                .channels
+                .entry(channel.to_vec())
+                .or_default()
+                .push(cur.id);
         }
         let count = cur.subscriptions();
         write_confirmation(&mut cur.reply, b"subscribe", Some(channel), count);
@@ -93,7 +110,11 @@ impl Node {
 
     pub fn psubscribe(&mut self, cur: &mut Client, pattern: &[u8]) {
         if cur.patterns.insert(pattern.to_vec()) {
-            self.pubsub.patterns.entry(pattern.to_vec()).or_default().push(cur.id);
+            self.pubsub
+                .patterns
+                .entry(pattern.to_vec())
+                .or_default()
+                .push(cur.id);
         }
         let count = cur.subscriptions();
         write_confirmation(&mut cur.reply, b"psubscribe", Some(pattern), count);
@@ -105,6 +126,41 @@ impl Node {
         }
         let count = cur.subscriptions();
         write_confirmation(&mut cur.reply, b"punsubscribe", Some(pattern), count);
+    }
+
+    pub fn ssubscribe(&mut self, cur: &mut Client, channel: &[u8]) {
+        if cur.shard_channels.insert(channel.to_vec()) {
+            self.pubsub
+                .shard_channels
+                .entry(channel.to_vec())
+                .or_default()
+                .push(cur.id);
+        }
+        let count = cur.shard_channels.len();
+        write_confirmation(&mut cur.reply, b"ssubscribe", Some(channel), count);
+    }
+
+    pub fn sunsubscribe(&mut self, cur: &mut Client, channel: &[u8]) {
+        if cur.shard_channels.remove(channel) {
+            remove_subscriber(&mut self.pubsub.shard_channels, channel, cur.id);
+        }
+        let count = cur.shard_channels.len();
+        write_confirmation(&mut cur.reply, b"sunsubscribe", Some(channel), count);
+    }
+
+    /// Deliver `message` to subscribers of the shard channel; returns the
+    /// number of deliveries.
+    pub fn spublish(&mut self, cur: &mut Client, channel: &[u8], message: &[u8]) -> usize {
+        let ids = self
+            .pubsub
+            .shard_channels
+            .get(channel)
+            .cloned()
+            .unwrap_or_default();
+        for &id in &ids {
+            self.push_to(cur, id, |r| write_smessage(r, channel, message));
+        }
+        ids.len()
     }
 
     /// Deliver `message` to subscribers of `channel` and of matching
@@ -146,13 +202,24 @@ impl Node {
                 return;
             }
             write(&mut c.reply);
-            let limit = if c.subscriptions() > 0 { limits.pubsub } else { limits.normal };
+            let limit = if c.is_subscriber() {
+                limits.pubsub
+            } else {
+                limits.normal
+            };
             enforce_output_limit(c, &limit, now);
         });
     }
 
     /// Publish a keyspace notification for `key` in `db` if `class` is on.
-    pub fn notify_keyspace_event(&mut self, cur: &mut Client, class: u32, event: &str, key: &[u8], db: usize) {
+    pub fn notify_keyspace_event(
+        &mut self,
+        cur: &mut Client,
+        class: u32,
+        event: &str,
+        key: &[u8],
+        db: usize,
+    ) {
         let events = self.config.settings.notify_keyspace_events;
         if !events.enabled(class) {
             return;

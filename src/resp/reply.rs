@@ -101,7 +101,10 @@ impl Reply {
     /// one line.
     pub fn error(&mut self, text: &[u8]) {
         self.buf.push(b'-');
-        self.buf.extend(text.iter().map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }));
+        self.buf.extend(
+            text.iter()
+                .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+        );
         self.buf.extend_from_slice(b"\r\n");
     }
 
@@ -123,12 +126,14 @@ impl Reply {
 
     /// A missing string: `$-1` (RESP2) or `_` (RESP3).
     pub fn null(&mut self) {
-        self.buf.extend_from_slice(if self.resp3 { b"_\r\n" } else { b"$-1\r\n" });
+        self.buf
+            .extend_from_slice(if self.resp3 { b"_\r\n" } else { b"$-1\r\n" });
     }
 
     /// A missing array: `*-1` (RESP2) or `_` (RESP3).
     pub fn null_array(&mut self) {
-        self.buf.extend_from_slice(if self.resp3 { b"_\r\n" } else { b"*-1\r\n" });
+        self.buf
+            .extend_from_slice(if self.resp3 { b"_\r\n" } else { b"*-1\r\n" });
     }
 
     pub fn array(&mut self, len: usize) {
@@ -218,7 +223,10 @@ impl Reply {
     }
 
     fn defer(&mut self, kind: u8) -> Deferred {
-        Deferred { at: self.buf.len(), kind }
+        Deferred {
+            at: self.buf.len(),
+            kind,
+        }
     }
 
     /// Write the length reserved by `defer_*`, now that it is known.
@@ -237,11 +245,13 @@ impl Reply {
     fn header(&mut self, kind: u8, n: i64) {
         // Small counts are by far the most common: skip the formatter.
         if (0..10).contains(&n) {
-            self.buf.extend_from_slice(&[kind, b'0' + n as u8, b'\r', b'\n']);
+            self.buf
+                .extend_from_slice(&[kind, b'0' + n as u8, b'\r', b'\n']);
             return;
         }
         self.buf.push(kind);
-        self.buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
         self.buf.extend_from_slice(b"\r\n");
     }
 }
@@ -262,11 +272,23 @@ mod tests {
     #[test]
     fn nulls_maps_and_doubles_follow_the_protocol_version() {
         assert_eq!(both(|r| r.null()), (b"$-1\r\n".to_vec(), b"_\r\n".to_vec()));
-        assert_eq!(both(|r| r.null_array()), (b"*-1\r\n".to_vec(), b"_\r\n".to_vec()));
+        assert_eq!(
+            both(|r| r.null_array()),
+            (b"*-1\r\n".to_vec(), b"_\r\n".to_vec())
+        );
         assert_eq!(both(|r| r.map(2)), (b"*4\r\n".to_vec(), b"%2\r\n".to_vec()));
-        assert_eq!(both(|r| r.double(1.5)), (b"$3\r\n1.5\r\n".to_vec(), b",1.5\r\n".to_vec()));
-        assert_eq!(both(|r| r.double(f64::INFINITY)), (b"$3\r\ninf\r\n".to_vec(), b",inf\r\n".to_vec()));
-        assert_eq!(both(|r| r.verbatim(b"hi")), (b"$2\r\nhi\r\n".to_vec(), b"=6\r\ntxt:hi\r\n".to_vec()));
+        assert_eq!(
+            both(|r| r.double(1.5)),
+            (b"$3\r\n1.5\r\n".to_vec(), b",1.5\r\n".to_vec())
+        );
+        assert_eq!(
+            both(|r| r.double(f64::INFINITY)),
+            (b"$3\r\ninf\r\n".to_vec(), b",inf\r\n".to_vec())
+        );
+        assert_eq!(
+            both(|r| r.verbatim(b"hi")),
+            (b"$2\r\nhi\r\n".to_vec(), b"=6\r\ntxt:hi\r\n".to_vec())
+        );
     }
 
     #[test]

@@ -63,14 +63,24 @@ impl ProtocolError {
 pub enum Parsed {
     /// Not a whole request yet. `needed` is the buffer length that would
     /// complete the argument being read, when known (to size reads).
-    Incomplete { needed: Option<usize> },
+    Incomplete {
+        needed: Option<usize>,
+    },
     /// A multibulk request of `consumed` bytes; its arguments are
     /// [`RequestParser::spans`] into the same buffer.
-    Multibulk { consumed: usize },
+    Multibulk {
+        consumed: usize,
+    },
     /// An inline request of `consumed` bytes with its unescaped arguments.
-    Inline { consumed: usize, args: Vec<Vec<u8>> },
+    Inline {
+        consumed: usize,
+        args: Vec<Vec<u8>>,
+    },
     /// Bytes that carry no command (`*0`, `*-1`, an empty line): drop them.
-    Skip { consumed: usize, empty_line: bool },
+    Skip {
+        consumed: usize,
+        empty_line: bool,
+    },
     Error(ProtocolError),
 }
 
@@ -142,7 +152,9 @@ impl RequestParser {
         };
         // The byte after '\r' must be there too; it is not checked.
         if cr + 1 >= buf.len() {
-            return Parsed::Incomplete { needed: Some(cr + 2) };
+            return Parsed::Incomplete {
+                needed: Some(cr + 2),
+            };
         }
         let count = match crate::util::num::parse_i64(&buf[1..cr]) {
             Some(n) if n <= i32::MAX as i64 => n,
@@ -150,7 +162,10 @@ impl RequestParser {
         };
         let after = cr + 2;
         if count <= 0 {
-            return Parsed::Skip { consumed: after, empty_line: false };
+            return Parsed::Skip {
+                consumed: after,
+                empty_line: false,
+            };
         }
         if !limits.authenticated && count > UNAUTH_MAX_ARGC {
             return Parsed::Error(ProtocolError::UnauthenticatedMultibulkLength);
@@ -177,13 +192,20 @@ impl RequestParser {
                         return Parsed::Incomplete { needed: None };
                     };
                     if cr + 1 >= rest.len() {
-                        return Parsed::Incomplete { needed: Some(self.pos + cr + 2) };
+                        return Parsed::Incomplete {
+                            needed: Some(self.pos + cr + 2),
+                        };
                     }
                     if rest[0] != b'$' {
                         return self.fail(ProtocolError::ExpectedDollar(rest[0]));
                     }
                     let len = match crate::util::num::parse_i64(&rest[1..cr]) {
-                        Some(n) if n >= 0 && limits.max_bulk_len.is_none_or(|m| n as u64 <= m as u64) => n,
+                        Some(n)
+                            if n >= 0
+                                && limits.max_bulk_len.is_none_or(|m| n as u64 <= m as u64) =>
+                        {
+                            n
+                        }
                         _ => return self.fail(ProtocolError::InvalidBulkLength),
                     };
                     if !limits.authenticated && len > UNAUTH_MAX_BULK {
@@ -235,12 +257,22 @@ fn parse_inline(buf: &[u8]) -> Parsed {
         return Parsed::Incomplete { needed: None };
     };
     let consumed = nl + 1;
-    let line = if nl > 0 && buf[nl - 1] == b'\r' { &buf[..nl - 1] } else { &buf[..nl] };
+    let line = if nl > 0 && buf[nl - 1] == b'\r' {
+        &buf[..nl - 1]
+    } else {
+        &buf[..nl]
+    };
     if line.is_empty() {
-        return Parsed::Skip { consumed, empty_line: true };
+        return Parsed::Skip {
+            consumed,
+            empty_line: true,
+        };
     }
     match split_args(line) {
-        Some(args) if args.is_empty() => Parsed::Skip { consumed, empty_line: false },
+        Some(args) if args.is_empty() => Parsed::Skip {
+            consumed,
+            empty_line: false,
+        },
         Some(args) => Parsed::Inline { consumed, args },
         None => Parsed::Error(ProtocolError::UnbalancedQuotes),
     }
@@ -268,7 +300,11 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
         loop {
             let c = at(i);
             if in_double {
-                if c == b'\\' && at(i + 1) == b'x' && hex_value(at(i + 2)).is_some() && hex_value(at(i + 3)).is_some() {
+                if c == b'\\'
+                    && at(i + 1) == b'x'
+                    && hex_value(at(i + 2)).is_some()
+                    && hex_value(at(i + 3)).is_some()
+                {
                     current.push(hex_value(at(i + 2))? * 16 + hex_value(at(i + 3))?);
                     i += 4;
                     continue;
@@ -335,10 +371,16 @@ fn hex_value(c: u8) -> Option<u8> {
 mod tests {
     use super::*;
 
-    const OPEN: Limits = Limits { max_bulk_len: Some(512 * 1024 * 1024), authenticated: true };
+    const OPEN: Limits = Limits {
+        max_bulk_len: Some(512 * 1024 * 1024),
+        authenticated: true,
+    };
 
     fn args_of(p: &RequestParser, buf: &[u8]) -> Vec<Vec<u8>> {
-        p.spans().iter().map(|&(s, l)| buf[s..s + l].to_vec()).collect()
+        p.spans()
+            .iter()
+            .map(|&(s, l)| buf[s..s + l].to_vec())
+            .collect()
     }
 
     #[test]
@@ -346,22 +388,45 @@ mod tests {
         let req = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n";
         for cut in 0..req.len() {
             let mut p = RequestParser::new();
-            assert!(matches!(p.parse(&req[..cut], OPEN), Parsed::Incomplete { .. }), "cut {cut}");
-            assert_eq!(p.parse(req, OPEN), Parsed::Multibulk { consumed: req.len() });
-            assert_eq!(args_of(&p, req), vec![b"SET".to_vec(), b"key".to_vec(), b"value".to_vec()]);
+            assert!(
+                matches!(p.parse(&req[..cut], OPEN), Parsed::Incomplete { .. }),
+                "cut {cut}"
+            );
+            assert_eq!(
+                p.parse(req, OPEN),
+                Parsed::Multibulk {
+                    consumed: req.len()
+                }
+            );
+            assert_eq!(
+                args_of(&p, req),
+                vec![b"SET".to_vec(), b"key".to_vec(), b"value".to_vec()]
+            );
         }
     }
 
     #[test]
     fn two_bytes_after_a_payload_are_not_checked() {
         let mut p = RequestParser::new();
-        assert_eq!(p.parse(b"*1\r\n$4\r\nPINGxx", OPEN), Parsed::Multibulk { consumed: 14 });
+        assert_eq!(
+            p.parse(b"*1\r\n$4\r\nPINGxx", OPEN),
+            Parsed::Multibulk { consumed: 14 }
+        );
     }
 
     #[test]
     fn strict_counts_are_enforced() {
-        for bad in [&b"*01\r\n"[..], b"*+1\r\n", b"* 1\r\n", b"*x\r\n", b"*2147483648\r\n"] {
-            assert_eq!(RequestParser::new().parse(bad, OPEN), Parsed::Error(ProtocolError::InvalidMultibulkLength));
+        for bad in [
+            &b"*01\r\n"[..],
+            b"*+1\r\n",
+            b"* 1\r\n",
+            b"*x\r\n",
+            b"*2147483648\r\n",
+        ] {
+            assert_eq!(
+                RequestParser::new().parse(bad, OPEN),
+                Parsed::Error(ProtocolError::InvalidMultibulkLength)
+            );
         }
         assert_eq!(
             RequestParser::new().parse(b"*1\r\n$-1\r\n", OPEN),
@@ -375,22 +440,43 @@ mod tests {
 
     #[test]
     fn empty_and_negative_counts_are_skipped() {
-        assert_eq!(RequestParser::new().parse(b"*0\r\n", OPEN), Parsed::Skip { consumed: 4, empty_line: false });
-        assert_eq!(RequestParser::new().parse(b"*-1\r\n", OPEN), Parsed::Skip { consumed: 5, empty_line: false });
+        assert_eq!(
+            RequestParser::new().parse(b"*0\r\n", OPEN),
+            Parsed::Skip {
+                consumed: 4,
+                empty_line: false
+            }
+        );
+        assert_eq!(
+            RequestParser::new().parse(b"*-1\r\n", OPEN),
+            Parsed::Skip {
+                consumed: 5,
+                empty_line: false
+            }
+        );
     }
 
     #[test]
     fn oversized_bulk_is_refused_without_allocating() {
         let mut p = RequestParser::new();
-        assert_eq!(p.parse(b"*1\r\n$4294967296\r\n", OPEN), Parsed::Error(ProtocolError::InvalidBulkLength));
+        assert_eq!(
+            p.parse(b"*1\r\n$4294967296\r\n", OPEN),
+            Parsed::Error(ProtocolError::InvalidBulkLength)
+        );
         let mut p = RequestParser::new();
-        assert_eq!(p.parse(b"*2147483647\r\n", OPEN), Parsed::Incomplete { needed: None });
+        assert_eq!(
+            p.parse(b"*2147483647\r\n", OPEN),
+            Parsed::Incomplete { needed: None }
+        );
         assert!(p.spans.capacity() <= 1024);
     }
 
     #[test]
     fn unauthenticated_clients_get_small_limits() {
-        let closed = Limits { authenticated: false, ..OPEN };
+        let closed = Limits {
+            authenticated: false,
+            ..OPEN
+        };
         assert_eq!(
             RequestParser::new().parse(b"*11\r\n", closed),
             Parsed::Error(ProtocolError::UnauthenticatedMultibulkLength)
@@ -406,21 +492,42 @@ mod tests {
         let mut p = RequestParser::new();
         match p.parse(b"  SET \"a\\x41\\n\" 'it\\'s'  \r\n", OPEN) {
             Parsed::Inline { args, .. } => {
-                assert_eq!(args, vec![b"SET".to_vec(), b"aA\n".to_vec(), b"it's".to_vec()])
+                assert_eq!(
+                    args,
+                    vec![b"SET".to_vec(), b"aA\n".to_vec(), b"it's".to_vec()]
+                )
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(p.parse(b"\r\n", OPEN), Parsed::Skip { consumed: 2, empty_line: true });
-        assert_eq!(p.parse(b"ECHO \"a\"b\n", OPEN), Parsed::Error(ProtocolError::UnbalancedQuotes));
-        assert_eq!(p.parse(b"ECHO \"ab\n", OPEN), Parsed::Error(ProtocolError::UnbalancedQuotes));
+        assert_eq!(
+            p.parse(b"\r\n", OPEN),
+            Parsed::Skip {
+                consumed: 2,
+                empty_line: true
+            }
+        );
+        assert_eq!(
+            p.parse(b"ECHO \"a\"b\n", OPEN),
+            Parsed::Error(ProtocolError::UnbalancedQuotes)
+        );
+        assert_eq!(
+            p.parse(b"ECHO \"ab\n", OPEN),
+            Parsed::Error(ProtocolError::UnbalancedQuotes)
+        );
     }
 
     #[test]
     fn header_and_inline_size_limits() {
         let long = vec![b'a'; MAX_INLINE_SIZE + 1];
-        assert_eq!(RequestParser::new().parse(&long, OPEN), Parsed::Error(ProtocolError::TooBigInline));
+        assert_eq!(
+            RequestParser::new().parse(&long, OPEN),
+            Parsed::Error(ProtocolError::TooBigInline)
+        );
         let mut mb = b"*".to_vec();
         mb.extend(std::iter::repeat_n(b'1', MAX_INLINE_SIZE + 1));
-        assert_eq!(RequestParser::new().parse(&mb, OPEN), Parsed::Error(ProtocolError::TooBigMultibulkCount));
+        assert_eq!(
+            RequestParser::new().parse(&mb, OPEN),
+            Parsed::Error(ProtocolError::TooBigMultibulkCount)
+        );
     }
 }

@@ -68,7 +68,11 @@ fn match_from(pattern: &[u8], text: &[u8], nocase: bool, give_up: &mut bool, dep
                         Some(b']') => break,
                         Some(&start) if p + 2 < pattern.len() && pattern[p + 1] == b'-' => {
                             let end = pattern[p + 2];
-                            let (lo, hi) = if start > end { (end, start) } else { (start, end) };
+                            let (lo, hi) = if start > end {
+                                (end, start)
+                            } else {
+                                (start, end)
+                            };
                             let (lo, hi, ch) = (fold(lo), fold(hi), fold(c));
                             if ch >= lo && ch <= hi {
                                 hit = true;
@@ -116,7 +120,9 @@ fn match_from(pattern: &[u8], text: &[u8], nocase: bool, give_up: &mut bool, dep
 /// Whether a pattern matches any string at all without wildcards, i.e. is
 /// a plain literal (lets `KEYS foo` skip the scan).
 pub fn is_literal(pattern: &[u8]) -> bool {
-    !pattern.iter().any(|c| matches!(c, b'*' | b'?' | b'[' | b'\\'))
+    !pattern
+        .iter()
+        .any(|c| matches!(c, b'*' | b'?' | b'[' | b'\\'))
 }
 
 #[cfg(test)]

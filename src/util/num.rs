@@ -74,7 +74,11 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
         *libc::__errno_location() = 0;
         let start = cstr.as_ptr() as *const libc::c_char;
         let v = libc::strtod(start, &mut end);
-        (v, *libc::__errno_location(), end.offset_from(start) as usize)
+        (
+            v,
+            *libc::__errno_location(),
+            end.offset_from(start) as usize,
+        )
     };
     if consumed != s.len() || value.is_nan() {
         return None;
@@ -100,11 +104,23 @@ pub fn double_to_string(d: f64) -> String {
 fn write_g17(d: f64, out: &mut [u8; 32]) -> usize {
     const PRECISION: i32 = 17;
     let text: &[u8] = if d.is_nan() {
-        if d.is_sign_negative() { b"-nan" } else { b"nan" }
+        if d.is_sign_negative() {
+            b"-nan"
+        } else {
+            b"nan"
+        }
     } else if d.is_infinite() {
-        if d < 0.0 { b"-inf" } else { b"inf" }
+        if d < 0.0 {
+            b"-inf"
+        } else {
+            b"inf"
+        }
     } else if d == 0.0 {
-        if d.is_sign_negative() { b"-0" } else { b"0" }
+        if d.is_sign_negative() {
+            b"-0"
+        } else {
+            b"0"
+        }
     } else {
         b""
     };
@@ -122,9 +138,19 @@ fn write_g17(d: f64, out: &mut [u8; 32]) -> usize {
         before - cursor.len()
     };
     let sci = &sci[..sci_len];
-    let (negative, body) = if sci[0] == b'-' { (true, &sci[1..]) } else { (false, sci) };
-    let e_pos = body.iter().position(|&c| c == b'e').expect("scientific form has an exponent");
-    let exp: i32 = std::str::from_utf8(&body[e_pos + 1..]).ok().and_then(|e| e.parse().ok()).unwrap_or(0);
+    let (negative, body) = if sci[0] == b'-' {
+        (true, &sci[1..])
+    } else {
+        (false, sci)
+    };
+    let e_pos = body
+        .iter()
+        .position(|&c| c == b'e')
+        .expect("scientific form has an exponent");
+    let exp: i32 = std::str::from_utf8(&body[e_pos + 1..])
+        .ok()
+        .and_then(|e| e.parse().ok())
+        .unwrap_or(0);
     let mut digits = [0u8; 17];
     let mut n = 0;
     for &c in &body[..e_pos] {
@@ -147,7 +173,14 @@ fn write_g17(d: f64, out: &mut [u8; 32]) -> usize {
         if exp >= 0 {
             let int_digits = exp as usize + 1;
             for i in 0..int_digits {
-                put(if i < significant.len() { significant[i] } else { b'0' }, &mut len);
+                put(
+                    if i < significant.len() {
+                        significant[i]
+                    } else {
+                        b'0'
+                    },
+                    &mut len,
+                );
             }
             if significant.len() > int_digits {
                 put(b'.', &mut len);
@@ -247,7 +280,17 @@ mod tests {
         assert_eq!(parse_i64(b"0"), Some(0));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
-        for bad in [&b"9223372036854775808"[..], b"-0", b"007", b"+1", b" 1", b"1 ", b"", b"-", b"1.0"] {
+        for bad in [
+            &b"9223372036854775808"[..],
+            b"-0",
+            b"007",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"",
+            b"-",
+            b"1.0",
+        ] {
             assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }
@@ -288,7 +331,13 @@ mod tests {
         assert_eq!(long_double_add(b"10.5", b"0.1").unwrap(), b"10.6");
         assert_eq!(long_double_add(b"0", b"-0").unwrap(), b"0");
         assert_eq!(long_double_add(b"5.0e3", b"2.0e2").unwrap(), b"5200");
-        assert_eq!(long_double_add(b"x", b"1"), Err(LongDoubleError::CurrentNotFloat));
-        assert_eq!(long_double_add(b"1", b"inf"), Err(LongDoubleError::NanOrInfinity));
+        assert_eq!(
+            long_double_add(b"x", b"1"),
+            Err(LongDoubleError::CurrentNotFloat)
+        );
+        assert_eq!(
+            long_double_add(b"1", b"inf"),
+            Err(LongDoubleError::NanOrInfinity)
+        );
     }
 }

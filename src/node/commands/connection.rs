@@ -9,12 +9,35 @@ use crate::node::client::{Client, ReplyMode};
 use crate::node::{Node, REDIS_VERSION};
 
 pub const COMMANDS: &[Command] = &[
-    command("ping", -1, flags::FAST, acl::CONNECTION, keys(0, 0, 0), "connection", "1.0.0", ping),
-    command("echo", 2, flags::LOADING | flags::STALE | flags::FAST, acl::CONNECTION, keys(0, 0, 0), "connection", "1.0.0", echo),
+    command(
+        "ping",
+        -1,
+        flags::FAST,
+        acl::CONNECTION,
+        keys(0, 0, 0),
+        "connection",
+        "1.0.0",
+        ping,
+    ),
+    command(
+        "echo",
+        2,
+        flags::LOADING | flags::STALE | flags::FAST,
+        acl::CONNECTION,
+        keys(0, 0, 0),
+        "connection",
+        "1.0.0",
+        echo,
+    ),
     command(
         "quit",
         -1,
-        flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
+        flags::NOSCRIPT
+            | flags::LOADING
+            | flags::STALE
+            | flags::FAST
+            | flags::NO_AUTH
+            | flags::ALLOW_BUSY,
         acl::CONNECTION,
         keys(0, 0, 0),
         "connection",
@@ -24,7 +47,12 @@ pub const COMMANDS: &[Command] = &[
     command(
         "reset",
         1,
-        flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
+        flags::NOSCRIPT
+            | flags::LOADING
+            | flags::STALE
+            | flags::FAST
+            | flags::NO_AUTH
+            | flags::ALLOW_BUSY,
         acl::CONNECTION,
         keys(0, 0, 0),
         "connection",
@@ -34,7 +62,12 @@ pub const COMMANDS: &[Command] = &[
     command(
         "auth",
         -2,
-        flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
+        flags::NOSCRIPT
+            | flags::LOADING
+            | flags::STALE
+            | flags::FAST
+            | flags::NO_AUTH
+            | flags::ALLOW_BUSY,
         acl::CONNECTION,
         keys(0, 0, 0),
         "connection",
@@ -44,21 +77,35 @@ pub const COMMANDS: &[Command] = &[
     command(
         "hello",
         -1,
-        flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
+        flags::NOSCRIPT
+            | flags::LOADING
+            | flags::STALE
+            | flags::FAST
+            | flags::NO_AUTH
+            | flags::ALLOW_BUSY,
         acl::CONNECTION,
         keys(0, 0, 0),
         "connection",
         "6.0.0",
         hello,
     ),
-    command("select", 2, flags::LOADING | flags::STALE | flags::FAST, acl::CONNECTION, keys(0, 0, 0), "connection", "1.0.0", select),
+    command(
+        "select",
+        2,
+        flags::LOADING | flags::STALE | flags::FAST,
+        acl::CONNECTION,
+        keys(0, 0, 0),
+        "connection",
+        "1.0.0",
+        select,
+    ),
 ];
 
 fn ping(ctx: &mut Ctx) -> CmdResult {
     if ctx.argc() > 2 {
         return Err(super::wrong_arity(ctx.cmd.full_name));
     }
-    let subscribed_resp2 = ctx.client.subscriptions() > 0 && !ctx.client.resp3();
+    let subscribed_resp2 = ctx.client.is_subscriber() && !ctx.client.resp3();
     let message = ctx.argv.get(1).copied();
     let r = &mut ctx.client.reply;
     match (subscribed_resp2, message) {
@@ -118,7 +165,8 @@ fn credentials_ok(node: &Node, user: &[u8], password: &[u8]) -> bool {
     required.is_empty() || required.as_bytes() == password
 }
 
-const WRONGPASS: CmdError = CmdError::Static("WRONGPASS invalid username-password pair or user is disabled.");
+const WRONGPASS: CmdError =
+    CmdError::Static("WRONGPASS invalid username-password pair or user is disabled.");
 
 fn auth(ctx: &mut Ctx) -> CmdResult {
     let (user, password): (&[u8], &[u8]) = match ctx.argc() {
@@ -145,7 +193,9 @@ fn auth(ctx: &mut Ctx) -> CmdResult {
 /// Client names may hold only printable characters other than space.
 pub fn validate_client_name(name: &[u8]) -> CmdResult {
     if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
-        return Err(CmdError::Static("ERR Client names cannot contain spaces, newlines or special characters."));
+        return Err(CmdError::Static(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
     }
     Ok(())
 }
@@ -154,8 +204,9 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
     let mut version = None;
     let mut next = 1;
     if ctx.argc() >= 2 {
-        let v = crate::util::num::parse_i64(ctx.arg(1))
-            .ok_or(CmdError::Static("ERR Protocol version is not an integer or out of range"))?;
+        let v = crate::util::num::parse_i64(ctx.arg(1)).ok_or(CmdError::Static(
+            "ERR Protocol version is not an integer or out of range",
+        ))?;
         if !(2..=3).contains(&v) {
             return Err(CmdError::Static("NOPROTO unsupported protocol version"));
         }

@@ -139,7 +139,11 @@ pub struct KeyPos {
     pub step: i32,
 }
 
-pub const NO_KEYS: KeyPos = KeyPos { first: 0, last: 0, step: 0 };
+pub const NO_KEYS: KeyPos = KeyPos {
+    first: 0,
+    last: 0,
+    step: 0,
+};
 
 pub const fn keys(first: i32, last: i32, step: i32) -> KeyPos {
     KeyPos { first, last, step }
@@ -206,7 +210,9 @@ impl Command {
     }
 
     pub fn subcommand(&self, name: &[u8]) -> Option<&'static Command> {
-        self.subcommands.iter().find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
+        self.subcommands
+            .iter()
+            .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
     }
 
     pub fn is_container(&self) -> bool {
@@ -226,7 +232,18 @@ pub const fn command(
     since: &'static str,
     handler: Handler,
 ) -> Command {
-    Command { name, full_name: name, arity, flags, acl, keys, handler, subcommands: &[], group, since }
+    Command {
+        name,
+        full_name: name,
+        arity,
+        flags,
+        acl,
+        keys,
+        handler,
+        subcommands: &[],
+        group,
+        since,
+    }
 }
 
 /// Shorthand for a subcommand entry (`full_name` is `parent|name`).
@@ -241,7 +258,18 @@ pub const fn subcommand(
     since: &'static str,
     handler: Handler,
 ) -> Command {
-    Command { name, full_name, arity, flags, acl, keys, handler, subcommands: &[], group: "", since }
+    Command {
+        name,
+        full_name,
+        arity,
+        flags,
+        acl,
+        keys,
+        handler,
+        subcommands: &[],
+        group: "",
+        since,
+    }
 }
 
 /// Every command family's table.
@@ -308,7 +336,8 @@ impl CmdError {
 
 pub type CmdResult = Result<(), CmdError>;
 
-pub const WRONG_TYPE: CmdError = CmdError::Static("WRONGTYPE Operation against a key holding the wrong kind of value");
+pub const WRONG_TYPE: CmdError =
+    CmdError::Static("WRONGTYPE Operation against a key holding the wrong kind of value");
 pub const SYNTAX: CmdError = CmdError::Static("ERR syntax error");
 pub const NOT_INTEGER: CmdError = CmdError::Static("ERR value is not an integer or out of range");
 pub const NOT_FLOAT: CmdError = CmdError::Static("ERR value is not a valid float");
@@ -319,7 +348,9 @@ pub const OUT_OF_RANGE_ERR: CmdError = CmdError::Static("ERR index out of range"
 
 /// `-ERR wrong number of arguments for '<name>' command`.
 pub fn wrong_arity(full_name: &str) -> CmdError {
-    CmdError::msg(format!("ERR wrong number of arguments for '{full_name}' command"))
+    CmdError::msg(format!(
+        "ERR wrong number of arguments for '{full_name}' command"
+    ))
 }
 
 /// How a command's effect reaches replicas and the AOF.
@@ -341,6 +372,9 @@ pub struct Ctx<'a> {
     pub argv: &'a [&'a [u8]],
     pub cmd: &'static Command,
     pub propagation: Propagation,
+    /// Propagate even if the dataset did not change (FLUSHALL on an empty
+    /// node must still reach replicas).
+    pub forced: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -365,6 +399,11 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Propagate this command even if nothing changed.
+    pub fn force_propagation(&mut self) {
+        self.forced = true;
+    }
+
     /// Queue an extra effect of this command (and suppress the verbatim one).
     pub fn also_propagate(&mut self, argv: Vec<Vec<u8>>) {
         if self.node.effects.active() {
@@ -378,6 +417,29 @@ impl<'a> Ctx<'a> {
     pub fn owned_args(&self) -> Vec<Vec<u8>> {
         self.argv.iter().map(|a| a.to_vec()).collect()
     }
+}
+
+/// The handler of a container command (CONFIG, CLIENT, ...) run without a
+/// subcommand. Containers whose arity allows that handle it themselves
+/// (COMMAND); for the others the arity check answers first, so this reply
+/// is the arity error the client would get.
+pub fn container(ctx: &mut Ctx) -> CmdResult {
+    Err(wrong_arity(ctx.cmd.full_name))
+}
+
+/// Redis's help reply: a header, the lines, and the HELP entry, as status
+/// strings.
+pub fn reply_help(ctx: &mut Ctx, container: &str, lines: &[&str]) {
+    let r = &mut ctx.client.reply;
+    r.array(lines.len() + 3);
+    r.simple(
+        format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").as_bytes(),
+    );
+    for line in lines {
+        r.simple(line.as_bytes());
+    }
+    r.simple(b"HELP");
+    r.simple(b"    Print this help.");
 }
 
 /// Parse an integer argument (`ERR value is not an integer or out of range`).

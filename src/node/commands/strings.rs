@@ -5,53 +5,252 @@
 //! expire times are propagated as absolute ones (`SET k v PXAT <ms>`,
 //! `PEXPIREAT`) so replicas and the AOF replay the same deadline.
 
-use super::{acl, command, flags, is, keys, parse_int, CmdError, CmdResult, Command, Ctx, SYNTAX, WRONG_TYPE};
+use super::{
+    acl, command, flags, is, keys, parse_int, CmdError, CmdResult, Command, Ctx, SYNTAX, WRONG_TYPE,
+};
 use crate::node::config::types::KeyspaceEvents;
 use crate::node::keyspace::value::IntOrBytes;
 use crate::node::keyspace::{Data, Value};
 use crate::util::num::{self, LongDoubleError};
 
 pub const COMMANDS: &[Command] = &[
-    command("get", 2, flags::READONLY | flags::FAST, acl::STRING, keys(1, 1, 1), "string", "1.0.0", get),
-    command("set", -3, flags::WRITE | flags::DENYOOM, acl::STRING, keys(1, 1, 1), "string", "1.0.0", set),
-    command("setnx", 3, flags::WRITE | flags::DENYOOM | flags::FAST, acl::STRING, keys(1, 1, 1), "string", "1.0.0", setnx),
-    command("setex", 4, flags::WRITE | flags::DENYOOM, acl::STRING, keys(1, 1, 1), "string", "2.0.0", setex),
-    command("psetex", 4, flags::WRITE | flags::DENYOOM, acl::STRING, keys(1, 1, 1), "string", "2.6.0", psetex),
-    command("getex", -2, flags::WRITE | flags::FAST, acl::STRING, keys(1, 1, 1), "string", "6.2.0", getex),
-    command("getdel", 2, flags::WRITE | flags::FAST, acl::STRING, keys(1, 1, 1), "string", "6.2.0", getdel),
-    command("getset", 3, flags::WRITE | flags::DENYOOM | flags::FAST, acl::STRING, keys(1, 1, 1), "string", "1.0.0", getset),
-    command("mget", -2, flags::READONLY | flags::FAST, acl::STRING, keys(1, -1, 1), "string", "1.0.0", mget),
-    command("mset", -3, flags::WRITE | flags::DENYOOM, acl::STRING, keys(1, -1, 2), "string", "1.0.1", mset),
-    command("msetnx", -3, flags::WRITE | flags::DENYOOM, acl::STRING, keys(1, -1, 2), "string", "1.0.1", msetnx),
-    command("append", 3, flags::WRITE | flags::DENYOOM | flags::FAST, acl::STRING, keys(1, 1, 1), "string", "2.0.0", append),
-    command("strlen", 2, flags::READONLY | flags::FAST, acl::STRING, keys(1, 1, 1), "string", "2.2.0", strlen),
-    command("getrange", 4, flags::READONLY, acl::STRING, keys(1, 1, 1), "string", "2.4.0", getrange),
-    command("substr", 4, flags::READONLY, acl::STRING, keys(1, 1, 1), "string", "1.0.0", getrange),
-    command("setrange", 4, flags::WRITE | flags::DENYOOM, acl::STRING, keys(1, 1, 1), "string", "2.2.0", setrange),
-    command("incr", 2, flags::WRITE | flags::DENYOOM | flags::FAST, acl::STRING, keys(1, 1, 1), "string", "1.0.0", incr),
-    command("decr", 2, flags::WRITE | flags::DENYOOM | flags::FAST, acl::STRING, keys(1, 1, 1), "string", "1.0.0", decr),
-    command("incrby", 3, flags::WRITE | flags::DENYOOM | flags::FAST, acl::STRING, keys(1, 1, 1), "string", "1.0.0", incrby),
-    command("decrby", 3, flags::WRITE | flags::DENYOOM | flags::FAST, acl::STRING, keys(1, 1, 1), "string", "1.0.0", decrby),
-    command("incrbyfloat", 3, flags::WRITE | flags::DENYOOM | flags::FAST, acl::STRING, keys(1, 1, 1), "string", "2.6.0", incrbyfloat),
+    command(
+        "get",
+        2,
+        flags::READONLY | flags::FAST,
+        acl::STRING,
+        keys(1, 1, 1),
+        "string",
+        "1.0.0",
+        get,
+    ),
+    command(
+        "set",
+        -3,
+        flags::WRITE | flags::DENYOOM,
+        acl::STRING,
+        keys(1, 1, 1),
+        "string",
+        "1.0.0",
+        set,
+    ),
+    command(
+        "setnx",
+        3,
+        flags::WRITE | flags::DENYOOM | flags::FAST,
+        acl::STRING,
+        keys(1, 1, 1),
+        "string",
+        "1.0.0",
+        setnx,
+    ),
+    command(
+        "setex",
+        4,
+        flags::WRITE | flags::DENYOOM,
+        acl::STRING,
+        keys(1, 1, 1),
+        "string",
+        "2.0.0",
+        setex,
+    ),
+    command(
+        "psetex",
+        4,
+        flags::WRITE | flags::DENYOOM,
+        acl::STRING,
+        keys(1, 1, 1),
+        "string",
+        "2.6.0",
+        psetex,
+    ),
+    command(
+        "getex",
+        -2,
+        flags::WRITE | flags::FAST,
+        acl::STRING,
+        keys(1, 1, 1),
+        "string",
+        "6.2.0",
+        getex,
+    ),
+    command(
+        "getdel",
+        2,
+        flags::WRITE | flags::FAST,
+        acl::STRING,
+        keys(1, 1, 1),
+        "string",
+        "6.2.0",
+        getdel,
+    ),
+    command(
+        "getset",
+        3,
+        flags::WRITE | flags::DENYOOM | flags::FAST,
+        acl::STRING,
+        keys(1, 1, 1),
+        "string",
+        "1.0.0",
+        getset,
+    ),
+    command(
+        "mget",
+        -2,
+        flags::READONLY | flags::FAST,
+        acl::STRING,
+        keys(1, -1, 1),
+        "string",
+        "1.0.0",
+        mget,
+    ),
+    command(
+        "mset",
+        -3,
+        flags::WRITE | flags::DENYOOM,
+        acl::STRING,
+        keys(1, -1, 2),
+        "string",
+        "1.0.1",
+        mset,
+    ),
+    command(
+        "msetnx",
+        -3,
+        flags::WRITE | flags::DENYOOM,
+        acl::STRING,
+        keys(1, -1, 2),
+        "string",
+        "1.0.1",
+        msetnx,
+    ),
+    command(
+        "append",
+        3,
+        flags::WRITE | flags::DENYOOM | flags::FAST,
+        acl::STRING,
+        keys(1, 1, 1),
+        "string",
+        "2.0.0",
+        append,
+    ),
+    command(
+        "strlen",
+        2,
+        flags::READONLY | flags::FAST,
+        acl::STRING,
+        keys(1, 1, 1),
+        "string",
+        "2.2.0",
+        strlen,
+    ),
+    command(
+        "getrange",
+        4,
+        flags::READONLY,
+        acl::STRING,
+        keys(1, 1, 1),
+        "string",
+        "2.4.0",
+        getrange,
+    ),
+    command(
+        "substr",
+        4,
+        flags::READONLY,
+        acl::STRING,
+        keys(1, 1, 1),
+        "string",
+        "1.0.0",
+        getrange,
+    ),
+    command(
+        "setrange",
+        4,
+        flags::WRITE | flags::DENYOOM,
+        acl::STRING,
+        keys(1, 1, 1),
+        "string",
+        "2.2.0",
+        setrange,
+    ),
+    command(
+        "incr",
+        2,
+        flags::WRITE | flags::DENYOOM | flags::FAST,
+        acl::STRING,
+        keys(1, 1, 1),
+        "string",
+        "1.0.0",
+        incr,
+    ),
+    command(
+        "decr",
+        2,
+        flags::WRITE | flags::DENYOOM | flags::FAST,
+        acl::STRING,
+        keys(1, 1, 1),
+        "string",
+        "1.0.0",
+        decr,
+    ),
+    command(
+        "incrby",
+        3,
+        flags::WRITE | flags::DENYOOM | flags::FAST,
+        acl::STRING,
+        keys(1, 1, 1),
+        "string",
+        "1.0.0",
+        incrby,
+    ),
+    command(
+        "decrby",
+        3,
+        flags::WRITE | flags::DENYOOM | flags::FAST,
+        acl::STRING,
+        keys(1, 1, 1),
+        "string",
+        "1.0.0",
+        decrby,
+    ),
+    command(
+        "incrbyfloat",
+        3,
+        flags::WRITE | flags::DENYOOM | flags::FAST,
+        acl::STRING,
+        keys(1, 1, 1),
+        "string",
+        "2.6.0",
+        incrbyfloat,
+    ),
 ];
 
 /// The bytes of a string value, or WRONGTYPE.
 pub fn string_of(v: &Value) -> Result<IntOrBytes<'_>, CmdError> {
-    v.data.string_bytes().filter(|_| v.data.is_string()).ok_or(WRONG_TYPE)
+    v.data
+        .string_bytes()
+        .filter(|_| v.data.is_string())
+        .ok_or(WRONG_TYPE)
 }
 
 /// Strings may not grow past `proto-max-bulk-len`.
 pub fn check_string_length(ctx: &Ctx, size: u64, append: u64) -> CmdResult {
     let total = size.saturating_add(append);
     if total > ctx.node.config.settings.proto_max_bulk_len as u64 {
-        return Err(CmdError::Static("ERR string exceeds maximum allowed size (proto-max-bulk-len)"));
+        return Err(CmdError::Static(
+            "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+        ));
     }
     Ok(())
 }
 
 /// `invalid expire time in '<cmd>' command`.
 fn invalid_expire(ctx: &Ctx) -> CmdError {
-    CmdError::msg(format!("ERR invalid expire time in '{}' command", ctx.cmd.full_name))
+    CmdError::msg(format!(
+        "ERR invalid expire time in '{}' command",
+        ctx.cmd.full_name
+    ))
 }
 
 /// Reply with the value of `key` (null if missing). Err on wrong type.
@@ -101,7 +300,10 @@ enum OptionsFor {
     GetEx,
 }
 
-fn parse_string_options<'a>(args: &[&'a [u8]], target: OptionsFor) -> Result<StringOptions<'a>, CmdError> {
+fn parse_string_options<'a>(
+    args: &[&'a [u8]],
+    target: OptionsFor,
+) -> Result<StringOptions<'a>, CmdError> {
     let mut o = StringOptions::default();
     let mut j = 0;
     while j < args.len() {
@@ -120,10 +322,15 @@ fn parse_string_options<'a>(args: &[&'a [u8]], target: OptionsFor) -> Result<Str
             o.keep_ttl = true;
         } else if is(opt, "persist") && target == OptionsFor::GetEx && !has_expire && !o.keep_ttl {
             o.persist = true;
-        } else if let Some(unit) = [("ex", ExpireUnit::Ex), ("px", ExpireUnit::Px), ("exat", ExpireUnit::ExAt), ("pxat", ExpireUnit::PxAt)]
-            .iter()
-            .find(|(name, _)| is(opt, name))
-            .map(|(_, u)| *u)
+        } else if let Some(unit) = [
+            ("ex", ExpireUnit::Ex),
+            ("px", ExpireUnit::Px),
+            ("exat", ExpireUnit::ExAt),
+            ("pxat", ExpireUnit::PxAt),
+        ]
+        .iter()
+        .find(|(name, _)| is(opt, name))
+        .map(|(_, u)| *u)
         {
             // The same unit may repeat (the last wins); mixing units may not.
             let conflict = o.keep_ttl || o.persist || (has_expire && !expire_is(unit));
@@ -169,7 +376,13 @@ enum SetReplies {
 }
 
 /// Redis's `setGenericCommand`.
-fn set_generic(ctx: &mut Ctx, o: &StringOptions, key: &[u8], value: &[u8], replies: SetReplies) -> CmdResult {
+fn set_generic(
+    ctx: &mut Ctx,
+    o: &StringOptions,
+    key: &[u8],
+    value: &[u8],
+    replies: SetReplies,
+) -> CmdResult {
     let when = match o.expire {
         Some((unit, arg)) => Some(expire_ms(ctx, unit, arg)?),
         None => None,
@@ -188,13 +401,24 @@ fn set_generic(ctx: &mut Ctx, o: &StringOptions, key: &[u8], value: &[u8], repli
         }
         return Ok(());
     }
-    ctx.node.set_key(ctx.client, db, key, Value::string(value), o.keep_ttl);
+    ctx.node
+        .set_key(ctx.client, db, key, Value::string(value), o.keep_ttl);
     ctx.dirty(1);
-    ctx.node.notify_keyspace_event(ctx.client, KeyspaceEvents::STRING, "set", key, db);
+    ctx.node
+        .notify_keyspace_event(ctx.client, KeyspaceEvents::STRING, "set", key, db);
     if let Some(ms) = when {
         ctx.node.set_expire(db, key, ms);
-        ctx.rewrite(|| vec![b"SET".to_vec(), key.to_vec(), value.to_vec(), b"PXAT".to_vec(), ms.to_string().into_bytes()]);
-        ctx.node.notify_keyspace_event(ctx.client, KeyspaceEvents::GENERIC, "expire", key, db);
+        ctx.rewrite(|| {
+            vec![
+                b"SET".to_vec(),
+                key.to_vec(),
+                value.to_vec(),
+                b"PXAT".to_vec(),
+                ms.to_string().into_bytes(),
+            ]
+        });
+        ctx.node
+            .notify_keyspace_event(ctx.client, KeyspaceEvents::GENERIC, "expire", key, db);
     } else if o.get {
         // Propagate without GET, which only shapes the reply.
         let argv = ctx.argv;
@@ -221,17 +445,26 @@ fn set(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn setnx(ctx: &mut Ctx) -> CmdResult {
-    let o = StringOptions { nx: true, ..StringOptions::default() };
+    let o = StringOptions {
+        nx: true,
+        ..StringOptions::default()
+    };
     set_generic(ctx, &o, ctx.arg(1), ctx.arg(2), SetReplies::Integer)
 }
 
 fn setex(ctx: &mut Ctx) -> CmdResult {
-    let o = StringOptions { expire: Some((ExpireUnit::Ex, ctx.arg(2))), ..StringOptions::default() };
+    let o = StringOptions {
+        expire: Some((ExpireUnit::Ex, ctx.arg(2))),
+        ..StringOptions::default()
+    };
     set_generic(ctx, &o, ctx.arg(1), ctx.arg(3), SetReplies::Standard)
 }
 
 fn psetex(ctx: &mut Ctx) -> CmdResult {
-    let o = StringOptions { expire: Some((ExpireUnit::Px, ctx.arg(2))), ..StringOptions::default() };
+    let o = StringOptions {
+        expire: Some((ExpireUnit::Px, ctx.arg(2))),
+        ..StringOptions::default()
+    };
     set_generic(ctx, &o, ctx.arg(1), ctx.arg(3), SetReplies::Standard)
 }
 
@@ -259,21 +492,35 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
             ctx.node.delete_key(ctx.client, db, key, lazy);
             let verb: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
             ctx.rewrite(|| vec![verb.to_vec(), key.to_vec()]);
-            ctx.node.notify_keyspace_event(ctx.client, KeyspaceEvents::GENERIC, "del", key, db);
+            ctx.node
+                .notify_keyspace_event(ctx.client, KeyspaceEvents::GENERIC, "del", key, db);
             ctx.dirty(1);
         }
         Some(ms) => {
             ctx.node.set_expire(db, key, ms);
-            ctx.rewrite(|| vec![b"PEXPIREAT".to_vec(), key.to_vec(), ms.to_string().into_bytes()]);
+            ctx.rewrite(|| {
+                vec![
+                    b"PEXPIREAT".to_vec(),
+                    key.to_vec(),
+                    ms.to_string().into_bytes(),
+                ]
+            });
             ctx.node.signal_modified_key(ctx.client, db, key);
-            ctx.node.notify_keyspace_event(ctx.client, KeyspaceEvents::GENERIC, "expire", key, db);
+            ctx.node
+                .notify_keyspace_event(ctx.client, KeyspaceEvents::GENERIC, "expire", key, db);
             ctx.dirty(1);
         }
         None if o.persist => {
             if ctx.node.keyspace.dbs[db].remove_expire(key) {
                 ctx.node.signal_modified_key(ctx.client, db, key);
                 ctx.rewrite(|| vec![b"PERSIST".to_vec(), key.to_vec()]);
-                ctx.node.notify_keyspace_event(ctx.client, KeyspaceEvents::GENERIC, "persist", key, db);
+                ctx.node.notify_keyspace_event(
+                    ctx.client,
+                    KeyspaceEvents::GENERIC,
+                    "persist",
+                    key,
+                    db,
+                );
                 ctx.dirty(1);
             }
         }
@@ -290,7 +537,8 @@ fn getdel(ctx: &mut Ctx) -> CmdResult {
     if ctx.node.delete_key(ctx.client, db, key, lazy) {
         let verb: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
         ctx.rewrite(|| vec![verb.to_vec(), key.to_vec()]);
-        ctx.node.notify_keyspace_event(ctx.client, KeyspaceEvents::GENERIC, "del", key, db);
+        ctx.node
+            .notify_keyspace_event(ctx.client, KeyspaceEvents::GENERIC, "del", key, db);
         ctx.dirty(1);
     }
     Ok(())
@@ -300,8 +548,10 @@ fn getset(ctx: &mut Ctx) -> CmdResult {
     let (key, value) = (ctx.arg(1), ctx.arg(2));
     reply_get(ctx, key)?;
     let db = ctx.client.db;
-    ctx.node.set_key(ctx.client, db, key, Value::string(value), false);
-    ctx.node.notify_keyspace_event(ctx.client, KeyspaceEvents::STRING, "set", key, db);
+    ctx.node
+        .set_key(ctx.client, db, key, Value::string(value), false);
+    ctx.node
+        .notify_keyspace_event(ctx.client, KeyspaceEvents::STRING, "set", key, db);
     ctx.dirty(1);
     ctx.rewrite(|| vec![b"SET".to_vec(), key.to_vec(), value.to_vec()]);
     Ok(())
@@ -338,8 +588,10 @@ fn mset_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     }
     for i in (1..ctx.argc()).step_by(2) {
         let (key, value) = (ctx.arg(i), ctx.arg(i + 1));
-        ctx.node.set_key(ctx.client, db, key, Value::string(value), false);
-        ctx.node.notify_keyspace_event(ctx.client, KeyspaceEvents::STRING, "set", key, db);
+        ctx.node
+            .set_key(ctx.client, db, key, Value::string(value), false);
+        ctx.node
+            .notify_keyspace_event(ctx.client, KeyspaceEvents::STRING, "set", key, db);
     }
     ctx.dirty((ctx.argc() as u64 - 1) / 2);
     if nx {
@@ -370,7 +622,9 @@ fn append(ctx: &mut Ctx) -> CmdResult {
         Some(v) => {
             let current = string_of(v)?.len() as u64;
             if current.saturating_add(tail.len() as u64) > max {
-                return Err(CmdError::Static("ERR string exceeds maximum allowed size (proto-max-bulk-len)"));
+                return Err(CmdError::Static(
+                    "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+                ));
             }
             let raw = v.data.make_raw();
             raw.extend_from_slice(tail);
@@ -378,7 +632,8 @@ fn append(ctx: &mut Ctx) -> CmdResult {
         }
     };
     ctx.node.signal_modified_key(ctx.client, db, key);
-    ctx.node.notify_keyspace_event(ctx.client, KeyspaceEvents::STRING, "append", key, db);
+    ctx.node
+        .notify_keyspace_event(ctx.client, KeyspaceEvents::STRING, "append", key, db);
     ctx.dirty(1);
     ctx.client.reply.int(total as i64);
     Ok(())
@@ -454,7 +709,14 @@ fn setrange(ctx: &mut Ctx) -> CmdResult {
     check_string_length(ctx, offset, value.len() as u64)?;
     let offset = offset as usize;
     if !exists {
-        ctx.node.db_add(db, key, Value { lru: 0, data: Data::raw(Vec::new()) });
+        ctx.node.db_add(
+            db,
+            key,
+            Value {
+                lru: 0,
+                data: Data::raw(Vec::new()),
+            },
+        );
     }
     let v = ctx.node.keyspace.dbs[db].get_mut(key).expect("present");
     let raw = v.data.make_raw();
@@ -464,7 +726,8 @@ fn setrange(ctx: &mut Ctx) -> CmdResult {
     raw[offset..offset + value.len()].copy_from_slice(value);
     let len = raw.len();
     ctx.node.signal_modified_key(ctx.client, db, key);
-    ctx.node.notify_keyspace_event(ctx.client, KeyspaceEvents::STRING, "setrange", key, db);
+    ctx.node
+        .notify_keyspace_event(ctx.client, KeyspaceEvents::STRING, "setrange", key, db);
     ctx.dirty(1);
     ctx.client.reply.int(len as i64);
     Ok(())
@@ -486,13 +749,19 @@ fn incr_by(ctx: &mut Ctx, delta: i64) -> CmdResult {
     let old = current.unwrap_or(0);
     let new = old.checked_add(delta).ok_or(super::OVERFLOW)?;
     match current {
-        Some(_) => ctx.node.keyspace.dbs[db].get_mut(key).expect("present").data = Data::Int(new),
+        Some(_) => {
+            ctx.node.keyspace.dbs[db]
+                .get_mut(key)
+                .expect("present")
+                .data = Data::Int(new)
+        }
         None => {
             ctx.node.db_add(db, key, Value::int(new));
         }
     }
     ctx.node.signal_modified_key(ctx.client, db, key);
-    ctx.node.notify_keyspace_event(ctx.client, KeyspaceEvents::STRING, "incrby", key, db);
+    ctx.node
+        .notify_keyspace_event(ctx.client, KeyspaceEvents::STRING, "incrby", key, db);
     ctx.dirty(1);
     ctx.client.reply.int(new);
     Ok(())
@@ -526,21 +795,43 @@ fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
         None => None,
         Some(v) => Some(string_of(v)?.to_vec()),
     };
-    let result = num::long_double_add(current.as_deref().unwrap_or(b"0"), increment).map_err(|e| match e {
-        LongDoubleError::CurrentNotFloat | LongDoubleError::IncrementNotFloat => super::NOT_FLOAT,
-        LongDoubleError::NanOrInfinity => CmdError::Static("ERR increment would produce NaN or Infinity"),
-    })?;
-    let value = Value { lru: 0, data: Data::embstr_or_raw(&result) };
+    let result = num::long_double_add(current.as_deref().unwrap_or(b"0"), increment).map_err(
+        |e| match e {
+            LongDoubleError::CurrentNotFloat | LongDoubleError::IncrementNotFloat => {
+                super::NOT_FLOAT
+            }
+            LongDoubleError::NanOrInfinity => {
+                CmdError::Static("ERR increment would produce NaN or Infinity")
+            }
+        },
+    )?;
+    let value = Value {
+        lru: 0,
+        data: Data::embstr_or_raw(&result),
+    };
     match current {
-        Some(_) => ctx.node.keyspace.dbs[db].get_mut(key).expect("present").data = value.data,
+        Some(_) => {
+            ctx.node.keyspace.dbs[db]
+                .get_mut(key)
+                .expect("present")
+                .data = value.data
+        }
         None => {
             ctx.node.db_add(db, key, value);
         }
     }
     ctx.node.signal_modified_key(ctx.client, db, key);
-    ctx.node.notify_keyspace_event(ctx.client, KeyspaceEvents::STRING, "incrbyfloat", key, db);
+    ctx.node
+        .notify_keyspace_event(ctx.client, KeyspaceEvents::STRING, "incrbyfloat", key, db);
     ctx.dirty(1);
     ctx.client.reply.bulk(&result);
-    ctx.rewrite(|| vec![b"SET".to_vec(), key.to_vec(), result.clone(), b"KEEPTTL".to_vec()]);
+    ctx.rewrite(|| {
+        vec![
+            b"SET".to_vec(),
+            key.to_vec(),
+            result.clone(),
+            b"KEEPTTL".to_vec(),
+        ]
+    });
     Ok(())
 }

@@ -22,10 +22,23 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "\n*** FATAL CONFIG FILE ERROR (vigil-server {}) ***", env!("CARGO_PKG_VERSION"))?;
+        writeln!(
+            f,
+            "\n*** FATAL CONFIG FILE ERROR (vigil-server {}) ***",
+            env!("CARGO_PKG_VERSION")
+        )?;
         match &self.file {
-            Some(path) => writeln!(f, "Reading the configuration file {}, at line {}", path.display(), self.line_no)?,
-            None => writeln!(f, "Reading the command line arguments, at line {}", self.line_no)?,
+            Some(path) => writeln!(
+                f,
+                "Reading the configuration file {}, at line {}",
+                path.display(),
+                self.line_no
+            )?,
+            None => writeln!(
+                f,
+                "Reading the command line arguments, at line {}",
+                self.line_no
+            )?,
         }
         writeln!(f, ">>> '{}'", self.line)?;
         write!(f, "{}", self.reason)
@@ -58,7 +71,10 @@ pub fn load_from_args(args: &[String]) -> Result<Launch, ConfigError> {
         }
     }
     let mut config = Config::default();
-    let mut loader = Loader { save_seen: false, depth: 0 };
+    let mut loader = Loader {
+        save_seen: false,
+        depth: 0,
+    };
     let mut rest = args;
     let mut read_stdin = false;
     if let Some(first) = args.first() {
@@ -67,8 +83,15 @@ pub fn load_from_args(args: &[String]) -> Result<Launch, ConfigError> {
             rest = &args[1..];
         } else if !first.starts_with("--") {
             let path = absolute(Path::new(first));
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| arg_error(first, &format!("Fatal error, can't open config file '{}': {e}", path.display())))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                arg_error(
+                    first,
+                    &format!(
+                        "Fatal error, can't open config file '{}': {e}",
+                        path.display()
+                    ),
+                )
+            })?;
             config.file = Some(path.clone());
             loader.apply_text(&mut config, &text, Some(&path))?;
             rest = &args[1..];
@@ -79,7 +102,8 @@ pub fn load_from_args(args: &[String]) -> Result<Launch, ConfigError> {
         rest = &rest[..rest.len() - 1];
     }
     if read_stdin {
-        let text = std::io::read_to_string(std::io::stdin()).map_err(|e| arg_error("-", &format!("reading stdin: {e}")))?;
+        let text = std::io::read_to_string(std::io::stdin())
+            .map_err(|e| arg_error("-", &format!("reading stdin: {e}")))?;
         loader.apply_text(&mut config, &text, None)?;
     }
     let options = options_from_args(rest).map_err(|(line, reason)| arg_error(&line, &reason))?;
@@ -95,7 +119,10 @@ fn options_from_args(args: &[String]) -> Result<String, (String, String)> {
     while i < args.len() {
         let arg = &args[i];
         let Some(name) = arg.strip_prefix("--") else {
-            return Err((arg.clone(), "Invalid option: option arguments must follow a --name".into()));
+            return Err((
+                arg.clone(),
+                "Invalid option: option arguments must follow a --name".into(),
+            ));
         };
         let mut line = name.to_string();
         i += 1;
@@ -139,7 +166,9 @@ fn absolute(path: &Path) -> PathBuf {
     if path.is_absolute() {
         path.to_path_buf()
     } else {
-        std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf())
+        std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
     }
 }
 
@@ -150,7 +179,12 @@ struct Loader {
 }
 
 impl Loader {
-    fn apply_text(&mut self, config: &mut Config, text: &str, file: Option<&Path>) -> Result<(), ConfigError> {
+    fn apply_text(
+        &mut self,
+        config: &mut Config,
+        text: &str,
+        file: Option<&Path>,
+    ) -> Result<(), ConfigError> {
         for (idx, raw) in text.split('\n').enumerate() {
             let line = raw.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
             if line.is_empty() || line.starts_with('#') {
@@ -165,7 +199,10 @@ impl Loader {
             let Some(args) = split_args(line.as_bytes()) else {
                 return Err(fail("Unbalanced quotes in configuration line".into()));
             };
-            let args: Vec<String> = args.into_iter().map(|a| String::from_utf8_lossy(&a).into_owned()).collect();
+            let args: Vec<String> = args
+                .into_iter()
+                .map(|a| String::from_utf8_lossy(&a).into_owned())
+                .collect();
             if args.is_empty() {
                 continue;
             }
@@ -182,10 +219,16 @@ impl Loader {
                     return Err("include nesting too deep".into());
                 }
                 let path = absolute(Path::new(&args[1]));
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("Fatal error, can't open config file '{}': {e}", path.display()))?;
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    format!(
+                        "Fatal error, can't open config file '{}': {e}",
+                        path.display()
+                    )
+                })?;
                 self.depth += 1;
-                let result = self.apply_text(config, &text, Some(&path)).map_err(|e| e.to_string());
+                let result = self
+                    .apply_text(config, &text, Some(&path))
+                    .map_err(|e| e.to_string());
                 self.depth -= 1;
                 return result;
             }
@@ -193,7 +236,9 @@ impl Loader {
                 if crate::node::commands::lookup_name(args[1].as_bytes()).is_none() {
                     return Err("No such command in rename-command".into());
                 }
-                config.renamed_commands.push((args[1].to_ascii_lowercase(), args[2].clone()));
+                config
+                    .renamed_commands
+                    .push((args[1].to_ascii_lowercase(), args[2].clone()));
                 return Ok(());
             }
             "sentinel" => return Err("sentinel directive while not in sentinel mode".into()),
@@ -239,7 +284,18 @@ mod tests {
 
     #[test]
     fn arguments_override_and_join_like_redis() {
-        let c = launch(&["--port", "7000", "--save", "", "--bind", "127.0.0.1", "::1", "--appendonly", "yes"]).unwrap();
+        let c = launch(&[
+            "--port",
+            "7000",
+            "--save",
+            "",
+            "--bind",
+            "127.0.0.1",
+            "::1",
+            "--appendonly",
+            "yes",
+        ])
+        .unwrap();
         assert_eq!(c.settings.port, 7000);
         assert!(c.settings.save.0.is_empty());
         assert_eq!(c.settings.bind.0, vec!["127.0.0.1", "::1"]);
@@ -269,7 +325,10 @@ mod tests {
         let err = launch(&["--port", "abc"]).unwrap_err();
         assert_eq!(err.line, "port \"abc\"");
         assert_eq!(err.reason, "argument couldn't be parsed into an integer");
-        assert_eq!(launch(&["--appendonly"]).unwrap_err().reason, "wrong number of arguments");
+        assert_eq!(
+            launch(&["--appendonly"]).unwrap_err().reason,
+            "wrong number of arguments"
+        );
         assert!(launch(&["--daemonize", "yes"]).is_err());
         assert!(launch(&["--daemonize", "no"]).is_ok());
     }

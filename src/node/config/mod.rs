@@ -68,9 +68,9 @@ impl Directive {
 
 /// The directive called `name` or aliased so (case-insensitive).
 pub fn lookup(name: &str) -> Option<&'static Directive> {
-    DIRECTIVES
-        .iter()
-        .find(|d| d.name.eq_ignore_ascii_case(name) || d.alias.is_some_and(|a| a.eq_ignore_ascii_case(name)))
+    DIRECTIVES.iter().find(|d| {
+        d.name.eq_ignore_ascii_case(name) || d.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
+    })
 }
 
 /// The node's configuration: settings plus where they came from.
@@ -91,7 +91,9 @@ impl Config {
         let mut out: Vec<(&'static str, String)> = Vec::new();
         for d in DIRECTIVES {
             for name in std::iter::once(d.name).chain(d.alias) {
-                let hit = patterns.iter().any(|p| crate::util::glob::matches(p, name.as_bytes(), true));
+                let hit = patterns
+                    .iter()
+                    .any(|p| crate::util::glob::matches(p, name.as_bytes(), true));
                 if hit && !out.iter().any(|(n, _)| *n == name) {
                     out.push((name, self.render(d)));
                 }
@@ -121,7 +123,10 @@ mod tests {
         let c = Config::default();
         let get = |n: &str| c.render(lookup(n).unwrap());
         assert_eq!(get("save"), "3600 1 300 100 60 10000");
-        assert_eq!(get("client-output-buffer-limit"), "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60");
+        assert_eq!(
+            get("client-output-buffer-limit"),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        );
         assert_eq!(get("maxmemory-policy"), "noeviction");
         assert_eq!(get("slave-read-only"), "yes");
         assert_eq!(get("latency-tracking-info-percentiles"), "50 99 99.9");
@@ -132,7 +137,11 @@ mod tests {
     #[test]
     fn patterns_match_names_and_aliases() {
         let c = Config::default();
-        let names: Vec<&str> = c.get_matching(&[b"*max-*-entries*"]).into_iter().map(|(n, _)| n).collect();
+        let names: Vec<&str> = c
+            .get_matching(&[b"*max-*-entries*"])
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         assert!(names.contains(&"zset-max-ziplist-entries"));
         assert!(names.contains(&"zset-max-listpack-entries"));
         assert!(c.get_matching(&[b"nosuch"]).is_empty());
@@ -141,7 +150,10 @@ mod tests {
     #[test]
     fn output_limits_merge_per_class() {
         let mut s = Settings::default();
-        lookup("client-output-buffer-limit").unwrap().apply(&mut s, "pubsub 1mb 2mb 3").unwrap();
+        lookup("client-output-buffer-limit")
+            .unwrap()
+            .apply(&mut s, "pubsub 1mb 2mb 3")
+            .unwrap();
         assert_eq!(s.client_output_buffer_limit.pubsub.hard, 1 << 20);
         assert_eq!(s.client_output_buffer_limit.replica.hard, 256 << 20);
     }

@@ -43,11 +43,13 @@ impl Setting for i64 {
                 (v as i128, min, max)
             }
             Spec::Memory(min, max) => {
-                let v = parse_memory(text).ok_or_else(|| "argument must be a memory value".to_string())?;
+                let v = parse_memory(text)
+                    .ok_or_else(|| "argument must be a memory value".to_string())?;
                 (v as i128, min, max)
             }
             Spec::Octal(max) => {
-                let v = i64::from_str_radix(text, 8).map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+                let v = i64::from_str_radix(text, 8)
+                    .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
                 if v < 0 || v > max {
                     return Err(format!("argument must be between 0 and {max} inclusive"));
                 }
@@ -56,7 +58,9 @@ impl Setting for i64 {
             _ => unreachable!("integer directive with a non-integer spec"),
         };
         if value < min as i128 || value > max as i128 {
-            return Err(format!("argument must be between {min} and {max} inclusive"));
+            return Err(format!(
+                "argument must be between {min} and {max} inclusive"
+            ));
         }
         Ok(value as i64)
     }
@@ -80,7 +84,10 @@ impl Setting for String {
 /// Redis's `memtoull`: digits with an optional unit (`b`, `k`=1000,
 /// `kb`=1024, `m`, `mb`, `g`, `gb`; case-insensitive). No sign.
 pub fn parse_memory(text: &str) -> Option<u64> {
-    let digits_end = text.bytes().position(|c| !c.is_ascii_digit()).unwrap_or(text.len());
+    let digits_end = text
+        .bytes()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (digits, unit) = text.split_at(digits_end);
     let mul: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
@@ -92,7 +99,11 @@ pub fn parse_memory(text: &str) -> Option<u64> {
         "gb" => 1024 * 1024 * 1024,
         _ => return None,
     };
-    let n: u64 = if digits.is_empty() { 0 } else { digits.parse().ok()? };
+    let n: u64 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().ok()?
+    };
     n.checked_mul(mul)
 }
 
@@ -171,7 +182,10 @@ pub struct ShutdownFlags {
 impl Setting for ShutdownFlags {
     fn parse(text: &str, _: &Spec) -> Result<Self, String> {
         let mut flags = ShutdownFlags::default();
-        let err = || "argument(s) must be one of the following: default, save, nosave, now, force".to_string();
+        let err = || {
+            "argument(s) must be one of the following: default, save, nosave, now, force"
+                .to_string()
+        };
         for word in text.split_whitespace() {
             match word.to_ascii_lowercase().as_str() {
                 "default" => {}
@@ -188,11 +202,16 @@ impl Setting for ShutdownFlags {
         Ok(flags)
     }
     fn render(&self, _: &Spec) -> String {
-        let words: Vec<&str> = [(self.save, "save"), (self.nosave, "nosave"), (self.now, "now"), (self.force, "force")]
-            .iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, w)| *w)
-            .collect();
+        let words: Vec<&str> = [
+            (self.save, "save"),
+            (self.nosave, "nosave"),
+            (self.now, "now"),
+            (self.force, "force"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, w)| *w)
+        .collect();
         if words.is_empty() {
             "default".into()
         } else {
@@ -224,7 +243,11 @@ impl Setting for SavePoints {
         Ok(SavePoints(points))
     }
     fn render(&self, _: &Spec) -> String {
-        self.0.iter().map(|(s, c)| format!("{s} {c}")).collect::<Vec<_>>().join(" ")
+        self.0
+            .iter()
+            .map(|(s, c)| format!("{s} {c}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -282,29 +305,63 @@ impl Setting for OutputLimits {
                 "normal" => &mut limits.normal,
                 "slave" | "replica" => &mut limits.replica,
                 "pubsub" => &mut limits.pubsub,
-                _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+                _ => {
+                    return Err(
+                        "Invalid client class specified in buffer limit configuration.".into(),
+                    )
+                }
             };
-            let bad = || "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string();
+            let bad = || {
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                    .to_string()
+            };
             let hard = parse_memory(group[1]).ok_or_else(bad)?;
             let soft = parse_memory(group[2]).ok_or_else(bad)?;
-            let soft_seconds = group[3].parse::<i64>().ok().filter(|s| *s >= 0).ok_or_else(bad)? as u64;
-            *slot = OutputLimit { hard, soft, soft_seconds };
+            let soft_seconds = group[3]
+                .parse::<i64>()
+                .ok()
+                .filter(|s| *s >= 0)
+                .ok_or_else(bad)? as u64;
+            *slot = OutputLimit {
+                hard,
+                soft,
+                soft_seconds,
+            };
         }
         *self = limits;
         Ok(())
     }
     fn render(&self, _: &Spec) -> String {
-        let c = |name: &str, l: &OutputLimit| format!("{name} {} {} {}", l.hard, l.soft, l.soft_seconds);
-        format!("{} {} {}", c("normal", &self.normal), c("slave", &self.replica), c("pubsub", &self.pubsub))
+        let c = |name: &str, l: &OutputLimit| {
+            format!("{name} {} {} {}", l.hard, l.soft, l.soft_seconds)
+        };
+        format!(
+            "{} {} {}",
+            c("normal", &self.normal),
+            c("slave", &self.replica),
+            c("pubsub", &self.pubsub)
+        )
     }
 }
 
 impl Default for OutputLimits {
     fn default() -> Self {
         OutputLimits {
-            normal: OutputLimit { hard: 0, soft: 0, soft_seconds: 0 },
-            replica: OutputLimit { hard: 256 << 20, soft: 64 << 20, soft_seconds: 60 },
-            pubsub: OutputLimit { hard: 32 << 20, soft: 8 << 20, soft_seconds: 60 },
+            normal: OutputLimit {
+                hard: 0,
+                soft: 0,
+                soft_seconds: 0,
+            },
+            replica: OutputLimit {
+                hard: 256 << 20,
+                soft: 64 << 20,
+                soft_seconds: 60,
+            },
+            pubsub: OutputLimit {
+                hard: 32 << 20,
+                soft: 8 << 20,
+                soft_seconds: 60,
+            },
         }
     }
 }
@@ -420,7 +477,8 @@ impl Setting for OomScoreAdjValues {
         }
         let mut values = [0; 3];
         for (slot, w) in values.iter_mut().zip(&words) {
-            let v = crate::util::num::parse_i64(w.as_bytes()).ok_or_else(|| "Invalid oom-score-adj-values".to_string())?;
+            let v = crate::util::num::parse_i64(w.as_bytes())
+                .ok_or_else(|| "Invalid oom-score-adj-values".to_string())?;
             if !(-2000..=2000).contains(&v) {
                 return Err("Invalid oom-score-adj-values - must be between -2000 and 2000".into());
             }
@@ -441,17 +499,25 @@ impl Setting for Percentiles {
     fn parse(text: &str, _: &Spec) -> Result<Self, String> {
         let mut values = Vec::new();
         for w in text.split_whitespace() {
-            let v = crate::util::num::parse_f64(w.as_bytes())
-                .ok_or_else(|| "latency-tracking-info-percentiles parameters should be a float".to_string())?;
+            let v = crate::util::num::parse_f64(w.as_bytes()).ok_or_else(|| {
+                "latency-tracking-info-percentiles parameters should be a float".to_string()
+            })?;
             if !(0.0..=100.0).contains(&v) {
-                return Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into());
+                return Err(
+                    "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                        .into(),
+                );
             }
             values.push(v);
         }
         Ok(Percentiles(values))
     }
     fn render(&self, _: &Spec) -> String {
-        self.0.iter().map(|v| format_percentile(*v)).collect::<Vec<_>>().join(" ")
+        self.0
+            .iter()
+            .map(|v| format_percentile(*v))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -471,9 +537,13 @@ impl Setting for ReplicaOf {
         let words: Vec<&str> = text.split_whitespace().collect();
         match words.as_slice() {
             [] => Ok(ReplicaOf(None)),
-            [no, one] if no.eq_ignore_ascii_case("no") && one.eq_ignore_ascii_case("one") => Ok(ReplicaOf(None)),
+            [no, one] if no.eq_ignore_ascii_case("no") && one.eq_ignore_ascii_case("one") => {
+                Ok(ReplicaOf(None))
+            }
             [host, port] => {
-                let port = port.parse::<u16>().map_err(|_| "Invalid master port".to_string())?;
+                let port = port
+                    .parse::<u16>()
+                    .map_err(|_| "Invalid master port".to_string())?;
                 Ok(ReplicaOf(Some((host.to_string(), port))))
             }
             _ => Err("wrong number of arguments".into()),
@@ -502,7 +572,11 @@ mod tests {
 
     #[test]
     fn keyspace_events_render_normalised() {
-        let ev = |s: &str| KeyspaceEvents::parse(s, &Spec::Special).unwrap().render(&Spec::Special);
+        let ev = |s: &str| {
+            KeyspaceEvents::parse(s, &Spec::Special)
+                .unwrap()
+                .render(&Spec::Special)
+        };
         assert_eq!(ev("KEA"), "AKE");
         assert_eq!(ev("Ex"), "xE");
         assert_eq!(ev("g$lshzxetdKE"), "AKE");

@@ -25,7 +25,10 @@ impl SmallBytes {
         if bytes.len() <= INLINE_CAP {
             let mut data = [0u8; INLINE_CAP];
             data[..bytes.len()].copy_from_slice(bytes);
-            SmallBytes(Repr::Inline { len: bytes.len() as u8, data })
+            SmallBytes(Repr::Inline {
+                len: bytes.len() as u8,
+                data,
+            })
         } else {
             SmallBytes(Repr::Heap(bytes.into()))
         }

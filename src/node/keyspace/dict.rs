@@ -22,7 +22,7 @@
 //! as many while resizing is discouraged, see [`set_resize_allowed`]).
 
 use std::borrow::Borrow;
-use std::hash::{BuildHasher as _, Hash};
+use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
@@ -72,7 +72,10 @@ struct Table<K, V> {
 
 impl<K, V> Table<K, V> {
     fn empty() -> Self {
-        Table { buckets: Vec::new(), used: 0 }
+        Table {
+            buckets: Vec::new(),
+            used: 0,
+        }
     }
 
     fn with_size(size: usize) -> Self {
@@ -116,7 +119,10 @@ pub struct Dict<K, V> {
 
 impl<K, V> Default for Dict<K, V> {
     fn default() -> Self {
-        Dict { tables: [Table::empty(), Table::empty()], rehash_idx: None }
+        Dict {
+            tables: [Table::empty(), Table::empty()],
+            rehash_idx: None,
+        }
     }
 }
 
@@ -287,7 +293,12 @@ impl<K: Hash + Eq, V> Dict<K, V> {
 
     /// Visit every element (no order).
     pub fn iter(&self) -> Iter<'_, K, V> {
-        Iter { dict: self, table: 0, bucket: 0, node: None }
+        Iter {
+            dict: self,
+            table: 0,
+            bucket: 0,
+            node: None,
+        }
     }
 
     /// Mutable visit of every value.
@@ -549,7 +560,10 @@ mod tests {
             assert_eq!(d.get(i.to_string().as_bytes()), Some(&i));
         }
         for i in (0..10_000u32).step_by(2) {
-            assert_eq!(d.remove(i.to_string().as_bytes()), Some((i.to_string().into_bytes(), i)));
+            assert_eq!(
+                d.remove(i.to_string().as_bytes()),
+                Some((i.to_string().into_bytes(), i))
+            );
         }
         assert_eq!(d.len(), 5_000);
         assert_eq!(d.iter().count(), 5_000);
@@ -574,7 +588,11 @@ mod tests {
                     d.insert(format!("extra:{round}:{i}").into_bytes(), 0);
                 }
             } else if round == 20 {
-                let extra: Vec<Vec<u8>> = d.iter().map(|(k, _)| k.clone()).filter(|k| k.starts_with(b"extra")).collect();
+                let extra: Vec<Vec<u8>> = d
+                    .iter()
+                    .map(|(k, _)| k.clone())
+                    .filter(|k| k.starts_with(b"extra"))
+                    .collect();
                 for k in extra {
                     d.remove(&k[..]);
                 }
@@ -585,7 +603,11 @@ mod tests {
                 break;
             }
         }
-        assert!(stable.is_subset(&seen), "missing {}", stable.difference(&seen).count());
+        assert!(
+            stable.is_subset(&seen),
+            "missing {}",
+            stable.difference(&seen).count()
+        );
     }
 
     #[test]

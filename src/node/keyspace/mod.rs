@@ -21,7 +21,9 @@ pub struct Keyspace {
 
 impl Keyspace {
     pub fn new(databases: usize) -> Self {
-        Keyspace { dbs: (0..databases).map(|_| Db::default()).collect() }
+        Keyspace {
+            dbs: (0..databases).map(|_| Db::default()).collect(),
+        }
     }
 
     pub fn db(&self, i: usize) -> &Db {

@@ -69,11 +69,17 @@ impl Kind {
 impl Value {
     /// A string value with the encoding Redis would pick for `bytes`.
     pub fn string(bytes: &[u8]) -> Value {
-        Value { lru: 0, data: Data::string(bytes) }
+        Value {
+            lru: 0,
+            data: Data::string(bytes),
+        }
     }
 
     pub fn int(n: i64) -> Value {
-        Value { lru: 0, data: Data::Int(n) }
+        Value {
+            lru: 0,
+            data: Data::Int(n),
+        }
     }
 
     pub fn kind(&self) -> Kind {
@@ -99,7 +105,10 @@ impl Data {
         if bytes.len() <= INLINE_CAP {
             let mut inline = [0u8; INLINE_CAP];
             inline[..bytes.len()].copy_from_slice(bytes);
-            Data::Inline { len: bytes.len() as u8, bytes: inline }
+            Data::Inline {
+                len: bytes.len() as u8,
+                bytes: inline,
+            }
         } else if bytes.len() <= EMBSTR_MAX {
             Data::Embstr(bytes.into())
         } else {
@@ -113,7 +122,10 @@ impl Data {
     }
 
     pub fn is_string(&self) -> bool {
-        matches!(self, Data::Int(_) | Data::Inline { .. } | Data::Embstr(_) | Data::Raw(_))
+        matches!(
+            self,
+            Data::Int(_) | Data::Inline { .. } | Data::Embstr(_) | Data::Raw(_)
+        )
     }
 
     /// The bytes of a string value (formatted for `int`). `None` for other
@@ -182,7 +194,10 @@ impl IntOrBytes<'_> {
         let s = f.format(n).as_bytes();
         let mut buf = [0u8; 20];
         buf[..s.len()].copy_from_slice(s);
-        IntOrBytes::Int { buf, len: s.len() as u8 }
+        IntOrBytes::Int {
+            buf,
+            len: s.len() as u8,
+        }
     }
 }
 
@@ -209,7 +224,10 @@ mod tests {
     fn encodings_follow_redis() {
         assert_eq!(Data::string(b"123").encoding_name(), "int");
         assert_eq!(Data::string(b"-9223372036854775808").encoding_name(), "int");
-        assert_eq!(Data::string(b"12345678901234567890").encoding_name(), "embstr");
+        assert_eq!(
+            Data::string(b"12345678901234567890").encoding_name(),
+            "embstr"
+        );
         assert_eq!(Data::string(b"007").encoding_name(), "embstr");
         assert_eq!(Data::string(&[b'x'; 44]).encoding_name(), "embstr");
         assert_eq!(Data::string(&[b'x'; 45]).encoding_name(), "raw");

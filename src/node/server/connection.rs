@@ -32,9 +32,21 @@ enum Next {
     Close,
 }
 
-pub async fn serve<S: AsRawFd>(shared: Rc<Shared>, io: AsyncFd<S>, id: ClientId, notify: Rc<Notify>) {
+pub async fn serve<S: AsRawFd>(
+    shared: Rc<Shared>,
+    io: AsyncFd<S>,
+    id: ClientId,
+    notify: Rc<Notify>,
+) {
     let fd = io.get_ref().as_raw_fd();
-    let mut conn = Connection { shared: shared.clone(), id, fd, inbuf: Vec::with_capacity(IOBUF_LEN), start: 0, stalled: false };
+    let mut conn = Connection {
+        shared: shared.clone(),
+        id,
+        fd,
+        inbuf: Vec::with_capacity(IOBUF_LEN),
+        start: 0,
+        stalled: false,
+    };
     let result = conn.run(&io, &notify).await;
     if let Err(e) = result {
         tracing::debug!("Client id={id} closed: {e}");
@@ -109,7 +121,9 @@ impl Connection {
     /// Keep room for a full read; grow towards what a pending big argument
     /// needs, but never allocate ahead of the bytes actually arriving.
     fn reserve_read_space(&mut self) {
-        if self.start > 0 && (self.start == self.inbuf.len() || self.start > self.inbuf.capacity() / 2) {
+        if self.start > 0
+            && (self.start == self.inbuf.len() || self.start > self.inbuf.capacity() / 2)
+        {
             self.inbuf.drain(..self.start);
             self.start = 0;
         }
@@ -120,10 +134,19 @@ impl Connection {
 
     /// `client-query-buffer-limit`: a client past it is closed silently.
     fn over_query_limit(&self) -> bool {
-        let limit = self.shared.node.borrow().config.settings.client_query_buffer_limit as usize;
+        let limit = self
+            .shared
+            .node
+            .borrow()
+            .config
+            .settings
+            .client_query_buffer_limit as usize;
         let pending = self.inbuf.len() - self.start;
         if pending > limit {
-            tracing::warn!("Closing client id={} that reached max query buffer length ({pending} bytes)", self.id);
+            tracing::warn!(
+                "Closing client id={} that reached max query buffer length ({pending} bytes)",
+                self.id
+            );
             return true;
         }
         false
@@ -191,7 +214,10 @@ impl Connection {
         Ok(if close { Next::Close } else { Next::Continue })
     }
 
-    fn flush<S: AsRawFd>(&mut self, guard: &mut tokio::io::unix::AsyncFdReadyGuard<'_, S>) -> io::Result<Next> {
+    fn flush<S: AsRawFd>(
+        &mut self,
+        guard: &mut tokio::io::unix::AsyncFdReadyGuard<'_, S>,
+    ) -> io::Result<Next> {
         let next = self.write_now()?;
         if self.shared.has_output(self.id) {
             // Still blocked: wait for the next writable edge.

@@ -42,16 +42,26 @@ pub fn init(settings: &Settings) {
         if json {
             builder.json().with_writer(std::io::stdout).try_init()
         } else {
-            builder.event_format(RedisFormat).with_writer(std::io::stdout).try_init()
+            builder
+                .event_format(RedisFormat)
+                .with_writer(std::io::stdout)
+                .try_init()
         }
     } else {
-        match OpenOptions::new().create(true).append(true).open(&settings.logfile) {
+        match OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&settings.logfile)
+        {
             Ok(file) => {
                 let file = Mutex::new(file);
                 if json {
                     builder.json().with_writer(file).try_init()
                 } else {
-                    builder.event_format(RedisFormat).with_writer(file).try_init()
+                    builder
+                        .event_format(RedisFormat)
+                        .with_writer(file)
+                        .try_init()
                 }
             }
             Err(e) => {
@@ -71,14 +81,25 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let mark = match *event.metadata().level() {
             Level::ERROR | Level::WARN => '#',
             Level::INFO => '*',
             Level::DEBUG => '-',
             Level::TRACE => '.',
         };
-        write!(writer, "{}:M {} {} ", std::process::id(), local_timestamp(), mark)?;
+        write!(
+            writer,
+            "{}:M {} {} ",
+            std::process::id(),
+            local_timestamp(),
+            mark
+        )?;
         ctx.field_format().format_fields(writer.by_ref(), event)?;
         writeln!(writer)
     }
@@ -86,7 +107,9 @@ where
 
 /// `23 Nov 2026 20:26:01.123` in local time.
 fn local_timestamp() -> String {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let now_ms = crate::node::unix_ms();
     let secs = (now_ms / 1000) as libc::time_t;
     // SAFETY: localtime_r only writes into the provided `tm`.

@@ -53,7 +53,11 @@ impl Shared {
     }
 
     fn has_output(&self, id: ClientId) -> bool {
-        self.node.borrow().clients.get(id).is_some_and(|c| !c.reply.is_empty())
+        self.node
+            .borrow()
+            .clients
+            .get(id)
+            .is_some_and(|c| !c.reply.is_empty())
     }
 
     fn count_input(&self, id: ClientId, n: usize) {
@@ -105,12 +109,21 @@ async fn serve(config: Config) -> Result<(), StartError> {
     }
     let settings = config.settings.clone();
     let mut node = Node::new(config);
-    node.process.executable = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
-    let shared = Rc::new(Shared { node: RefCell::new(node), conns: RefCell::new(HashMap::new()), shutdown: Notify::new() });
+    node.process.executable = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let shared = Rc::new(Shared {
+        node: RefCell::new(node),
+        conns: RefCell::new(HashMap::new()),
+        shutdown: Notify::new(),
+    });
 
     let listeners = bind_all(&settings)?;
     let unix = bind_unix(&settings)?;
-    tracing::info!("Running mode=standalone, port={}, PID: {pid}", settings.port);
+    tracing::info!(
+        "Running mode=standalone, port={}, PID: {pid}",
+        settings.port
+    );
     if !settings.pidfile.is_empty() {
         if let Err(e) = std::fs::write(&settings.pidfile, format!("{pid}\n")) {
             tracing::warn!("Failed to write PID file {}: {e}", settings.pidfile);
@@ -141,7 +154,10 @@ async fn serve(config: Config) -> Result<(), StartError> {
 
 async fn wait_for_shutdown(shared: &Shared) -> String {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::warn!("Cannot install signal handlers; only SHUTDOWN will stop the server");
         shared.shutdown.notified().await;
         return "SHUTDOWN requested by a client".into();
@@ -164,7 +180,9 @@ async fn cron(shared: Rc<Shared>) {
 }
 
 /// Listen on every `bind` address (`-addr`: skip if unavailable).
-fn bind_all(settings: &crate::node::config::Settings) -> Result<Vec<std::net::TcpListener>, StartError> {
+fn bind_all(
+    settings: &crate::node::config::Settings,
+) -> Result<Vec<std::net::TcpListener>, StartError> {
     let port = settings.port as u16;
     if port == 0 {
         return Ok(Vec::new());
@@ -194,7 +212,9 @@ fn bind_all(settings: &crate::node::config::Settings) -> Result<Vec<std::net::Tc
         }
     }
     if listeners.is_empty() {
-        return Err(StartError("Failed listening on any address. Exiting.".into()));
+        return Err(StartError(
+            "Failed listening on any address. Exiting.".into(),
+        ));
     }
     Ok(listeners)
 }
@@ -212,7 +232,9 @@ fn listen_tcp(addr: SocketAddr, backlog: i32) -> std::io::Result<std::net::TcpLi
     Ok(socket.into())
 }
 
-fn bind_unix(settings: &crate::node::config::Settings) -> Result<Option<std::os::unix::net::UnixListener>, StartError> {
+fn bind_unix(
+    settings: &crate::node::config::Settings,
+) -> Result<Option<std::os::unix::net::UnixListener>, StartError> {
     if settings.unixsocket.is_empty() {
         return Ok(None);
     }
@@ -223,9 +245,12 @@ fn bind_unix(settings: &crate::node::config::Settings) -> Result<Option<std::os:
     if settings.unixsocketperm > 0 {
         use std::os::unix::fs::PermissionsExt;
         let perm = std::fs::Permissions::from_mode(settings.unixsocketperm as u32);
-        std::fs::set_permissions(path, perm).map_err(|e| StartError(format!("Failed to chmod Unix socket {path}: {e}")))?;
+        std::fs::set_permissions(path, perm)
+            .map_err(|e| StartError(format!("Failed to chmod Unix socket {path}: {e}")))?;
     }
-    listener.set_nonblocking(true).map_err(|e| StartError(e.to_string()))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| StartError(e.to_string()))?;
     Ok(Some(listener))
 }
 
@@ -248,9 +273,15 @@ async fn accept_tcp(shared: Rc<Shared>, listener: std::net::TcpListener) {
                 continue;
             }
         };
-        let Ok(stream) = stream.into_std() else { continue };
-        let local = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        let loopback = peer.ip().is_loopback() || matches!(peer.ip(), IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()));
+        let Ok(stream) = stream.into_std() else {
+            continue;
+        };
+        let local = stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let loopback = peer.ip().is_loopback()
+            || matches!(peer.ip(), IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()));
         let _ = stream.set_nodelay(true);
         let keepalive = shared.node.borrow().config.settings.tcp_keepalive;
         if keepalive > 0 {
@@ -284,7 +315,9 @@ async fn accept_unix(shared: Rc<Shared>, listener: std::os::unix::net::UnixListe
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        let Ok(stream) = stream.into_std() else { continue };
+        let Ok(stream) = stream.into_std() else {
+            continue;
+        };
         let path = path.clone();
         admit(&shared, stream, true, |c| {
             c.addr = format!("{path}:0");
