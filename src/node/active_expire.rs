@@ -92,7 +92,7 @@ impl Node {
                     };
                 }
                 iteration += 1;
-                if iteration % 16 == 0 && start.elapsed().as_micros() as u64 > budget_us {
+                if iteration.is_multiple_of(16) && start.elapsed().as_micros() as u64 > budget_us {
                     timed_out = true;
                     self.stats.expired_time_cap_reached_count += 1;
                     break;

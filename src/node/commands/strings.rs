@@ -510,19 +510,12 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
                 .notify_keyspace_event(ctx.client, KeyspaceEvents::GENERIC, "expire", key, db);
             ctx.dirty(1);
         }
-        None if o.persist => {
-            if ctx.node.keyspace.dbs[db].remove_expire(key) {
-                ctx.node.signal_modified_key(ctx.client, db, key);
-                ctx.rewrite(|| vec![b"PERSIST".to_vec(), key.to_vec()]);
-                ctx.node.notify_keyspace_event(
-                    ctx.client,
-                    KeyspaceEvents::GENERIC,
-                    "persist",
-                    key,
-                    db,
-                );
-                ctx.dirty(1);
-            }
+        None if o.persist && ctx.node.keyspace.dbs[db].remove_expire(key) => {
+            ctx.node.signal_modified_key(ctx.client, db, key);
+            ctx.rewrite(|| vec![b"PERSIST".to_vec(), key.to_vec()]);
+            ctx.node
+                .notify_keyspace_event(ctx.client, KeyspaceEvents::GENERIC, "persist", key, db);
+            ctx.dirty(1);
         }
         None => {}
     }
@@ -574,7 +567,7 @@ fn mget(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn mset_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
-    if ctx.argc() % 2 == 0 {
+    if ctx.argc().is_multiple_of(2) {
         return Err(super::wrong_arity(ctx.cmd.full_name));
     }
     let db = ctx.client.db;

@@ -228,7 +228,7 @@ impl Setting for SavePoints {
     fn parse(text: &str, _: &Spec) -> Result<Self, String> {
         let words: Vec<&str> = text.split_whitespace().collect();
         let invalid = || "Invalid save parameters".to_string();
-        if words.len() % 2 != 0 {
+        if !words.len().is_multiple_of(2) {
             return Err(invalid());
         }
         let mut points = Vec::new();
@@ -295,7 +295,7 @@ impl Setting for OutputLimits {
     /// Each assignment updates only the classes it names.
     fn assign(&mut self, text: &str, _: &Spec) -> Result<(), String> {
         let words: Vec<&str> = text.split_whitespace().collect();
-        if words.is_empty() || words.len() % 4 != 0 {
+        if words.is_empty() || !words.len().is_multiple_of(4) {
             return Err("Wrong number of arguments in buffer limit configuration.".into());
         }
         // Validate every group before changing anything.
