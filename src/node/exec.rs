@@ -205,7 +205,15 @@ impl Node {
         let propagation = std::mem::replace(&mut ctx.propagation, Propagation::Suppressed);
         let forced = ctx.forced;
 
-        let usec = started.elapsed().as_micros() as u64;
+        let elapsed = started.elapsed();
+        let usec = elapsed.as_micros() as u64;
+        if self.config.settings.latency_tracking {
+            self.stats
+                .latency
+                .entry(cmd.full_name)
+                .or_default()
+                .record(elapsed.as_nanos() as u64);
+        }
         let failed = result.is_err();
         if let Err(err) = result {
             c.reply.error(err.text());

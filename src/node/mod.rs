@@ -17,7 +17,9 @@ pub mod commands;
 pub mod config;
 pub mod effects;
 pub mod exec;
+pub mod info;
 pub mod keyspace;
+pub mod memory;
 pub mod pubsub;
 pub mod server;
 pub mod stats;
@@ -137,6 +139,11 @@ pub struct Node {
     /// Changes to the dataset since the last successful save.
     pub dirty: u64,
     pub run_id: String,
+    /// Replication id of this node's history (INFO `master_replid`).
+    pub repl_id: String,
+    /// Highest `used_memory` seen, and the baseline after start-up.
+    pub memory_peak: u64,
+    pub memory_startup: u64,
     pub process: ProcessInfo,
     pub started_at: Instant,
     pub started_unix: i64,
@@ -172,6 +179,9 @@ impl Node {
             now_ms: now,
             dirty: 0,
             run_id: random_hex_id(),
+            repl_id: random_hex_id(),
+            memory_peak: 0,
+            memory_startup: memory::used_memory(),
             process: ProcessInfo {
                 pid: std::process::id(),
                 ..ProcessInfo::default()

@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::util::histogram::Histogram;
+
 /// Per-command counters (`cmdstat_<name>`).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CommandStats {
@@ -64,6 +66,8 @@ pub struct Stats {
     pub client_recent_max_input_buffer: usize,
     pub client_recent_max_output_buffer: usize,
     pub commands: HashMap<&'static str, CommandStats>,
+    /// Per-command latency in nanoseconds (`INFO latencystats`).
+    pub latency: HashMap<&'static str, Histogram>,
     /// Error replies by code (sorted, as INFO prints them).
     pub errors: BTreeMap<String, u64>,
     pub ops_per_sec: InstantMetric,

@@ -2,4 +2,5 @@
 //! and glob matching.
 
 pub mod glob;
+pub mod histogram;
 pub mod num;

@@ -1,0 +1,560 @@
+//! The text of `INFO`: Redis 7.0's sections, field names and formats
+//! (spec/node.md 7), because dashboards, exporters and the monitors parse it.
+//!
+//! Lines end with CRLF, each section starts with `# Name`, sections are
+//! separated by one empty line. Sections are emitted in Redis's fixed order
+//! whatever order they were asked in.
+
+use std::fmt::Write as _;
+
+use crate::node::client::Client;
+use crate::node::memory::{self, human};
+use crate::node::{keyspace, Node, REDIS_VERSION};
+
+/// Sections in output order, and whether `INFO` / `INFO default` includes
+/// them (`all` adds the others; `everything` also adds module sections).
+const SECTIONS: &[(&str, bool)] = &[
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cpu", true),
+    ("modules", true),
+    ("commandstats", false),
+    ("errorstats", true),
+    ("latencystats", false),
+    ("cluster", true),
+    ("keyspace", true),
+];
+
+/// Which sections a list of `INFO` arguments selects.
+fn selected(args: &[&[u8]]) -> Vec<&'static str> {
+    if args.is_empty() {
+        return SECTIONS.iter().filter(|s| s.1).map(|s| s.0).collect();
+    }
+    let wants = |name: &str| args.iter().any(|a| a.eq_ignore_ascii_case(name.as_bytes()));
+    let all = wants("all") || wants("everything");
+    let default = wants("default");
+    SECTIONS
+        .iter()
+        .filter(|(name, in_default)| all || (default && *in_default) || wants(name))
+        .map(|s| s.0)
+        .collect()
+}
+
+impl Node {
+    /// The INFO text for `args` (section names). `cur` is the client asking
+    /// (it is not in the client table while its command runs).
+    pub fn info(&mut self, cur: &Client, args: &[&[u8]]) -> String {
+        let mut out = String::new();
+        for (i, section) in selected(args).into_iter().enumerate() {
+            if i > 0 {
+                out.push_str("\r\n");
+            }
+            match section {
+                "server" => self.info_server(&mut out),
+                "clients" => self.info_clients(&mut out, cur),
+                "memory" => self.info_memory(&mut out, cur),
+                "persistence" => self.info_persistence(&mut out),
+                "stats" => self.info_stats(&mut out),
+                "replication" => self.info_replication(&mut out),
+                "cpu" => info_cpu(&mut out),
+                "modules" => out.push_str("# Modules\r\n"),
+                "commandstats" => self.info_commandstats(&mut out),
+                "errorstats" => self.info_errorstats(&mut out),
+                "latencystats" => self.info_latencystats(&mut out),
+                "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+                "keyspace" => self.info_keyspace(&mut out),
+                _ => unreachable!("every section in SECTIONS has a writer"),
+            }
+        }
+        out
+    }
+
+    fn info_server(&self, out: &mut String) {
+        let uptime = self.started_at.elapsed().as_secs();
+        let hz = self.config.settings.hz.clamp(1, 500);
+        let config_file = self
+            .config
+            .file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let _ = write!(
+            out,
+            "# Server\r\n\
+             redis_version:{REDIS_VERSION}\r\n\
+             redis_git_sha1:00000000\r\n\
+             redis_git_dirty:0\r\n\
+             redis_build_id:{build}\r\n\
+             redis_mode:standalone\r\n\
+             os:{os}\r\n\
+             arch_bits:64\r\n\
+             monotonic_clock:POSIX clock_gettime\r\n\
+             multiplexing_api:epoll\r\n\
+             atomicvar_api:c11-builtin\r\n\
+             gcc_version:0.0.0\r\n\
+             process_id:{pid}\r\n\
+             process_supervised:no\r\n\
+             run_id:{run_id}\r\n\
+             tcp_port:{port}\r\n\
+             server_time_usec:{now_us}\r\n\
+             uptime_in_seconds:{uptime}\r\n\
+             uptime_in_days:{days}\r\n\
+             hz:{hz}\r\n\
+             configured_hz:{hz}\r\n\
+             lru_clock:{lru}\r\n\
+             executable:{exe}\r\n\
+             config_file:{config_file}\r\n\
+             io_threads_active:0\r\n\
+             vigil_version:{vigil}\r\n",
+            build = build_id(),
+            os = os_name(),
+            pid = self.process.pid,
+            run_id = self.run_id,
+            port = self.config.settings.port,
+            now_us = crate::node::unix_us(),
+            days = uptime / 86400,
+            lru = self.lru_clock(),
+            exe = self.process.executable,
+            vigil = env!("CARGO_PKG_VERSION"),
+        );
+    }
+
+    fn info_clients(&self, out: &mut String, cur: &Client) {
+        let all = || self.clients.iter().chain(std::iter::once(cur));
+        let max_in = all()
+            .map(|c| c.query_buf_len + c.query_buf_free)
+            .max()
+            .unwrap_or(0);
+        let max_out = all().map(|c| c.reply.len()).max().unwrap_or(0);
+        let _ = write!(
+            out,
+            "# Clients\r\n\
+             connected_clients:{}\r\n\
+             cluster_connections:0\r\n\
+             maxclients:{}\r\n\
+             client_recent_max_input_buffer:{max_in}\r\n\
+             client_recent_max_output_buffer:{max_out}\r\n\
+             blocked_clients:0\r\n\
+             tracking_clients:0\r\n\
+             clients_in_timeout_table:0\r\n",
+            self.clients.len(),
+            self.config.settings.maxclients,
+        );
+    }
+
+    fn info_memory(&mut self, out: &mut String, cur: &Client) {
+        let alloc = memory::allocator_stats();
+        let used = alloc.allocated;
+        self.memory_peak = self.memory_peak.max(used);
+        let peak = self.memory_peak;
+        let rss = memory::rss_bytes();
+        let startup = self.memory_startup.min(used);
+        let clients_mem: u64 = self
+            .clients
+            .iter()
+            .chain(std::iter::once(cur))
+            .map(|c| {
+                (c.reply.capacity()
+                    + c.query_buf_len
+                    + c.query_buf_free
+                    + std::mem::size_of::<Client>()) as u64
+            })
+            .sum();
+        let tables: u64 = self
+            .keyspace
+            .dbs
+            .iter()
+            .map(|db| {
+                let per_entry = std::mem::size_of::<usize>() as u64;
+                (db.keys.buckets() + db.expires.buckets()) as u64 * per_entry
+                    + db.expires.len() as u64 * 48
+            })
+            .sum();
+        let overhead = (startup + clients_mem + tables).min(used);
+        let dataset = used - overhead;
+        let pct = |a: u64, b: u64| {
+            if b == 0 {
+                0.0
+            } else {
+                a as f64 * 100.0 / b as f64
+            }
+        };
+        let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        let total_system = memory::total_system_memory();
+        let maxmemory = self.config.settings.maxmemory.max(0) as u64;
+        let _ = write!(
+            out,
+            "# Memory\r\n\
+             used_memory:{used}\r\n\
+             used_memory_human:{}\r\n\
+             used_memory_rss:{rss}\r\n\
+             used_memory_rss_human:{}\r\n\
+             used_memory_peak:{peak}\r\n\
+             used_memory_peak_human:{}\r\n\
+             used_memory_peak_perc:{:.2}%\r\n\
+             used_memory_overhead:{overhead}\r\n\
+             used_memory_startup:{startup}\r\n\
+             used_memory_dataset:{dataset}\r\n\
+             used_memory_dataset_perc:{:.2}%\r\n\
+             allocator_allocated:{}\r\n\
+             allocator_active:{}\r\n\
+             allocator_resident:{}\r\n\
+             total_system_memory:{total_system}\r\n\
+             total_system_memory_human:{}\r\n\
+             used_memory_lua:0\r\n\
+             used_memory_vm_eval:0\r\n\
+             used_memory_lua_human:0B\r\n\
+             used_memory_scripts_eval:0\r\n\
+             number_of_cached_scripts:0\r\n\
+             number_of_functions:0\r\n\
+             number_of_libraries:0\r\n\
+             used_memory_vm_functions:0\r\n\
+             used_memory_vm_total:0\r\n\
+             used_memory_vm_total_human:0B\r\n\
+             used_memory_functions:0\r\n\
+             used_memory_scripts:0\r\n\
+             used_memory_scripts_human:0B\r\n\
+             maxmemory:{maxmemory}\r\n\
+             maxmemory_human:{}\r\n\
+             maxmemory_policy:{}\r\n\
+             allocator_frag_ratio:{:.2}\r\n\
+             allocator_frag_bytes:{}\r\n\
+             allocator_rss_ratio:{:.2}\r\n\
+             allocator_rss_bytes:{}\r\n\
+             rss_overhead_ratio:{:.2}\r\n\
+             rss_overhead_bytes:{}\r\n\
+             mem_fragmentation_ratio:{:.2}\r\n\
+             mem_fragmentation_bytes:{}\r\n\
+             mem_not_counted_for_evict:0\r\n\
+             mem_replication_backlog:0\r\n\
+             mem_total_replication_buffers:0\r\n\
+             mem_clients_slaves:0\r\n\
+             mem_clients_normal:{clients_mem}\r\n\
+             mem_cluster_links:0\r\n\
+             mem_aof_buffer:0\r\n\
+             mem_allocator:jemalloc-5.3.0\r\n\
+             active_defrag_running:0\r\n\
+             lazyfree_pending_objects:{}\r\n\
+             lazyfreed_objects:{}\r\n",
+            human(used),
+            human(rss),
+            human(peak),
+            pct(used, peak),
+            pct(dataset, used.saturating_sub(startup)),
+            alloc.allocated,
+            alloc.active,
+            alloc.resident,
+            human(total_system),
+            human(maxmemory),
+            self.config.settings.maxmemory_policy.name(),
+            ratio(alloc.active, alloc.allocated),
+            alloc.active as i64 - alloc.allocated as i64,
+            ratio(alloc.resident, alloc.active),
+            alloc.resident as i64 - alloc.active as i64,
+            ratio(rss, alloc.resident),
+            rss as i64 - alloc.resident as i64,
+            ratio(rss, used),
+            rss as i64 - used as i64,
+            keyspace::lazyfree::pending(),
+            keyspace::lazyfree::freed(),
+        );
+    }
+
+    fn info_persistence(&self, out: &mut String) {
+        let _ = write!(
+            out,
+            "# Persistence\r\n\
+             loading:0\r\n\
+             async_loading:0\r\n\
+             current_cow_peak:0\r\n\
+             current_cow_size:0\r\n\
+             current_cow_size_age:0\r\n\
+             current_fork_perc:0.00\r\n\
+             current_save_keys_processed:0\r\n\
+             current_save_keys_total:0\r\n\
+             rdb_changes_since_last_save:{}\r\n\
+             rdb_bgsave_in_progress:0\r\n\
+             rdb_last_save_time:{}\r\n\
+             rdb_last_bgsave_status:ok\r\n\
+             rdb_last_bgsave_time_sec:-1\r\n\
+             rdb_current_bgsave_time_sec:-1\r\n\
+             rdb_saves:0\r\n\
+             rdb_last_cow_size:0\r\n\
+             rdb_last_load_keys_expired:0\r\n\
+             rdb_last_load_keys_loaded:0\r\n\
+             aof_enabled:0\r\n\
+             aof_rewrite_in_progress:0\r\n\
+             aof_rewrite_scheduled:0\r\n\
+             aof_last_rewrite_time_sec:-1\r\n\
+             aof_current_rewrite_time_sec:-1\r\n\
+             aof_last_bgrewrite_status:ok\r\n\
+             aof_rewrites:0\r\n\
+             aof_rewrites_consecutive_failures:0\r\n\
+             aof_last_write_status:ok\r\n\
+             aof_last_cow_size:0\r\n\
+             module_fork_in_progress:0\r\n\
+             module_fork_last_cow_size:0\r\n",
+            self.dirty, self.lastsave_unix,
+        );
+    }
+
+    fn info_stats(&self, out: &mut String) {
+        let s = &self.stats;
+        let channels = self.pubsub.channels.len();
+        let patterns = self.pubsub.patterns.len();
+        let shard = self.pubsub.shard_channels.len();
+        let _ = write!(
+            out,
+            "# Stats\r\n\
+             total_connections_received:{}\r\n\
+             total_commands_processed:{}\r\n\
+             instantaneous_ops_per_sec:{}\r\n\
+             total_net_input_bytes:{}\r\n\
+             total_net_output_bytes:{}\r\n\
+             total_net_repl_input_bytes:0\r\n\
+             total_net_repl_output_bytes:0\r\n\
+             instantaneous_input_kbps:{:.2}\r\n\
+             instantaneous_output_kbps:{:.2}\r\n\
+             instantaneous_input_repl_kbps:0.00\r\n\
+             instantaneous_output_repl_kbps:0.00\r\n\
+             rejected_connections:{}\r\n\
+             sync_full:0\r\n\
+             sync_partial_ok:0\r\n\
+             sync_partial_err:0\r\n\
+             expired_keys:{}\r\n\
+             expired_stale_perc:{:.2}\r\n\
+             expired_time_cap_reached_count:{}\r\n\
+             expire_cycle_cpu_milliseconds:{}\r\n\
+             evicted_keys:{}\r\n\
+             evicted_clients:0\r\n\
+             total_eviction_exceeded_time:0\r\n\
+             current_eviction_exceeded_time:0\r\n\
+             keyspace_hits:{}\r\n\
+             keyspace_misses:{}\r\n\
+             pubsub_channels:{channels}\r\n\
+             pubsub_patterns:{patterns}\r\n\
+             pubsubshard_channels:{shard}\r\n\
+             latest_fork_usec:0\r\n\
+             total_forks:0\r\n\
+             migrate_cached_sockets:0\r\n\
+             slave_expires_tracked_keys:0\r\n\
+             active_defrag_hits:0\r\n\
+             active_defrag_misses:0\r\n\
+             active_defrag_key_hits:0\r\n\
+             active_defrag_key_misses:0\r\n\
+             total_active_defrag_time:0\r\n\
+             current_active_defrag_time:0\r\n\
+             tracking_total_keys:0\r\n\
+             tracking_total_items:0\r\n\
+             tracking_total_prefixes:0\r\n\
+             unexpected_error_replies:{}\r\n\
+             total_error_replies:{}\r\n\
+             dump_payload_sanitizations:0\r\n\
+             total_reads_processed:{}\r\n\
+             total_writes_processed:{}\r\n\
+             io_threaded_reads_processed:0\r\n\
+             io_threaded_writes_processed:0\r\n\
+             reply_buffer_shrinks:0\r\n\
+             reply_buffer_expands:0\r\n",
+            s.total_connections_received,
+            s.total_commands_processed,
+            s.ops_per_sec.rate().round() as u64,
+            s.total_net_input_bytes,
+            s.total_net_output_bytes,
+            s.input_kbps.rate() / 1024.0,
+            s.output_kbps.rate() / 1024.0,
+            s.rejected_connections,
+            s.expired_keys,
+            s.expired_stale_perc * 100.0,
+            s.expired_time_cap_reached_count,
+            s.expire_cycle_cpu_milliseconds,
+            s.evicted_keys,
+            s.keyspace_hits,
+            s.keyspace_misses,
+            s.unexpected_error_replies,
+            s.total_error_replies,
+            s.total_reads_processed,
+            s.total_writes_processed,
+        );
+    }
+
+    fn info_replication(&self, out: &mut String) {
+        let _ = write!(
+            out,
+            "# Replication\r\n\
+             role:master\r\n\
+             connected_slaves:0\r\n\
+             master_failover_state:no-failover\r\n\
+             master_replid:{}\r\n\
+             master_replid2:0000000000000000000000000000000000000000\r\n\
+             master_repl_offset:0\r\n\
+             second_repl_offset:-1\r\n\
+             repl_backlog_active:0\r\n\
+             repl_backlog_size:{}\r\n\
+             repl_backlog_first_byte_offset:0\r\n\
+             repl_backlog_histlen:0\r\n",
+            self.repl_id, self.config.settings.repl_backlog_size,
+        );
+    }
+
+    fn info_commandstats(&self, out: &mut String) {
+        out.push_str("# Commandstats\r\n");
+        let mut names: Vec<&&str> = self.stats.commands.keys().collect();
+        names.sort();
+        for name in names {
+            let c = &self.stats.commands[*name];
+            let per_call = if c.calls > 0 {
+                c.usec as f64 / c.calls as f64
+            } else {
+                0.0
+            };
+            let _ = write!(
+                out,
+                "cmdstat_{}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
+                stat_name(name),
+                c.calls,
+                c.usec,
+                c.rejected_calls,
+                c.failed_calls
+            );
+        }
+    }
+
+    fn info_errorstats(&self, out: &mut String) {
+        out.push_str("# Errorstats\r\n");
+        for (code, count) in &self.stats.errors {
+            let _ = write!(out, "errorstat_{}:count={count}\r\n", stat_name(code));
+        }
+    }
+
+    fn info_latencystats(&self, out: &mut String) {
+        out.push_str("# Latencystats\r\n");
+        let percentiles = &self.config.settings.latency_tracking_info_percentiles.0;
+        let mut names: Vec<&&str> = self.stats.latency.keys().collect();
+        names.sort();
+        for name in names {
+            let h = &self.stats.latency[*name];
+            if h.count() == 0 {
+                continue;
+            }
+            let fields: Vec<String> = percentiles
+                .iter()
+                .map(|p| {
+                    let label = crate::node::config::types::format_percentile(*p);
+                    format!("p{label}={:.3}", h.percentile(*p) as f64 / 1000.0)
+                })
+                .collect();
+            let _ = write!(
+                out,
+                "latency_percentiles_usec_{}:{}\r\n",
+                stat_name(name),
+                fields.join(",")
+            );
+        }
+    }
+
+    fn info_keyspace(&self, out: &mut String) {
+        out.push_str("# Keyspace\r\n");
+        for (i, db) in self.keyspace.dbs.iter().enumerate() {
+            if db.is_empty() {
+                continue;
+            }
+            let _ = write!(
+                out,
+                "db{i}:keys={},expires={},avg_ttl={}\r\n",
+                db.len(),
+                db.expires.len(),
+                db.avg_ttl
+            );
+        }
+    }
+}
+
+/// Names in stats lines cannot contain `#`, `:`, CR or LF.
+fn stat_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if matches!(c, '#' | ':' | '\r' | '\n') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+fn info_cpu(out: &mut String) {
+    let usage = |who| {
+        // SAFETY: getrusage only writes into the zeroed struct we pass.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(who, &mut ru) };
+        let t = |tv: libc::timeval| format!("{}.{:06}", tv.tv_sec, tv.tv_usec);
+        (t(ru.ru_stime), t(ru.ru_utime))
+    };
+    let (sys, user) = usage(libc::RUSAGE_SELF);
+    let (csys, cuser) = usage(libc::RUSAGE_CHILDREN);
+    let (tsys, tuser) = usage(libc::RUSAGE_THREAD);
+    let _ = write!(
+        out,
+        "# CPU\r\n\
+         used_cpu_sys:{sys}\r\n\
+         used_cpu_user:{user}\r\n\
+         used_cpu_sys_children:{csys}\r\n\
+         used_cpu_user_children:{cuser}\r\n\
+         used_cpu_sys_main_thread:{tsys}\r\n\
+         used_cpu_user_main_thread:{tuser}\r\n"
+    );
+}
+
+/// `Linux <release> <machine>`, from uname.
+fn os_name() -> String {
+    // SAFETY: uname only writes into the zeroed struct we pass.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return "Linux".into();
+    }
+    let field = |f: &[libc::c_char]| {
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    format!(
+        "{} {} {}",
+        field(&u.sysname),
+        field(&u.release),
+        field(&u.machine)
+    )
+}
+
+/// A stable id of this build (Redis prints a hash of its build).
+fn build_id() -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in version.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::selected;
+
+    #[test]
+    fn section_selection_follows_redis() {
+        assert_eq!(selected(&[]).len(), 11);
+        assert!(selected(&[b"all"]).contains(&"commandstats"));
+        assert_eq!(
+            selected(&[b"KEYSPACE", b"server"]),
+            vec!["server", "keyspace"]
+        );
+        assert!(selected(&[b"nosuch"]).is_empty());
+    }
+}
