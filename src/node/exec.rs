@@ -405,3 +405,106 @@ fn unknown_subcommand(sub: &[u8], container: &str) -> CmdError {
     msg.extend_from_slice(format!("'. Try {} HELP.", container.to_ascii_uppercase()).as_bytes());
     CmdError::Owned(msg)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The effect stream, checked through the node without sockets: what a
+    //! replica or the AOF would receive for a sequence of commands.
+
+    use crate::node::config::Config;
+    use crate::node::Node;
+
+    fn node_with_capture() -> (Node, u64) {
+        let mut node = Node::new(Config::default());
+        node.effects.start_capture();
+        let id = node.connect(|_| {});
+        (node, id)
+    }
+
+    /// Run inline commands and return the client's replies.
+    fn run(node: &mut Node, id: u64, lines: &[&str]) -> String {
+        let mut input = Vec::new();
+        for l in lines {
+            input.extend_from_slice(l.as_bytes());
+            input.extend_from_slice(b"\r\n");
+        }
+        let outcome = node.process_input(id, &input);
+        assert_eq!(outcome.consumed, input.len());
+        let mut out = Vec::new();
+        node.clients.get_mut(id).unwrap().reply.swap_out(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// The captured stream with every 13-digit absolute time masked.
+    fn stream(node: &mut Node) -> String {
+        let text = String::from_utf8(node.effects.take_captured()).unwrap().replace("\r\n", " ");
+        text.split(' ')
+            .map(|t| if t.len() == 13 && t.bytes().all(|c| c.is_ascii_digit()) { "<ms>" } else { t })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn writes_propagate_in_their_effect_form() {
+        let (mut node, id) = node_with_capture();
+        run(
+            &mut node,
+            id,
+            &[
+                "set a 1",
+                "expire a 100",
+                "setex b 100 v",
+                "SET c v EX 100",
+                "incrbyfloat f 1.5",
+                "SELECT 3",
+                "set x y",
+                "SELECT 0",
+                "MULTI",
+                "SET t1 1",
+                "INCR t1",
+                "EXEC",
+                "getex a PERSIST",
+                "getset g v",
+            ],
+        );
+        assert_eq!(
+            stream(&mut node),
+            "*2 $6 SELECT $1 0 *3 $3 set $1 a $1 1 *3 $9 PEXPIREAT $1 a $13 <ms> \
+             *5 $3 SET $1 b $1 v $4 PXAT $13 <ms> *5 $3 SET $1 c $1 v $4 PXAT $13 <ms> \
+             *4 $3 SET $1 f $3 1.5 $7 KEEPTTL *2 $6 SELECT $1 3 *3 $3 set $1 x $1 y *2 $6 SELECT $1 0 \
+             *1 $5 MULTI *3 $3 SET $2 t1 $1 1 *2 $4 INCR $2 t1 *1 $4 EXEC *2 $7 PERSIST $1 a \
+             *3 $3 SET $1 g $1 v "
+        );
+    }
+
+    #[test]
+    fn commands_that_change_nothing_are_not_propagated() {
+        let (mut node, id) = node_with_capture();
+        run(&mut node, id, &["DEL missing", "SET k v", "SETNX k other", "EXPIRE missing 10", "PERSIST k", "GET k"]);
+        assert_eq!(stream(&mut node), "*2 $6 SELECT $1 0 *3 $3 SET $1 k $1 v ");
+        // FLUSHALL always reaches replicas, even on an empty node.
+        run(&mut node, id, &["FLUSHALL", "FLUSHALL"]);
+        assert_eq!(stream(&mut node), "*1 $8 FLUSHALL *1 $8 FLUSHALL ");
+    }
+
+    #[test]
+    fn an_expired_key_is_deleted_before_the_command_that_found_it() {
+        let (mut node, id) = node_with_capture();
+        run(&mut node, id, &["SET x 1", "PEXPIREAT x 1"]);
+        assert_eq!(stream(&mut node), "*2 $6 SELECT $1 0 *3 $3 SET $1 x $1 1 *2 $3 DEL $1 x ");
+        run(&mut node, id, &["SET y 5", "PEXPIRE y 100000"]);
+        stream(&mut node);
+        // Make y logically expired, as if its time passed.
+        node.keyspace.dbs[0].set_expire(b"y", 1);
+        let replies = run(&mut node, id, &["incr y"]);
+        assert_eq!(replies, ":1\r\n");
+        assert_eq!(stream(&mut node), "*2 $3 DEL $1 y *2 $4 incr $1 y ");
+    }
+
+    #[test]
+    fn a_single_effect_transaction_is_not_wrapped() {
+        let (mut node, id) = node_with_capture();
+        run(&mut node, id, &["MULTI", "SET a 1", "GET a", "EXEC"]);
+        assert_eq!(stream(&mut node), "*2 $6 SELECT $1 0 *3 $3 SET $1 a $1 1 ");
+    }
+}
