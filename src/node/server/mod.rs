@@ -137,9 +137,11 @@ async fn serve(config: Config) -> Result<(), StartError> {
         tokio::task::spawn_local(accept_unix(shared.clone(), listener));
     }
     tokio::task::spawn_local(cron(shared.clone()));
+    // Handlers go in before "Ready": a supervisor may signal right after it.
+    let signals = Signals::install();
     tracing::info!("Ready to accept connections tcp");
 
-    let reason = wait_for_shutdown(&shared).await;
+    let reason = signals.wait(&shared).await;
     tracing::warn!("{reason}");
     tracing::warn!("User requested shutdown...");
     if !settings.pidfile.is_empty() {
@@ -152,20 +154,38 @@ async fn serve(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
-async fn wait_for_shutdown(shared: &Shared) -> String {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::warn!("Cannot install signal handlers; only SHUTDOWN will stop the server");
-        shared.shutdown.notified().await;
-        return "SHUTDOWN requested by a client".into();
-    };
-    tokio::select! {
-        _ = term.recv() => "Received SIGTERM scheduling shutdown...".into(),
-        _ = int.recv() => "Received SIGINT scheduling shutdown...".into(),
-        _ = shared.shutdown.notified() => "SHUTDOWN requested by a client".into(),
+/// SIGTERM and SIGINT, which shut the server down gracefully.
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate()).ok();
+        let int = signal(SignalKind::interrupt()).ok();
+        if term.is_none() || int.is_none() {
+            tracing::warn!("Cannot install signal handlers; only SHUTDOWN will stop the server");
+        }
+        Signals { term, int }
+    }
+
+    /// Wait for a signal or a SHUTDOWN request; returns what to log.
+    async fn wait(mut self, shared: &Shared) -> String {
+        async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            _ = recv(&mut self.term) => "Received SIGTERM scheduling shutdown...".into(),
+            _ = recv(&mut self.int) => "Received SIGINT scheduling shutdown...".into(),
+            _ = shared.shutdown.notified() => "SHUTDOWN requested by a client".into(),
+        }
     }
 }
 
