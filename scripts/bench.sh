@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of vigil-server and redis-server 7.0 with
+# redis-benchmark, in one run: the same tests, alternating between the two
+# servers for several rounds, median of the rounds per test; then memory
+# after loading 1,000,000 `SET key:N <16-byte value>`.
+#
+#   scripts/bench.sh [ROUNDS] [REQUESTS]       (defaults: 3 rounds, 1000000)
+#
+# Prints a table of ops/s and the Vigil/Redis ratio for each test, unpipelined
+# and with -P 16, and used_memory / RSS after the load. Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${1:-3}
+REQUESTS=${2:-1000000}
+TESTS=set,get,incr,mset
+CLIENTS=50
+
+for tool in redis-server redis-benchmark redis-cli; do
+    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)" >&2; exit 1; }
+done
+cargo build --release --quiet --bin vigil-server
+VIGIL=target/release/vigil-server
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+start() { # name binary port
+    local name=$1 bin=$2 port=$3
+    mkdir -p "$WORK/$name"
+    "$bin" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK/$name" \
+        --logfile "$WORK/$name.log" &
+    PIDS+=($!)
+    for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.05; done
+    echo "$name did not start" >&2; exit 1
+}
+
+VPORT=$(free_port); start vigil "$VIGIL" "$VPORT"
+RPORT=$(free_port); start redis redis-server "$RPORT"
+echo "vigil-server $($VIGIL --version | head -1)"
+echo "redis-server $(redis-server --version)"
+echo "redis-benchmark -t $TESTS -n $REQUESTS -c $CLIENTS [-P 16], $ROUNDS alternating rounds, median ops/s"
+echo
+
+declare -A RESULTS
+run() { # server port pipeline
+    local server=$1 port=$2 pipe=$3
+    redis-cli -p "$port" flushall >/dev/null
+    redis-benchmark -p "$port" -t "$TESTS" -n "$REQUESTS" -c "$CLIENTS" -P "$pipe" --csv -q 2>/dev/null |
+        tail -n +2 | tr -d '"' | while IFS=, read -r test rps _; do echo "$test,$rps"; done >"$WORK/out"
+    while IFS=, read -r test rps; do
+        RESULTS["$server|$pipe|$test"]+="$rps "
+    done <"$WORK/out"
+}
+
+for pipe in 1 16; do
+    for round in $(seq "$ROUNDS"); do
+        if (( round % 2 )); then run vigil "$VPORT" "$pipe"; run redis "$RPORT" "$pipe";
+        else run redis "$RPORT" "$pipe"; run vigil "$VPORT" "$pipe"; fi
+    done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+printf '%-18s %-9s %14s %14s %8s\n' test pipeline "vigil ops/s" "redis ops/s" ratio
+for pipe in 1 16; do
+    for test in SET GET INCR "MSET (10 keys)"; do
+        v=$(echo "${RESULTS["vigil|$pipe|$test"]:-}" | median)
+        r=$(echo "${RESULTS["redis|$pipe|$test"]:-}" | median)
+        printf '%-18s %-9s %14.0f %14.0f %8.2f\n' "$test" "-P $pipe" "$v" "$r" "$(echo "$v / $r" | bc -l)"
+    done
+done
+
+echo
+echo "memory after 1,000,000 SET key:N <16-byte value> (same input, redis-cli --pipe)"
+python3 - "$WORK/load.resp" <<'PY'
+import sys
+with open(sys.argv[1], "wb") as f:
+    for i in range(1_000_000):
+        k = b"key:%d" % i
+        f.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$16\r\n%016d\r\n" % (len(k), k, i))
+PY
+field() { redis-cli -p "$1" info memory | tr -d '\r' | grep "^$2:" | cut -d: -f2; }
+printf '%-10s %14s %14s\n' server used_memory rss
+declare -A MEM
+for server in vigil redis; do
+    port=$VPORT; [ $server = redis ] && port=$RPORT
+    redis-cli -p "$port" flushall >/dev/null
+    redis-cli -p "$port" --pipe <"$WORK/load.resp" >/dev/null
+    [ "$(redis-cli -p "$port" dbsize)" = 1000000 ] || { echo "$server did not load every key" >&2; exit 1; }
+    MEM[$server.used]=$(field "$port" used_memory)
+    MEM[$server.rss]=$(field "$port" used_memory_rss)
+    printf '%-10s %14s %14s\n' "$server" "${MEM[$server.used]}" "${MEM[$server.rss]}"
+done
+printf '%-10s %14.2f %14.2f\n' ratio "$(echo "${MEM[vigil.used]} / ${MEM[redis.used]}" | bc -l)" \
+    "$(echo "${MEM[vigil.rss]} / ${MEM[redis.rss]}" | bc -l)"

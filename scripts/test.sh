@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone. Installs what the tests need
+# (Redis 7.0 from the distribution, for the differential and interop
+# tests: they fail rather than skip when it is missing), then checks
+# formatting and lints and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_redis() {
+    ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1 ||
+        ! redis-server --version | grep -q 'v=7\.0\.'
+}
+if need_redis; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
+redis-server --version
+
+cargo fmt --check
+cargo clippy --all-targets --quiet -- -D warnings
+cargo test --quiet
