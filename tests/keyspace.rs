@@ -69,14 +69,28 @@ fn watch_sees_flushes_swaps_renames_and_expiry() {
 fn expired_keys_disappear_on_access_and_in_the_background() {
     let vigil = Server::vigil(&[]);
     let mut c = vigil.client();
-    let _: () = redis::cmd("SET").arg("lazy").arg("v").arg("PX").arg(30).query(&mut c).unwrap();
-    assert!(wait_until(Duration::from_secs(2), || c.get::<_, Option<String>>("lazy").unwrap().is_none()));
+    let _: () = redis::cmd("SET")
+        .arg("lazy")
+        .arg("v")
+        .arg("PX")
+        .arg(30)
+        .query(&mut c)
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(2), || c
+        .get::<_, Option<String>>("lazy")
+        .unwrap()
+        .is_none()));
 
     // Many short-lived keys that nobody reads are reclaimed by the active
     // cycle, so memory does not grow without bound.
     let mut pipe = redis::pipe();
     for i in 0..100_000 {
-        pipe.cmd("SET").arg(format!("short:{i}")).arg("v").arg("PX").arg(200).ignore();
+        pipe.cmd("SET")
+            .arg(format!("short:{i}"))
+            .arg("v")
+            .arg("PX")
+            .arg(200)
+            .ignore();
     }
     let _: () = pipe.query(&mut c).unwrap();
     for i in 0..1000 {
@@ -90,7 +104,13 @@ fn expired_keys_disappear_on_access_and_in_the_background() {
         dbsize(&mut c)
     );
     let info: String = redis::cmd("INFO").arg("stats").query(&mut c).unwrap();
-    let expired: u64 = info.lines().find_map(|l| l.strip_prefix("expired_keys:")).unwrap().trim().parse().unwrap();
+    let expired: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("expired_keys:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert!(expired >= 99_000, "expired_keys:{expired}");
     let keyspace: String = redis::cmd("INFO").arg("keyspace").query(&mut c).unwrap();
     assert!(keyspace.contains("db0:keys="), "{keyspace}");
@@ -100,9 +120,19 @@ fn expired_keys_disappear_on_access_and_in_the_background() {
 fn debug_set_active_expire_stops_background_expiry() {
     let vigil = Server::vigil(&[]);
     let mut c = vigil.client();
-    let ok: String = redis::cmd("DEBUG").arg("SET-ACTIVE-EXPIRE").arg(0).query(&mut c).unwrap();
+    let ok: String = redis::cmd("DEBUG")
+        .arg("SET-ACTIVE-EXPIRE")
+        .arg(0)
+        .query(&mut c)
+        .unwrap();
     assert_eq!(ok, "OK");
-    let _: () = redis::cmd("SET").arg("k").arg("v").arg("PX").arg(20).query(&mut c).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .arg("PX")
+        .arg(20)
+        .query(&mut c)
+        .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
     assert_eq!(n, 1, "active expiry is off: the key is still counted");
@@ -124,7 +154,12 @@ fn scan_returns_every_key_present_for_the_whole_iteration() {
     let mut cursor: u64 = 0;
     let mut round = 0;
     loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN").arg(cursor).arg("COUNT").arg(50).query(&mut c).unwrap();
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(50)
+            .query(&mut c)
+            .unwrap();
         seen.extend(keys);
         cursor = next;
         // Grow the table a lot, then shrink it, while the iteration runs.
@@ -145,8 +180,15 @@ fn scan_returns_every_key_present_for_the_whole_iteration() {
             break;
         }
     }
-    let missing: Vec<usize> = (0..5000).filter(|i| !seen.contains(&format!("stable:{i}"))).collect();
-    assert!(missing.is_empty(), "{} stable keys never returned, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    let missing: Vec<usize> = (0..5000)
+        .filter(|i| !seen.contains(&format!("stable:{i}")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} stable keys never returned, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
 }
 
 #[test]
@@ -158,11 +200,24 @@ fn redis_cli_scan_lists_matching_keys() {
         let _: () = c.set(format!("other:{i}"), i).unwrap();
     }
     let out = std::process::Command::new("redis-cli")
-        .args(["-p", &vigil.port.to_string(), "--scan", "--pattern", "user:*"])
+        .args([
+            "-p",
+            &vigil.port.to_string(),
+            "--scan",
+            "--pattern",
+            "user:*",
+        ])
         .output()
         .expect("redis-cli is installed by .ci/run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let keys: HashSet<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keys: HashSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
     assert_eq!(keys.len(), 300);
     assert!(keys.iter().all(|k| k.starts_with("user:")));
 }

@@ -25,7 +25,14 @@ fn exchange_raw(port: u16, payload: &[u8], quiet: Duration) -> (Vec<u8>, bool) {
         match s.read(&mut buf) {
             Ok(0) => return (out, true),
             Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => return (out, false),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return (out, false)
+            }
             Err(_) => return (out, true),
         }
     }
@@ -66,9 +73,24 @@ fn malformed_and_edge_case_requests_get_redis_replies_byte_for_byte() {
             // The HELLO reply carries the client id, which differs per server.
             show(b).replace(|c: char| c.is_ascii_digit(), "#")
         };
-        let same = if case.starts_with(b"hello") { mask(&ours) == mask(&theirs) } else { ours == theirs };
-        assert!(same, "request {}\n  vigil: {}\n  redis: {}", show(case), show(&ours), show(&theirs));
-        assert_eq!(ours_closed, theirs_closed, "close behaviour differs for {}", show(case));
+        let same = if case.starts_with(b"hello") {
+            mask(&ours) == mask(&theirs)
+        } else {
+            ours == theirs
+        };
+        assert!(
+            same,
+            "request {}\n  vigil: {}\n  redis: {}",
+            show(case),
+            show(&ours),
+            show(&theirs)
+        );
+        assert_eq!(
+            ours_closed,
+            theirs_closed,
+            "close behaviour differs for {}",
+            show(case)
+        );
     }
 }
 
@@ -105,7 +127,12 @@ fn unauthenticated_clients_get_redis_limits() {
         let (ours, ours_closed) = exchange_raw(vigil.port, case, Duration::from_millis(300));
         let (theirs, theirs_closed) = exchange_raw(redis.port, case, Duration::from_millis(300));
         assert_eq!(show(&ours), show(&theirs), "request {}", show(case));
-        assert_eq!(ours_closed, theirs_closed, "close behaviour for {}", show(case));
+        assert_eq!(
+            ours_closed,
+            theirs_closed,
+            "close behaviour for {}",
+            show(case)
+        );
     }
 }
 
@@ -123,7 +150,8 @@ fn a_pipeline_split_at_every_byte_gives_the_same_replies() {
         let mut probe = vigil.raw();
         assert!(wait_until(Duration::from_secs(5), || {
             let list = probe.cmd_str("CLIENT LIST");
-            list.lines().any(|l| l.contains("cmd=") && !l.contains("cmd=client"))
+            list.lines()
+                .any(|l| l.contains("cmd=") && !l.contains("cmd=client"))
                 || list.lines().filter(|l| l.contains("qbuf=")).count() >= 2
         }));
         s.write_all(&pipeline[cut..]).unwrap();
@@ -135,7 +163,11 @@ fn a_pipeline_split_at_every_byte_gives_the_same_replies() {
             let n = s.read(&mut buf).unwrap();
             assert!(n > 0, "closed at cut {cut}");
             got.extend_from_slice(&buf[..n]);
-            assert!(Instant::now() < deadline, "timeout at cut {cut}: {}", show(&got));
+            assert!(
+                Instant::now() < deadline,
+                "timeout at cut {cut}: {}",
+                show(&got)
+            );
         }
         assert!(got.starts_with(expected), "cut {cut}: {}", show(&got));
     }
@@ -147,16 +179,27 @@ fn a_huge_announced_bulk_does_not_allocate_it() {
     let mut info = vigil.raw();
     let used = |info: &mut common::Raw| -> u64 {
         let text = String::from_utf8(info.cmd(&[b"INFO", b"memory"])).unwrap();
-        text.lines().find_map(|l| l.strip_prefix("used_memory:")).unwrap().trim().parse().unwrap()
+        text.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
     };
     let before = used(&mut info);
     // Announce 500 MB (within proto-max-bulk-len) and send only a little.
     let mut s = TcpStream::connect(("127.0.0.1", vigil.port)).unwrap();
-    s.write_all(b"*2\r\n$3\r\nGET\r\n$500000000\r\nabc").unwrap();
+    s.write_all(b"*2\r\n$3\r\nGET\r\n$500000000\r\nabc")
+        .unwrap();
     s.flush().unwrap();
-    assert!(wait_until(Duration::from_secs(5), || info.cmd_str("CLIENT LIST").contains("qbuf=")));
+    assert!(wait_until(Duration::from_secs(5), || info
+        .cmd_str("CLIENT LIST")
+        .contains("qbuf=")));
     let during = used(&mut info);
-    assert!(during < before + 10 * 1024 * 1024, "used_memory grew from {before} to {during}");
+    assert!(
+        during < before + 10 * 1024 * 1024,
+        "used_memory grew from {before} to {during}"
+    );
     drop(s);
     assert_eq!(info.cmd(&[b"PING"]), b"+PONG\r\n");
 }
@@ -178,9 +221,15 @@ fn the_query_buffer_limit_closes_the_client_silently() {
     let mut buf = Vec::new();
     let read = s.read_to_end(&mut buf);
     let timed_out = matches!(&read, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut));
-    assert!(closed || !timed_out, "the connection should be closed, got {read:?}");
+    assert!(
+        closed || !timed_out,
+        "the connection should be closed, got {read:?}"
+    );
     assert!(buf.is_empty(), "no reply is sent: {}", show(&buf));
-    assert!(vigil.wait_for_log("max query buffer", Duration::from_secs(5)), "the reason is logged");
+    assert!(
+        vigil.wait_for_log("max query buffer", Duration::from_secs(5)),
+        "the reason is logged"
+    );
     assert_eq!(vigil.raw().cmd(&[b"PING"]), b"+PONG\r\n");
 }
 
@@ -197,7 +246,9 @@ fn random_garbage_never_crashes_the_server() {
     for _ in 0..300 {
         let len = (next() % 200) as usize;
         let alphabet = b"*$\r\n0123456789-+ PINGSETGET\"'\\x\x00\xff";
-        let bytes: Vec<u8> = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+            .collect();
         let _ = exchange_raw(vigil.port, &bytes, Duration::from_millis(5));
     }
     assert_eq!(vigil.raw().cmd(&[b"PING"]), b"+PONG\r\n");
@@ -209,12 +260,23 @@ fn pipelined_replies_arrive_in_order_in_one_batch() {
     let mut raw = vigil.raw();
     let mut payload = Vec::new();
     for i in 0..1000 {
-        payload.extend_from_slice(format!("*3\r\n$3\r\nSET\r\n$4\r\nk{:03}\r\n$4\r\nv{:03}\r\n", i % 1000, i % 1000).as_bytes());
-        payload.extend_from_slice(format!("*2\r\n$3\r\nGET\r\n$4\r\nk{:03}\r\n", i % 1000).as_bytes());
+        payload.extend_from_slice(
+            format!(
+                "*3\r\n$3\r\nSET\r\n$4\r\nk{:03}\r\n$4\r\nv{:03}\r\n",
+                i % 1000,
+                i % 1000
+            )
+            .as_bytes(),
+        );
+        payload
+            .extend_from_slice(format!("*2\r\n$3\r\nGET\r\n$4\r\nk{:03}\r\n", i % 1000).as_bytes());
     }
     raw.send(&payload);
     for i in 0..1000 {
         assert_eq!(raw.read_reply(), b"+OK\r\n");
-        assert_eq!(raw.read_reply(), format!("$4\r\nv{:03}\r\n", i % 1000).as_bytes());
+        assert_eq!(
+            raw.read_reply(),
+            format!("$4\r\nv{:03}\r\n", i % 1000).as_bytes()
+        );
     }
 }

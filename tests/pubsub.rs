@@ -15,20 +15,41 @@ fn messages_reach_channel_and_pattern_subscribers() {
     let vigil = Server::vigil(&[]);
     let mut sub = vigil.raw();
     sub.send(b"SUBSCRIBE news sports\r\n");
-    assert_eq!(sub.read_reply(), b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n");
-    assert_eq!(sub.read_reply(), b"*3\r\n$9\r\nsubscribe\r\n$6\r\nsports\r\n:2\r\n");
+    assert_eq!(
+        sub.read_reply(),
+        b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n"
+    );
+    assert_eq!(
+        sub.read_reply(),
+        b"*3\r\n$9\r\nsubscribe\r\n$6\r\nsports\r\n:2\r\n"
+    );
     sub.send(b"PSUBSCRIBE n*\r\n");
-    assert_eq!(sub.read_reply(), b"*3\r\n$10\r\npsubscribe\r\n$2\r\nn*\r\n:3\r\n");
+    assert_eq!(
+        sub.read_reply(),
+        b"*3\r\n$10\r\npsubscribe\r\n$2\r\nn*\r\n:3\r\n"
+    );
 
     let mut publisher = vigil.raw();
     assert_eq!(publisher.cmd_str("PUBLISH news hello"), ":2\r\n");
-    assert_eq!(sub.read_reply(), b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n");
-    assert_eq!(sub.read_reply(), b"*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$5\r\nhello\r\n");
+    assert_eq!(
+        sub.read_reply(),
+        b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n"
+    );
+    assert_eq!(
+        sub.read_reply(),
+        b"*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$5\r\nhello\r\n"
+    );
     assert_eq!(publisher.cmd_str("PUBLISH nothing x"), ":1\r\n");
     assert_eq!(publisher.cmd_str("PUBLISH other x"), ":0\r\n");
-    assert_eq!(sub.read_reply(), b"*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$7\r\nnothing\r\n$1\r\nx\r\n");
+    assert_eq!(
+        sub.read_reply(),
+        b"*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$7\r\nnothing\r\n$1\r\nx\r\n"
+    );
 
-    assert_eq!(publisher.cmd_str("PUBSUB NUMSUB news sports none"), "*6\r\n$4\r\nnews\r\n:1\r\n$6\r\nsports\r\n:1\r\n$4\r\nnone\r\n:0\r\n");
+    assert_eq!(
+        publisher.cmd_str("PUBSUB NUMSUB news sports none"),
+        "*6\r\n$4\r\nnews\r\n:1\r\n$6\r\nsports\r\n:1\r\n$4\r\nnone\r\n:0\r\n"
+    );
     assert_eq!(publisher.cmd_str("PUBSUB NUMPAT"), ":1\r\n");
 
     // RESP2 subscribed mode: only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET.
@@ -44,9 +65,15 @@ fn messages_reach_channel_and_pattern_subscribers() {
     let b = sub.read_reply();
     let mut both = [show(&a), show(&b)];
     both.sort();
-    assert!(both[0].contains("news") && both[1].contains("sports"), "{both:?}");
+    assert!(
+        both[0].contains("news") && both[1].contains("sports"),
+        "{both:?}"
+    );
     sub.send(b"PUNSUBSCRIBE\r\n");
-    assert_eq!(sub.read_reply(), b"*3\r\n$12\r\npunsubscribe\r\n$2\r\nn*\r\n:0\r\n");
+    assert_eq!(
+        sub.read_reply(),
+        b"*3\r\n$12\r\npunsubscribe\r\n$2\r\nn*\r\n:0\r\n"
+    );
     sub.send(b"GET x\r\n");
     assert_eq!(sub.read_reply(), b"$-1\r\n");
 }
@@ -58,13 +85,19 @@ fn resp3_subscribers_get_push_frames_and_may_run_commands() {
     sub.send(b"HELLO 3\r\n");
     sub.read_reply();
     sub.send(b"SUBSCRIBE ch\r\n");
-    assert_eq!(sub.read_reply(), b">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n");
+    assert_eq!(
+        sub.read_reply(),
+        b">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+    );
     sub.send(b"GET missing\r\nPING\r\n");
     assert_eq!(sub.read_reply(), b"_\r\n");
     assert_eq!(sub.read_reply(), b"+PONG\r\n");
     // A RESP3 client publishing to itself gets the push and the count.
     sub.send(b"PUBLISH ch self\r\n");
-    assert_eq!(sub.read_reply(), b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$4\r\nself\r\n");
+    assert_eq!(
+        sub.read_reply(),
+        b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$4\r\nself\r\n"
+    );
     assert_eq!(sub.read_reply(), b":1\r\n");
 }
 
@@ -75,7 +108,15 @@ fn keyspace_notifications_follow_notify_keyspace_events() {
     sub.send(b"PSUBSCRIBE __key*@0__:*\r\n");
     sub.read_reply();
     let mut c = vigil.raw();
-    for cmd in ["SET nk 1", "EXPIRE nk 100", "INCR nk", "APPEND nk x", "DEL nk", "SET e1 1 PX 50", "RENAME e1 e2"] {
+    for cmd in [
+        "SET nk 1",
+        "EXPIRE nk 100",
+        "INCR nk",
+        "APPEND nk x",
+        "DEL nk",
+        "SET e1 1 PX 50",
+        "RENAME e1 e2",
+    ] {
         c.cmd_str(cmd);
     }
     let mut events = Vec::new();
@@ -119,7 +160,13 @@ fn keyspace_notifications_follow_notify_keyspace_events() {
 
 #[test]
 fn notifications_are_off_by_default_and_classes_filter() {
-    for (args, expect_first) in [(&[][..], "marker"), (&["--notify-keyspace-events", "Eg"][..], "__keyevent@0__:del")] {
+    for (args, expect_first) in [
+        (&[][..], "marker"),
+        (
+            &["--notify-keyspace-events", "Eg"][..],
+            "__keyevent@0__:del",
+        ),
+    ] {
         let vigil = Server::vigil(args);
         let mut sub = vigil.raw();
         sub.send(b"PSUBSCRIBE *\r\n");
@@ -141,7 +188,9 @@ fn a_slow_subscriber_is_disconnected_and_publishers_never_wait() {
     let mut slow = std::net::TcpStream::connect(("127.0.0.1", vigil.port)).unwrap();
     slow.write_all(b"SUBSCRIBE firehose\r\n").unwrap();
     let mut probe = vigil.raw();
-    assert!(wait_until(Duration::from_secs(5), || probe.cmd_str("PUBSUB NUMSUB firehose").ends_with(":1\r\n")));
+    assert!(wait_until(Duration::from_secs(5), || probe
+        .cmd_str("PUBSUB NUMSUB firehose")
+        .ends_with(":1\r\n")));
 
     let payload = vec![b'x'; 16 * 1024];
     let mut publisher = vigil.raw();
@@ -151,7 +200,13 @@ fn a_slow_subscriber_is_disconnected_and_publishers_never_wait() {
         assert!(r.starts_with(b":"), "{}", show(&r));
     }
     // 32 MB published in well under the time a blocked publisher would take.
-    assert!(started.elapsed() < Duration::from_secs(20), "publishing stalled: {:?}", started.elapsed());
-    assert!(wait_until(Duration::from_secs(5), || probe.cmd_str("PUBSUB NUMSUB firehose").ends_with(":0\r\n")));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "publishing stalled: {:?}",
+        started.elapsed()
+    );
+    assert!(wait_until(Duration::from_secs(5), || probe
+        .cmd_str("PUBSUB NUMSUB firehose")
+        .ends_with(":0\r\n")));
     assert_eq!(publisher.cmd_str("PUBLISH firehose x"), ":0\r\n");
 }

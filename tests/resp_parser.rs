@@ -6,7 +6,10 @@
 use proptest::prelude::*;
 use vigil::resp::request::{Limits, Parsed, RequestParser};
 
-const LIMITS: Limits = Limits { max_bulk_len: Some(512 * 1024 * 1024), authenticated: true };
+const LIMITS: Limits = Limits {
+    max_bulk_len: Some(512 * 1024 * 1024),
+    authenticated: true,
+};
 
 /// Parse everything in `buf` the way the node does, returning each
 /// request's arguments (None for an error).
@@ -23,7 +26,12 @@ fn parse_all(buf: &[u8]) -> Vec<Option<Vec<Vec<u8>>>> {
                 break;
             }
             Parsed::Multibulk { consumed } => {
-                out.push(Some(p.spans().iter().map(|&(s, l)| buf[pos + s..pos + s + l].to_vec()).collect()));
+                out.push(Some(
+                    p.spans()
+                        .iter()
+                        .map(|&(s, l)| buf[pos + s..pos + s + l].to_vec())
+                        .collect(),
+                ));
                 pos += consumed;
             }
             Parsed::Inline { consumed, args } => {

@@ -19,12 +19,24 @@ fn startup_logs_pid_then_ready_and_signals_stop_it_cleanly() {
     for (sig, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT")] {
         let mut vigil = Server::vigil(&[]);
         let log = vigil.log_lines();
-        let pid_line = log.iter().position(|l| l.contains(&format!("PID: {}", vigil.pid())));
-        let ready_line = log.iter().position(|l| l.contains("Ready to accept connections"));
-        assert!(pid_line.is_some() && ready_line.is_some() && pid_line < ready_line, "{log:#?}");
-        let status = vigil.signal_and_wait(sig, Duration::from_secs(5)).expect("stops within 5 s");
+        let pid_line = log
+            .iter()
+            .position(|l| l.contains(&format!("PID: {}", vigil.pid())));
+        let ready_line = log
+            .iter()
+            .position(|l| l.contains("Ready to accept connections"));
+        assert!(
+            pid_line.is_some() && ready_line.is_some() && pid_line < ready_line,
+            "{log:#?}"
+        );
+        let status = vigil
+            .signal_and_wait(sig, Duration::from_secs(5))
+            .expect("stops within 5 s");
         assert!(status.success(), "{name}: {status:?}");
-        assert!(vigil.log_lines().iter().any(|l| l.contains(&format!("Received {name}"))));
+        assert!(vigil
+            .log_lines()
+            .iter()
+            .any(|l| l.contains(&format!("Received {name}"))));
     }
 }
 
@@ -39,7 +51,10 @@ fn shutdown_command_stops_the_server_without_a_reply() {
     let mut c = second.raw();
     assert_eq!(c.cmd_str("SHUTDOWN BOGUS"), "-ERR syntax error\r\n");
     assert_eq!(c.cmd_str("SHUTDOWN SAVE NOSAVE"), "-ERR syntax error\r\n");
-    assert_eq!(c.cmd_str("SHUTDOWN ABORT"), "-ERR No shutdown in progress.\r\n");
+    assert_eq!(
+        c.cmd_str("SHUTDOWN ABORT"),
+        "-ERR No shutdown in progress.\r\n"
+    );
 }
 
 #[test]
@@ -53,24 +68,48 @@ fn config_file_errors_name_the_line_and_exit_1() {
     assert!(err.contains("FATAL CONFIG FILE ERROR"), "{err}");
     assert!(err.contains("at line 3"), "{err}");
     assert!(err.contains(">>> 'foo bar'"), "{err}");
-    assert!(err.contains("Bad directive or wrong number of arguments"), "{err}");
+    assert!(
+        err.contains("Bad directive or wrong number of arguments"),
+        "{err}"
+    );
     assert!(err.contains(conf.to_str().unwrap()), "{err}");
 
     for (args, reason) in [
-        (vec!["--port", "abc"], "argument couldn't be parsed into an integer"),
-        (vec!["--port", "70000"], "argument must be between 0 and 65535 inclusive"),
-        (vec!["--appendonly", "maybe"], "argument must be 'yes' or 'no'"),
-        (vec!["--maxmemory", "12x"], "argument must be a memory value"),
+        (
+            vec!["--port", "abc"],
+            "argument couldn't be parsed into an integer",
+        ),
+        (
+            vec!["--port", "70000"],
+            "argument must be between 0 and 65535 inclusive",
+        ),
+        (
+            vec!["--appendonly", "maybe"],
+            "argument must be 'yes' or 'no'",
+        ),
+        (
+            vec!["--maxmemory", "12x"],
+            "argument must be a memory value",
+        ),
         (vec!["--save", "1"], "Invalid save parameters"),
-        (vec!["--appendfsync", "sometimes"], "argument(s) must be one of the following: everysec, always, no"),
-        (vec!["--nosuchdirective", "1"], "Bad directive or wrong number of arguments"),
+        (
+            vec!["--appendfsync", "sometimes"],
+            "argument(s) must be one of the following: everysec, always, no",
+        ),
+        (
+            vec!["--nosuchdirective", "1"],
+            "Bad directive or wrong number of arguments",
+        ),
     ] {
         let out = Command::new(vigil_bin()).args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(reason), "{args:?}: {err}");
     }
-    let missing = Command::new(vigil_bin()).arg("/nonexistent/redis.conf").output().unwrap();
+    let missing = Command::new(vigil_bin())
+        .arg("/nonexistent/redis.conf")
+        .output()
+        .unwrap();
     assert_eq!(missing.status.code(), Some(1));
 
     let version = Command::new(vigil_bin()).arg("--version").output().unwrap();
@@ -98,8 +137,15 @@ fn a_config_file_with_redis_test_directives_starts() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(vigil_bin()).arg(&conf).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let ok = wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let mut child = Command::new(vigil_bin())
+        .arg(&conf)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ok = wait_until(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
     let pidfile = std::fs::read_to_string(dir.0.join("vigil.pid")).unwrap_or_default();
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();
@@ -128,18 +174,58 @@ fn client_kill_list_and_setname() {
     let mut victim = vigil.raw();
     victim.cmd_str("CLIENT SETNAME victim");
     let list = admin.cmd_str("CLIENT LIST");
-    let line = list.lines().find(|l| l.contains("name=victim")).unwrap_or_else(|| panic!("{list}"));
-    let fields: Vec<&str> = line.split(' ').map(|f| f.split('=').next().unwrap()).collect();
+    let line = list
+        .lines()
+        .find(|l| l.contains("name=victim"))
+        .unwrap_or_else(|| panic!("{list}"));
+    let fields: Vec<&str> = line
+        .split(' ')
+        .map(|f| f.split('=').next().unwrap())
+        .collect();
     assert_eq!(
         fields,
         [
-            "id", "addr", "laddr", "fd", "name", "age", "idle", "flags", "db", "sub", "psub", "ssub", "multi", "qbuf", "qbuf-free", "argv-mem",
-            "multi-mem", "rbs", "rbp", "obl", "oll", "omem", "tot-mem", "events", "cmd", "user", "redir", "resp"
+            "id",
+            "addr",
+            "laddr",
+            "fd",
+            "name",
+            "age",
+            "idle",
+            "flags",
+            "db",
+            "sub",
+            "psub",
+            "ssub",
+            "multi",
+            "qbuf",
+            "qbuf-free",
+            "argv-mem",
+            "multi-mem",
+            "rbs",
+            "rbp",
+            "obl",
+            "oll",
+            "omem",
+            "tot-mem",
+            "events",
+            "cmd",
+            "user",
+            "redir",
+            "resp"
         ]
     );
     assert!(line.contains("cmd=client|setname"), "{line}");
-    let victim_id: u64 = victim.cmd_str("CLIENT ID").trim_start_matches(':').trim().parse().unwrap();
-    assert_eq!(admin.cmd_str(&format!("CLIENT KILL ID {victim_id}")), ":1\r\n");
+    let victim_id: u64 = victim
+        .cmd_str("CLIENT ID")
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        admin.cmd_str(&format!("CLIENT KILL ID {victim_id}")),
+        ":1\r\n"
+    );
     assert!(victim.is_closed(Duration::from_secs(5)));
     // TYPE normal kills every normal client except the caller (SKIPME yes).
     let mut other = vigil.raw();
@@ -148,8 +234,16 @@ fn client_kill_list_and_setname() {
     assert!(other.is_closed(Duration::from_secs(5)));
     assert_eq!(admin.cmd_str("PING"), "+PONG\r\n");
     // Killing yourself: the reply arrives, then the connection closes.
-    let me: u64 = admin.cmd_str("CLIENT ID").trim_start_matches(':').trim().parse().unwrap();
-    assert_eq!(admin.cmd_str(&format!("CLIENT KILL ID {me} SKIPME no")), ":1\r\n");
+    let me: u64 = admin
+        .cmd_str("CLIENT ID")
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        admin.cmd_str(&format!("CLIENT KILL ID {me} SKIPME no")),
+        ":1\r\n"
+    );
     assert!(admin.is_closed(Duration::from_secs(5)));
 }
 
@@ -162,17 +256,32 @@ fn client_pause_holds_writes_until_unpaused() {
     writer.send(b"SET k v\r\n");
     // Reads still run during a write pause.
     assert_eq!(admin.cmd_str("GET k"), "$-1\r\n");
-    assert!(writer.stream.get_ref().set_read_timeout(Some(Duration::from_millis(300))).is_ok());
+    assert!(writer
+        .stream
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .is_ok());
     let mut byte = [0u8; 1];
-    assert!(writer.stream.get_mut().read(&mut byte).is_err(), "the write must wait");
-    writer.stream.get_ref().set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert!(
+        writer.stream.get_mut().read(&mut byte).is_err(),
+        "the write must wait"
+    );
+    writer
+        .stream
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     assert_eq!(admin.cmd_str("CLIENT UNPAUSE"), "+OK\r\n");
     assert_eq!(writer.read_reply(), b"+OK\r\n");
     // A pause that times out releases clients by itself.
     let started = Instant::now();
     admin.cmd_str("CLIENT PAUSE 300 ALL");
     assert_eq!(writer.cmd_str("GET k"), "$1\r\nv\r\n");
-    assert!(started.elapsed() >= Duration::from_millis(250), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -186,13 +295,27 @@ fn monitor_shows_commands_in_redis_format() {
     c.cmd(&[b"SET", b"b\x00n", b"a\"b\\\n\xff"]);
     c.cmd_str("CLIENT LIST");
     c.cmd_str("SELECT 5");
-    let lines: Vec<String> = (0..3).map(|_| String::from_utf8_lossy(&mon.read_reply()).into_owned()).collect();
+    let lines: Vec<String> = (0..3)
+        .map(|_| String::from_utf8_lossy(&mon.read_reply()).into_owned())
+        .collect();
     let addr = &lines[0][lines[0].find('[').unwrap()..lines[0].find(']').unwrap() + 1];
     assert!(addr.starts_with("[0 127.0.0.1:"), "{addr}");
-    assert!(lines[0].ends_with("\"AUTH\" \"(redacted)\"\r\n"), "{}", lines[0]);
-    assert!(lines[1].ends_with("\"SET\" \"b\\x00n\" \"a\\\"b\\\\\\n\\xff\"\r\n"), "{}", lines[1]);
+    assert!(
+        lines[0].ends_with("\"AUTH\" \"(redacted)\"\r\n"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].ends_with("\"SET\" \"b\\x00n\" \"a\\\"b\\\\\\n\\xff\"\r\n"),
+        "{}",
+        lines[1]
+    );
     // CLIENT LIST is an admin command: never shown. SELECT shows the new db.
-    assert!(lines[2].contains("[5 127.0.0.1:") && lines[2].ends_with("\"SELECT\" \"5\"\r\n"), "{}", lines[2]);
+    assert!(
+        lines[2].contains("[5 127.0.0.1:") && lines[2].ends_with("\"SELECT\" \"5\"\r\n"),
+        "{}",
+        lines[2]
+    );
 }
 
 #[test]
@@ -212,7 +335,9 @@ fn redis_cli_pipe_mode_counts_replies() {
     let vigil = Server::vigil(&[]);
     let mut input = Vec::new();
     for i in 0..10_000 {
-        input.extend_from_slice(format!("*3\r\n$3\r\nSET\r\n$7\r\nkey{i:04}\r\n$1\r\nv\r\n").as_bytes());
+        input.extend_from_slice(
+            format!("*3\r\n$3\r\nSET\r\n$7\r\nkey{i:04}\r\n$1\r\nv\r\n").as_bytes(),
+        );
     }
     input.extend_from_slice(b"*2\r\n$4\r\nINCR\r\n$7\r\nkey0001\r\n");
     let mut child = Command::new("redis-cli")
@@ -232,14 +357,28 @@ fn redis_cli_pipe_mode_counts_replies() {
 fn unix_socket_clients_work() {
     let dir = TempDir::new("sock");
     let path = dir.0.join("vigil.sock");
-    let vigil = Server::vigil(&["--unixsocket", path.to_str().unwrap(), "--unixsocketperm", "700"]);
-    let out = Command::new("redis-cli").args(["-s", path.to_str().unwrap(), "SET", "u", "1"]).output().unwrap();
+    let vigil = Server::vigil(&[
+        "--unixsocket",
+        path.to_str().unwrap(),
+        "--unixsocketperm",
+        "700",
+    ]);
+    let out = Command::new("redis-cli")
+        .args(["-s", path.to_str().unwrap(), "SET", "u", "1"])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK");
-    let list = Command::new("redis-cli").args(["-s", path.to_str().unwrap(), "CLIENT", "INFO"]).output().unwrap();
+    let list = Command::new("redis-cli")
+        .args(["-s", path.to_str().unwrap(), "CLIENT", "INFO"])
+        .output()
+        .unwrap();
     let info = String::from_utf8_lossy(&list.stdout);
     assert!(info.contains("flags=U"), "{info}");
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
     assert_eq!(vigil.raw().cmd_str("GET u"), "$1\r\n1\r\n");
 }
 
@@ -247,11 +386,15 @@ fn unix_socket_clients_work() {
 fn the_redis_crate_works_in_both_protocols() {
     let vigil = Server::vigil(&[]);
     for url in [vigil.url(), format!("{}?protocol=resp3", vigil.url())] {
-        let mut c = redis::Client::open(url.as_str()).unwrap().get_connection().unwrap();
+        let mut c = redis::Client::open(url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap();
         let _: () = redis::cmd("SET").arg("k").arg(42).query(&mut c).unwrap();
         let v: i64 = redis::cmd("INCR").arg("k").query(&mut c).unwrap();
         assert_eq!(v, 43);
-        let (a, b): (Option<String>, Option<String>) = redis::pipe().get("k").get("missing").query(&mut c).unwrap();
+        let (a, b): (Option<String>, Option<String>) =
+            redis::pipe().get("k").get("missing").query(&mut c).unwrap();
         assert_eq!((a.as_deref(), b), (Some("43"), None));
         let hello: redis::Value = redis::cmd("HELLO").query(&mut c).unwrap();
         assert!(format!("{hello:?}").contains("7.0.15"), "{hello:?}");

@@ -9,7 +9,7 @@
 //! delivered to it.
 
 use crate::node::client::{Client, ClientId};
-use crate::node::config::types::KeyspaceEvents;
+use crate::node::config::types::{KeyspaceEvents, MaxmemoryPolicy};
 use crate::node::keyspace::{Kind, SmallBytes, Value};
 use crate::node::Node;
 
@@ -61,9 +61,12 @@ impl Node {
             return None;
         }
         self.stats.keyspace_hits += 1;
-        let lru = self.lru_clock();
+        let (lfu, log_factor, decay) = self.lfu_params();
+        let clock = self.lru_clock();
+        let now_min = self.lfu_minutes();
+        let r: f64 = rand::Rng::gen(&mut self.rng);
         let v = self.keyspace.dbs[db].get_mut(key)?;
-        v.lru = lru;
+        v.lru = touched_lru(v.lru, lfu, clock, now_min, log_factor, decay, r);
         Some(v)
     }
 
@@ -106,10 +109,43 @@ impl Node {
         key: &[u8],
     ) -> Option<&mut Value> {
         self.expire_if_needed(cur, db, key);
-        let lru = self.lru_clock();
+        let (lfu, log_factor, decay) = self.lfu_params();
+        let clock = self.lru_clock();
+        let now_min = self.lfu_minutes();
+        let r: f64 = rand::Rng::gen(&mut self.rng);
         let v = self.keyspace.dbs[db].get_mut(key)?;
-        v.lru = lru;
+        v.lru = touched_lru(v.lru, lfu, clock, now_min, log_factor, decay, r);
         Some(v)
+    }
+
+    /// Whether an LFU policy is configured, with its log factor and decay.
+    fn lfu_params(&self) -> (bool, i64, i64) {
+        let s = &self.config.settings;
+        let lfu = matches!(
+            s.maxmemory_policy,
+            MaxmemoryPolicy::AllkeysLfu | MaxmemoryPolicy::VolatileLfu
+        );
+        (lfu, s.lfu_log_factor, s.lfu_decay_time)
+    }
+
+    /// Minutes clock of the LFU fields (16 bits).
+    fn lfu_minutes(&self) -> u32 {
+        ((self.now_ms / 60_000) & 0xffff) as u32
+    }
+
+    /// The access field of a value being created: the LRU clock, or under
+    /// LFU the minutes clock with the initial counter.
+    pub fn fresh_lru(&self) -> u32 {
+        if self.lfu_params().0 {
+            (self.lfu_minutes() << 8) | LFU_INIT_VAL
+        } else {
+            self.lru_clock()
+        }
+    }
+
+    /// `OBJECT FREQ`: the LFU counter after applying its decay.
+    pub fn lfu_frequency(&self, lru: u32) -> u32 {
+        lfu_decayed(lru, self.lfu_minutes(), self.config.settings.lfu_decay_time)
     }
 
     /// Whether `key` exists (after lazy expiry), without touching stats.
@@ -135,7 +171,7 @@ impl Node {
 
     /// Add a key known not to exist (after a lookup), without signalling.
     pub fn db_add(&mut self, db: usize, key: &[u8], mut value: Value) -> &mut Value {
-        value.lru = self.lru_clock();
+        value.lru = self.fresh_lru();
         self.keyspace.dbs[db].add(key, value)
     }
 
@@ -254,9 +290,74 @@ impl Node {
     }
 }
 
+/// Initial LFU counter of a new key (so it is not evicted at once).
+const LFU_INIT_VAL: u32 = 5;
+
+/// The access field after an access: the LRU clock, or under LFU the
+/// decayed counter incremented with probability 1/((c - init) * factor + 1)
+/// (`r` is a uniform sample in [0, 1)), so the counter grows
+/// logarithmically with the number of accesses, as in Redis.
+fn touched_lru(
+    lru: u32,
+    lfu: bool,
+    clock: u32,
+    now_min: u32,
+    log_factor: i64,
+    decay: i64,
+    r: f64,
+) -> u32 {
+    if !lfu {
+        return clock;
+    }
+    let mut counter = lfu_decayed(lru, now_min, decay);
+    if counter < 255 {
+        let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
+        if r < 1.0 / (base * log_factor as f64 + 1.0) {
+            counter += 1;
+        }
+    }
+    (now_min << 8) | counter
+}
+
+/// The LFU counter of `lru` decreased by one per `decay` minutes elapsed.
+fn lfu_decayed(lru: u32, now_min: u32, decay: i64) -> u32 {
+    let last = lru >> 8;
+    let counter = lru & 0xff;
+    let elapsed = if now_min >= last {
+        now_min - last
+    } else {
+        0xffff - last + now_min
+    };
+    let periods = if decay > 0 { elapsed as i64 / decay } else { 0 } as u32;
+    counter.saturating_sub(periods)
+}
+
 /// Drop a value now, or on the lazyfree thread when it is big and `lazy`.
 pub fn free_value(value: Value, lazy: bool) {
     if lazy && value.data.heap_size() > 64 * 1024 {
         crate::node::keyspace::lazyfree::free_later(value, 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lfu_counters_grow_logarithmically_and_decay() {
+        let now = 1000;
+        let mut lru = (now << 8) | LFU_INIT_VAL;
+        for i in 0..10_000 {
+            let r = (i as f64 * 0.618_033_988_7).fract();
+            lru = touched_lru(lru, true, 0, now, 10, 1, r);
+        }
+        let counter = lru & 0xff;
+        assert!(
+            (15..60).contains(&counter),
+            "10k accesses with factor 10: {counter}"
+        );
+        assert_eq!(lfu_decayed(lru, now + 5, 1), counter - 5);
+        assert_eq!(lfu_decayed(lru, now + 1000, 1), 0);
+        assert_eq!(lfu_decayed(lru, now + 1000, 0), counter);
     }
 }

@@ -437,9 +437,17 @@ mod tests {
 
     /// The captured stream with every 13-digit absolute time masked.
     fn stream(node: &mut Node) -> String {
-        let text = String::from_utf8(node.effects.take_captured()).unwrap().replace("\r\n", " ");
+        let text = String::from_utf8(node.effects.take_captured())
+            .unwrap()
+            .replace("\r\n", " ");
         text.split(' ')
-            .map(|t| if t.len() == 13 && t.bytes().all(|c| c.is_ascii_digit()) { "<ms>" } else { t })
+            .map(|t| {
+                if t.len() == 13 && t.bytes().all(|c| c.is_ascii_digit()) {
+                    "<ms>"
+                } else {
+                    t
+                }
+            })
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -480,7 +488,18 @@ mod tests {
     #[test]
     fn commands_that_change_nothing_are_not_propagated() {
         let (mut node, id) = node_with_capture();
-        run(&mut node, id, &["DEL missing", "SET k v", "SETNX k other", "EXPIRE missing 10", "PERSIST k", "GET k"]);
+        run(
+            &mut node,
+            id,
+            &[
+                "DEL missing",
+                "SET k v",
+                "SETNX k other",
+                "EXPIRE missing 10",
+                "PERSIST k",
+                "GET k",
+            ],
+        );
         assert_eq!(stream(&mut node), "*2 $6 SELECT $1 0 *3 $3 SET $1 k $1 v ");
         // FLUSHALL always reaches replicas, even on an empty node.
         run(&mut node, id, &["FLUSHALL", "FLUSHALL"]);
@@ -491,7 +510,10 @@ mod tests {
     fn an_expired_key_is_deleted_before_the_command_that_found_it() {
         let (mut node, id) = node_with_capture();
         run(&mut node, id, &["SET x 1", "PEXPIREAT x 1"]);
-        assert_eq!(stream(&mut node), "*2 $6 SELECT $1 0 *3 $3 SET $1 x $1 1 *2 $3 DEL $1 x ");
+        assert_eq!(
+            stream(&mut node),
+            "*2 $6 SELECT $1 0 *3 $3 SET $1 x $1 1 *2 $3 DEL $1 x "
+        );
         run(&mut node, id, &["SET y 5", "PEXPIRE y 100000"]);
         stream(&mut node);
         // Make y logically expired, as if its time passed.

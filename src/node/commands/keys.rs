@@ -738,8 +738,8 @@ fn object_freq(ctx: &mut Ctx) -> CmdResult {
     if !lfu {
         return Err(CmdError::Static("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
-    // The low 8 bits hold the logarithmic access counter under LFU.
-    ctx.client.reply.int((lru & 0xff) as i64);
+    let freq = ctx.node.lfu_frequency(lru);
+    ctx.client.reply.int(freq as i64);
     Ok(())
 }
 
