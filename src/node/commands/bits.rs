@@ -20,7 +20,7 @@
 //! overflow rules) come first and are unit-tested on their own; the
 //! commands after them only parse, look up, apply and reply.
 
-use super::strings::string_of;
+use super::strings::{c_str, string_of};
 use super::{acl, command, flags, is, keys, parse_int, CmdError, CmdResult, Command, Ctx, SYNTAX};
 use crate::node::client::Client;
 use crate::node::config::types::KeyspaceEvents;
@@ -439,6 +439,7 @@ struct FieldType {
 }
 
 fn parse_field_type(arg: &[u8]) -> Result<FieldType, CmdError> {
+    let arg = c_str(arg);
     let signed = match arg.first() {
         Some(b'i') => true,
         Some(b'u') => false,
@@ -456,6 +457,7 @@ fn parse_field_type(arg: &[u8]) -> Result<FieldType, CmdError> {
 
 /// BITCOUNT/BITPOS range unit.
 fn parse_unit_is_bit(arg: &[u8]) -> Result<bool, CmdError> {
+    let arg = c_str(arg);
     if is(arg, "bit") {
         Ok(true)
     } else if is(arg, "byte") {
@@ -678,7 +680,7 @@ fn bitop(ctx: &mut Ctx) -> CmdResult {
         ("not", BitOp::Not),
     ]
     .iter()
-    .find(|(name, _)| is(argv[1], name))
+    .find(|(name, _)| is(c_str(argv[1]), name))
     .map(|&(_, op)| op)
     .ok_or(SYNTAX)?;
     if op == BitOp::Not && argv.len() != 4 {
@@ -754,13 +756,13 @@ fn parse_field_ops(args: &[&[u8]], max_bulk: i64) -> Result<Vec<FieldOp>, CmdErr
     let mut j = 0;
     while j < args.len() {
         let remaining = args.len() - j - 1;
-        let name = args[j];
+        let name = c_str(args[j]);
         let kind_needs_value = if is(name, "get") && remaining >= 2 {
             false
         } else if (is(name, "set") || is(name, "incrby")) && remaining >= 3 {
             true
         } else if is(name, "overflow") && remaining >= 1 {
-            let mode = args[j + 1];
+            let mode = c_str(args[j + 1]);
             overflow = if is(mode, "wrap") {
                 Overflow::Wrap
             } else if is(mode, "sat") {

@@ -255,6 +255,13 @@ pub fn check_string_length(ctx: &Ctx, size: u64, append: u64) -> CmdResult {
     Ok(())
 }
 
+/// An argument as Redis's C string functions (`strcasecmp`, `strlen`) see
+/// it: up to its first NUL byte. Redis reads option names and BITFIELD
+/// types this way, so `"BIT\0junk"` is the option `BIT`.
+pub fn c_str(arg: &[u8]) -> &[u8] {
+    arg.iter().position(|&b| b == 0).map_or(arg, |n| &arg[..n])
+}
+
 /// `invalid expire time in '<cmd>' command`.
 fn invalid_expire(ctx: &Ctx) -> CmdError {
     CmdError::msg(format!(
@@ -856,7 +863,7 @@ fn parse_lcs_options(args: &[&[u8]]) -> Result<LcsOptions, CmdError> {
     let mut o = LcsOptions::default();
     let mut j = 0;
     while j < args.len() {
-        let opt = args[j];
+        let opt = c_str(args[j]);
         if is(opt, "idx") {
             o.idx = true;
         } else if is(opt, "len") {
