@@ -224,6 +224,16 @@ pub const COMMANDS: &[Command] = &[
         "2.6.0",
         incrbyfloat,
     ),
+    command(
+        "lcs",
+        -3,
+        flags::READONLY,
+        acl::STRING,
+        keys(1, 2, 1),
+        "string",
+        "7.0.0",
+        lcs,
+    ),
 ];
 
 /// The bytes of a string value, or WRONGTYPE.
@@ -243,6 +253,13 @@ pub fn check_string_length(ctx: &Ctx, size: u64, append: u64) -> CmdResult {
         ));
     }
     Ok(())
+}
+
+/// An argument as Redis's C string functions (`strcasecmp`, `strlen`) see
+/// it: up to its first NUL byte. Redis reads option names and BITFIELD
+/// types this way, so `"BIT\0junk"` is the option `BIT`.
+pub fn c_str(arg: &[u8]) -> &[u8] {
+    arg.iter().position(|&b| b == 0).map_or(arg, |n| &arg[..n])
 }
 
 /// `invalid expire time in '<cmd>' command`.
@@ -827,4 +844,286 @@ fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
         ]
     });
     Ok(())
+}
+
+/// LCS's options.
+#[derive(Default)]
+struct LcsOptions {
+    /// LEN: reply with the length only.
+    len: bool,
+    /// IDX: reply with the matching ranges and the length.
+    idx: bool,
+    /// WITHMATCHLEN: add each range's length (IDX only).
+    with_match_len: bool,
+    /// MINMATCHLEN: leave out ranges shorter than this (IDX only).
+    min_match_len: i64,
+}
+
+fn parse_lcs_options(args: &[&[u8]]) -> Result<LcsOptions, CmdError> {
+    let mut o = LcsOptions::default();
+    let mut j = 0;
+    while j < args.len() {
+        let opt = c_str(args[j]);
+        if is(opt, "idx") {
+            o.idx = true;
+        } else if is(opt, "len") {
+            o.len = true;
+        } else if is(opt, "withmatchlen") {
+            o.with_match_len = true;
+        } else if is(opt, "minmatchlen") && j + 1 < args.len() {
+            o.min_match_len = parse_int(args[j + 1])?.max(0);
+            j += 1;
+        } else {
+            return Err(SYNTAX);
+        }
+        j += 1;
+    }
+    if o.idx && o.len {
+        return Err(CmdError::Static(
+            "ERR If you want both the length and indexes, please just use IDX.",
+        ));
+    }
+    Ok(o)
+}
+
+/// One IDX range: where a run of matching bytes lies in each string
+/// (inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LcsRange {
+    a: (usize, usize),
+    b: (usize, usize),
+}
+
+impl LcsRange {
+    fn len(&self) -> usize {
+        self.a.1 - self.a.0 + 1
+    }
+}
+
+/// What LCS computes: the subsequence itself and the runs it is made of,
+/// from the end of the strings backwards (the order Redis replies in).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct LcsResult {
+    len: usize,
+    text: Vec<u8>,
+    ranges: Vec<LcsRange>,
+}
+
+/// Redis 7.0's LCS: the classic dynamic-programming table, where cell
+/// (i, j) is the LCS length of the first i bytes of `a` and the first j
+/// bytes of `b`, then a walk back from the bottom-right corner that
+/// collects the subsequence and its contiguous runs. On a tie the walk
+/// moves left in `b` (Redis's choice), which decides which of several
+/// equally long answers a client gets. The table is `(|a|+1) * (|b|+1)`
+/// 32-bit cells; the caller has checked that it may be allocated.
+fn lcs_table(a: &[u8], b: &[u8]) -> Result<LcsResult, CmdError> {
+    let width = b.len() + 1;
+    let cells = (a.len() + 1) * width;
+    let mut dp: Vec<u32> = Vec::new();
+    dp.try_reserve_exact(cells).map_err(|_| {
+        CmdError::Static("ERR Insufficient memory, failed allocating transient memory for LCS")
+    })?;
+    dp.resize(cells, 0);
+    for i in 1..=a.len() {
+        let (done, rest) = dp.split_at_mut(i * width);
+        let prev = &done[(i - 1) * width..];
+        let row = &mut rest[..width];
+        let ai = a[i - 1];
+        for j in 1..width {
+            row[j] = if ai == b[j - 1] {
+                prev[j - 1] + 1
+            } else {
+                prev[j].max(row[j - 1])
+            };
+        }
+    }
+    let cell = |i: usize, j: usize| dp[i * width + j];
+
+    let len = cell(a.len(), b.len()) as usize;
+    let mut text = vec![0u8; len];
+    let mut ranges = Vec::new();
+    let mut current: Option<LcsRange> = None;
+    let (mut i, mut j, mut k) = (a.len(), b.len(), len);
+    while i > 0 && j > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[j - 1] {
+            text[k - 1] = a[i - 1];
+            match &mut current {
+                None => {
+                    current = Some(LcsRange {
+                        a: (i - 1, i - 1),
+                        b: (j - 1, j - 1),
+                    })
+                }
+                // The run grows backwards while both strings match.
+                Some(r) if r.a.0 == i && r.b.0 == j => {
+                    r.a.0 -= 1;
+                    r.b.0 -= 1;
+                }
+                Some(_) => emit = true,
+            }
+            // A run that reached the start of either string is complete.
+            if current.is_some_and(|r| r.a.0 == 0 || r.b.0 == 0) {
+                emit = true;
+            }
+            k -= 1;
+            i -= 1;
+            j -= 1;
+        } else {
+            if cell(i - 1, j) > cell(i, j - 1) {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            emit = current.is_some();
+        }
+        if emit {
+            ranges.extend(current.take());
+        }
+    }
+    Ok(LcsResult { len, text, ranges })
+}
+
+/// The LCS length alone, with two rows instead of the whole table.
+fn lcs_len(a: &[u8], b: &[u8]) -> usize {
+    let width = b.len() + 1;
+    let mut prev = vec![0u32; width];
+    let mut row = vec![0u32; width];
+    for &ai in a {
+        for j in 1..width {
+            row[j] = if ai == b[j - 1] {
+                prev[j - 1] + 1
+            } else {
+                prev[j].max(row[j - 1])
+            };
+        }
+        std::mem::swap(&mut prev, &mut row);
+    }
+    prev[width - 1] as usize
+}
+
+/// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]`.
+fn lcs(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    let (ka, kb) = (argv[1], argv[2]);
+    // Both keys are looked up before anything else is checked; missing
+    // keys are empty strings.
+    let a_ok = ctx
+        .node
+        .lookup_read(ctx.client, ka)
+        .is_none_or(|v| v.data.is_string());
+    let b_ok = ctx
+        .node
+        .lookup_read(ctx.client, kb)
+        .is_none_or(|v| v.data.is_string());
+    if !a_ok || !b_ok {
+        return Err(CmdError::Static(
+            "ERR The specified keys must contain string values",
+        ));
+    }
+    let o = parse_lcs_options(&argv[3..])?;
+
+    let db = ctx.client.db;
+    let dbr = &ctx.node.keyspace.dbs[db];
+    let va = dbr.get(ka).and_then(|v| v.data.string_bytes());
+    let vb = dbr.get(kb).and_then(|v| v.data.string_bytes());
+    let (a, b): (&[u8], &[u8]) = (
+        va.as_deref().unwrap_or_default(),
+        vb.as_deref().unwrap_or_default(),
+    );
+    // Redis indexes the table with 32-bit lengths.
+    if a.len() >= u32::MAX as usize - 1 || b.len() >= u32::MAX as usize - 1 {
+        return Err(CmdError::Static("ERR String too long for LCS"));
+    }
+    // The table is transient but may be huge: Redis bounds it by
+    // proto-max-bulk-len, and so do we, even when LEN needs less.
+    let cells = (a.len() as u128 + 1) * (b.len() as u128 + 1);
+    let bytes = cells * 4;
+    if bytes >= usize::MAX as u128 {
+        return Err(CmdError::Static(
+            "ERR Insufficient memory, failed allocating transient memory for LCS",
+        ));
+    }
+    if bytes > ctx.node.config.settings.proto_max_bulk_len as u128 {
+        return Err(CmdError::Static(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        ));
+    }
+
+    if o.len {
+        let n = lcs_len(a, b);
+        ctx.client.reply.int(n as i64);
+        return Ok(());
+    }
+    let result = lcs_table(a, b)?;
+    let r = &mut ctx.client.reply;
+    if !o.idx {
+        r.bulk(&result.text);
+        return Ok(());
+    }
+    let shown: Vec<&LcsRange> = result
+        .ranges
+        .iter()
+        .filter(|m| o.min_match_len == 0 || m.len() as i64 >= o.min_match_len)
+        .collect();
+    r.map(2);
+    r.bulk(b"matches");
+    r.array(shown.len());
+    for m in shown {
+        r.array(if o.with_match_len { 3 } else { 2 });
+        r.array(2);
+        r.int(m.a.0 as i64);
+        r.int(m.a.1 as i64);
+        r.array(2);
+        r.int(m.b.0 as i64);
+        r.int(m.b.1 as i64);
+        if o.with_match_len {
+            r.int(m.len() as i64);
+        }
+    }
+    r.bulk(b"len");
+    r.int(result.len as i64);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn range(a: (usize, usize), b: (usize, usize)) -> LcsRange {
+        LcsRange { a, b }
+    }
+
+    #[test]
+    fn lcs_walks_back_from_the_end_collecting_runs() {
+        let r = lcs_table(b"ohmytext", b"mynewtext").unwrap();
+        assert_eq!(r.text, b"mytext");
+        assert_eq!(r.len, 6);
+        assert_eq!(r.ranges, [range((4, 7), (5, 8)), range((2, 3), (0, 1))]);
+        assert_eq!(lcs_table(b"", b"abc").unwrap(), LcsResult::default());
+        // On a tie the walk drops the last byte of the second string, so
+        // "ab" vs "ba" answers "b", not "a".
+        let r = lcs_table(b"ab", b"ba").unwrap();
+        assert_eq!(r.text, b"b");
+        assert_eq!(r.ranges, [range((1, 1), (0, 0))]);
+    }
+
+    proptest! {
+        #[test]
+        fn lcs_length_alone_matches_the_full_table(
+            a in proptest::collection::vec(0u8..4, 0..40),
+            b in proptest::collection::vec(0u8..4, 0..40),
+        ) {
+            let full = lcs_table(&a, &b).unwrap();
+            prop_assert_eq!(lcs_len(&a, &b), full.len);
+            prop_assert_eq!(full.text.len(), full.len);
+            // The runs cover exactly the subsequence, in both strings.
+            let covered: usize = full.ranges.iter().map(LcsRange::len).sum();
+            prop_assert_eq!(covered, full.len);
+            for m in &full.ranges {
+                prop_assert_eq!(&a[m.a.0..=m.a.1], &b[m.b.0..=m.b.1]);
+            }
+        }
+    }
 }
