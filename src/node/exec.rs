@@ -15,7 +15,7 @@
 use std::time::Instant;
 
 use crate::node::client::{Client, ClientId, ReplyMode};
-use crate::node::commands::{self, flags, CmdError, Command, Ctx, Propagation};
+use crate::node::commands::{self, c_str, flags, CmdError, Command, Ctx, Propagation};
 use crate::node::{unix_ms, Node};
 use crate::resp::request::{Limits, Parsed};
 
@@ -376,8 +376,6 @@ fn runs_inside_multi(cmd: &Command) -> bool {
 
 /// Redis's unknown-command error, with its argument preview.
 fn unknown_command(argv: &[&[u8]]) -> CmdError {
-    let c_str =
-        |b: &[u8]| -> Vec<u8> { b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())].to_vec() };
     let name = c_str(argv[0]);
     let mut msg = b"ERR unknown command '".to_vec();
     msg.extend_from_slice(&name[..name.len().min(128)]);
@@ -399,7 +397,7 @@ fn unknown_command(argv: &[&[u8]]) -> CmdError {
 
 /// `ERR unknown subcommand '<sub>'. Try <CMD> HELP.`
 fn unknown_subcommand(sub: &[u8], container: &str) -> CmdError {
-    let sub = &sub[..sub.iter().position(|&c| c == 0).unwrap_or(sub.len())];
+    let sub = c_str(sub);
     let mut msg = b"ERR unknown subcommand '".to_vec();
     msg.extend_from_slice(&sub[..sub.len().min(128)]);
     msg.extend_from_slice(format!("'. Try {} HELP.", container.to_ascii_uppercase()).as_bytes());

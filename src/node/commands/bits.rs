@@ -20,8 +20,10 @@
 //! overflow rules) come first and are unit-tested on their own; the
 //! commands after them only parse, look up, apply and reply.
 
-use super::strings::{c_str, string_of};
-use super::{acl, command, flags, is, keys, parse_int, CmdError, CmdResult, Command, Ctx, SYNTAX};
+use super::strings::string_of;
+use super::{
+    acl, c_str, command, flags, is, keys, parse_int, CmdError, CmdResult, Command, Ctx, SYNTAX,
+};
 use crate::node::client::Client;
 use crate::node::config::types::KeyspaceEvents;
 use crate::node::keyspace::{Data, Value};

@@ -452,7 +452,15 @@ pub fn parse_float(arg: &[u8]) -> Result<f64, CmdError> {
     crate::util::num::parse_f64(arg).ok_or(NOT_FLOAT)
 }
 
-/// Case-insensitive comparison of an argument with an option name.
+/// An argument as Redis's C string functions (`strcasecmp`, `%s`) see it:
+/// up to its first NUL byte. Redis reads option names this way, so
+/// `"NX\0junk"` is the option `NX`.
+pub fn c_str(arg: &[u8]) -> &[u8] {
+    arg.iter().position(|&b| b == 0).map_or(arg, |n| &arg[..n])
+}
+
+/// Case-insensitive comparison of an argument with an option name, the
+/// way Redis's `strcasecmp` compares them.
 pub fn is(arg: &[u8], option: &str) -> bool {
-    arg.eq_ignore_ascii_case(option.as_bytes())
+    c_str(arg).eq_ignore_ascii_case(option.as_bytes())
 }

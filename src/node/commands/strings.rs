@@ -6,7 +6,8 @@
 //! `PEXPIREAT`) so replicas and the AOF replay the same deadline.
 
 use super::{
-    acl, command, flags, is, keys, parse_int, CmdError, CmdResult, Command, Ctx, SYNTAX, WRONG_TYPE,
+    acl, c_str, command, flags, is, keys, parse_int, CmdError, CmdResult, Command, Ctx, SYNTAX,
+    WRONG_TYPE,
 };
 use crate::node::config::types::KeyspaceEvents;
 use crate::node::keyspace::value::IntOrBytes;
@@ -253,13 +254,6 @@ pub fn check_string_length(ctx: &Ctx, size: u64, append: u64) -> CmdResult {
         ));
     }
     Ok(())
-}
-
-/// An argument as Redis's C string functions (`strcasecmp`, `strlen`) see
-/// it: up to its first NUL byte. Redis reads option names and BITFIELD
-/// types this way, so `"BIT\0junk"` is the option `BIT`.
-pub fn c_str(arg: &[u8]) -> &[u8] {
-    arg.iter().position(|&b| b == 0).map_or(arg, |n| &arg[..n])
 }
 
 /// `invalid expire time in '<cmd>' command`.
