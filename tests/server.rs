@@ -402,3 +402,17 @@ fn the_redis_crate_works_in_both_protocols() {
     let mut raw = vigil.raw();
     assert!(show(&raw.cmd(&[b"HELLO", b"3"])).starts_with("%7"));
 }
+
+#[test]
+fn normal_clients_over_their_output_limit_are_closed() {
+    let vigil = Server::vigil(&["--client-output-buffer-limit", "normal 1mb 512kb 10"]);
+    let mut c = vigil.raw();
+    c.cmd(&[b"SET", b"big", &vec![b'x'; 600 * 1024]]);
+    // Two copies of the value in one batch pass the 1 MB hard limit.
+    c.send(b"GET big\r\nGET big\r\n");
+    assert!(
+        c.is_closed(Duration::from_secs(5)),
+        "the client must be disconnected"
+    );
+    assert_eq!(vigil.raw().cmd_str("PING"), "+PONG\r\n");
+}

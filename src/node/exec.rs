@@ -103,6 +103,16 @@ impl Node {
             }
         }
         outcome.consumed = pos;
+        // Replies grew during the batch: apply this client's class limits.
+        let limits = self.config.settings.client_output_buffer_limit;
+        let limit = if client.is_subscriber() {
+            limits.pubsub
+        } else {
+            limits.normal
+        };
+        if limit.hard > 0 || limit.soft > 0 {
+            crate::node::pubsub::enforce_output_limit(&mut client, &limit, self.now_ms);
+        }
         self.clients.put(client);
         outcome
     }

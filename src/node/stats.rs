@@ -65,9 +65,9 @@ pub struct Stats {
     pub unexpected_error_replies: u64,
     pub client_recent_max_input_buffer: usize,
     pub client_recent_max_output_buffer: usize,
-    pub commands: HashMap<&'static str, CommandStats>,
+    pub commands: HashMap<&'static str, CommandStats, ahash::RandomState>,
     /// Per-command latency in nanoseconds (`INFO latencystats`).
-    pub latency: HashMap<&'static str, Histogram>,
+    pub latency: HashMap<&'static str, Histogram, ahash::RandomState>,
     /// Error replies by code (sorted, as INFO prints them).
     pub errors: BTreeMap<String, u64>,
     pub ops_per_sec: InstantMetric,
