@@ -29,7 +29,6 @@ pub fn level_filter(level: LogLevel) -> tracing_subscriber::filter::LevelFilter 
         LogLevel::Verbose => LevelFilter::DEBUG,
         LogLevel::Notice => LevelFilter::INFO,
         LogLevel::Warning => LevelFilter::WARN,
-        LogLevel::Nothing => LevelFilter::OFF,
     }
 }
 
