@@ -109,4 +109,4 @@ macro_rules! corpus {
     };
 }
 
-corpus!(strings, keys, expire, transactions, connection);
+corpus!(strings, keys, expire, transactions, connection, config);
