@@ -109,4 +109,4 @@ macro_rules! corpus {
     };
 }
 
-corpus!(strings, bits, keys, expire, transactions, connection);
+corpus!(strings, bits, keys, expire, transactions, connection, config);

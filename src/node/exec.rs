@@ -55,7 +55,7 @@ impl Node {
             }
             let limits = Limits {
                 max_bulk_len: Some(max_bulk),
-                authenticated: client.authenticated,
+                authenticated: client.authenticated || !self.requires_auth(),
             };
             match client.parser.parse(&input[pos..], limits) {
                 Parsed::Incomplete { needed } => {
@@ -143,7 +143,9 @@ impl Node {
             self.reject(c, Some(cmd), commands::wrong_arity(cmd.full_name));
             return Flow::Continue;
         }
-        if !c.authenticated && !cmd.has(flags::NO_AUTH) {
+        // A password set after the client connected binds it; one removed
+        // frees it (Redis checks the default user's current password).
+        if !c.authenticated && self.requires_auth() && !cmd.has(flags::NO_AUTH) {
             self.reject(
                 c,
                 Some(cmd),

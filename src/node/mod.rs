@@ -75,6 +75,19 @@ pub struct ProcessInfo {
     pub pid: u32,
 }
 
+/// The network layer's hold on the node's listening sockets, lent to the
+/// node so that `CONFIG SET port|bind` can move them without the node
+/// touching sockets itself.
+pub trait Listeners {
+    /// Prepare to listen on `port` at the `bind` addresses instead of the
+    /// current ones: sockets that are new are opened now, so a failure is
+    /// reported here and leaves the current ones serving. The switch takes
+    /// place once the running batch of commands is over; a later call
+    /// replaces a pending switch (a rolled-back `CONFIG SET` asks for the
+    /// current addresses again, which cancels it).
+    fn relisten(&mut self, port: u16, bind: &[String]) -> Result<(), String>;
+}
+
 /// The clients, by id, in connection order. The client whose command is
 /// running is temporarily taken out (its slot is `None`).
 #[derive(Default)]
@@ -155,6 +168,9 @@ pub struct Node {
     /// `DEBUG SET-ACTIVE-EXPIRE`.
     pub active_expire_enabled: bool,
     pub shutdown: Option<ShutdownRequest>,
+    /// Control over the listening sockets; absent when no network layer
+    /// runs the node (unit tests).
+    pub listeners: Option<Box<dyn Listeners>>,
     /// Nesting of `call` (EXEC runs its commands through it): effects are
     /// flushed when the outermost call returns.
     pub call_depth: u32,
@@ -194,6 +210,7 @@ impl Node {
             rng: rand::rngs::SmallRng::from_entropy(),
             active_expire_enabled: true,
             shutdown: None,
+            listeners: None,
             call_depth: 0,
             // Redis's first connection gets id 3: ids 1 and 2 belong to its
             // internal scripting clients. Tools and tests see the same ids.

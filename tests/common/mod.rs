@@ -70,10 +70,20 @@ impl Server {
         Server::start(Kind::Redis, args)
     }
 
+    /// Start `vigil-server` from the config file `config` (the test
+    /// defaults and `args` still follow it, so they win).
+    pub fn vigil_with_config(config: &std::path::Path, args: &[&str]) -> Server {
+        Server::start_with(Kind::Vigil, Some(config), args)
+    }
+
     pub fn start(kind: Kind, args: &[&str]) -> Server {
+        Server::start_with(kind, None, args)
+    }
+
+    fn start_with(kind: Kind, config: Option<&std::path::Path>, args: &[&str]) -> Server {
         let mut last_err = String::new();
         for _ in 0..5 {
-            match Server::try_start(kind, args) {
+            match Server::try_start(kind, config, args) {
                 Ok(s) => return s,
                 Err(e) => last_err = e,
             }
@@ -81,7 +91,11 @@ impl Server {
         panic!("could not start {kind:?}: {last_err}");
     }
 
-    fn try_start(kind: Kind, args: &[&str]) -> Result<Server, String> {
+    fn try_start(
+        kind: Kind,
+        config: Option<&std::path::Path>,
+        args: &[&str],
+    ) -> Result<Server, String> {
         let port = free_port();
         let dir = TempDir::new(match kind {
             Kind::Vigil => "vigil",
@@ -94,6 +108,7 @@ impl Server {
         let port_s = port.to_string();
         let dir_s = dir.0.to_str().unwrap().to_string();
         let mut cmd = Command::new(&program);
+        cmd.args(config);
         cmd.args([
             "--port",
             &port_s,

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::{lookup, types::Setting, Config};
+use super::{lookup, types::Setting, Config, MAX_HZ, MIN_HZ};
 use crate::resp::request::split_args;
 
 /// A configuration line that could not be applied.
@@ -108,6 +108,8 @@ pub fn load_from_args(args: &[String]) -> Result<Launch, ConfigError> {
     }
     let options = options_from_args(rest).map_err(|(line, reason)| arg_error(&line, &reason))?;
     loader.apply_text(&mut config, &options, None)?;
+    // `hz` is a hint: out-of-range values are capped rather than refused.
+    config.settings.hz = config.settings.hz.clamp(MIN_HZ, MAX_HZ);
     Ok(Launch::Run(Box::new(config)))
 }
 
@@ -142,7 +144,9 @@ fn options_from_args(args: &[String]) -> Result<String, (String, String)> {
     Ok(lines.join("\n"))
 }
 
-fn quote(s: &str) -> String {
+/// `s` in double quotes with Redis's escapes (`sdscatrepr`), so that
+/// config-line splitting gives `s` back.
+pub(crate) fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for b in s.bytes() {
@@ -264,6 +268,13 @@ impl Loader {
             }
             "save" => self.save_seen = true,
             "replicaof" if args.len() != 3 => return Err("wrong number of arguments".into()),
+            "dir" => {
+                // Like Redis, the node works inside `dir` from here on: files
+                // named later (and `CONFIG GET dir`) are relative to it.
+                directive.apply(&mut config.settings, &text)?;
+                return std::env::set_current_dir(&text)
+                    .map_err(|e| super::rewrite::error_text(&e));
+            }
             _ => {}
         }
         directive.apply(&mut config.settings, &text)

@@ -49,18 +49,18 @@ settings! {
     // Network and process.
     port: i64 = "6379" => "port", Spec::Int(0, 65535);
     bind: BindAddrs = "* -::*" => "bind", Spec::Special, MULTI_ARG;
-    bind_source_addr: String = "" => "bind-source-addr", Spec::Str;
-    unixsocket: String = "" => "unixsocket", Spec::Str, IMMUTABLE;
+    bind_source_addr: String = "" => "bind-source-addr", Spec::Str, EMPTY_IS_NULL;
+    unixsocket: String = "" => "unixsocket", Spec::Str, IMMUTABLE, EMPTY_IS_NULL;
     unixsocketperm: i64 = "0" => "unixsocketperm", Spec::Octal(0o777), IMMUTABLE;
     protected_mode: bool = "yes" => "protected-mode", Spec::Bool;
     tcp_backlog: i64 = "511" => "tcp-backlog", Spec::Int(0, INT_MAX), IMMUTABLE;
     tcp_keepalive: i64 = "300" => "tcp-keepalive", Spec::Int(0, INT_MAX);
-    timeout: i64 = "0" => "timeout", Spec::Int(0, LONG_MAX);
+    timeout: i64 = "0" => "timeout", Spec::Int(0, INT_MAX);
     socket_mark_id: i64 = "0" => "socket-mark-id", Spec::Int(0, UINT_MAX), IMMUTABLE;
     maxclients: i64 = "10000" => "maxclients", Spec::Int(1, UINT_MAX);
     daemonize: bool = "no" => "daemonize", Spec::Bool, IMMUTABLE;
     supervised: Supervised = "no" => "supervised", Spec::Special, IMMUTABLE;
-    pidfile: String = "" => "pidfile", Spec::Str, IMMUTABLE;
+    pidfile: String = "" => "pidfile", Spec::Str, IMMUTABLE, EMPTY_IS_NULL;
     loglevel: LogLevel = "notice" => "loglevel", Spec::Special;
     logfile: String = "" => "logfile", Spec::Str, IMMUTABLE;
     syslog_enabled: bool = "no" => "syslog-enabled", Spec::Bool, IMMUTABLE;
@@ -76,10 +76,10 @@ settings! {
     dynamic_hz: bool = "yes" => "dynamic-hz", Spec::Bool;
     io_threads: i64 = "1" => "io-threads", Spec::Int(1, 128), IMMUTABLE;
     io_threads_do_reads: bool = "no" => "io-threads-do-reads", Spec::Bool, IMMUTABLE;
-    server_cpulist: String = "" => "server_cpulist", Spec::Str, IMMUTABLE;
-    bio_cpulist: String = "" => "bio_cpulist", Spec::Str, IMMUTABLE;
-    aof_rewrite_cpulist: String = "" => "aof_rewrite_cpulist", Spec::Str, IMMUTABLE;
-    bgsave_cpulist: String = "" => "bgsave_cpulist", Spec::Str, IMMUTABLE;
+    server_cpulist: String = "" => "server_cpulist", Spec::Str, IMMUTABLE, EMPTY_IS_NULL;
+    bio_cpulist: String = "" => "bio_cpulist", Spec::Str, IMMUTABLE, EMPTY_IS_NULL;
+    aof_rewrite_cpulist: String = "" => "aof_rewrite_cpulist", Spec::Str, IMMUTABLE, EMPTY_IS_NULL;
+    bgsave_cpulist: String = "" => "bgsave_cpulist", Spec::Str, IMMUTABLE, EMPTY_IS_NULL;
     disable_thp: bool = "yes" => "disable-thp", Spec::Bool, IMMUTABLE;
     oom_score_adj: OomScoreAdj = "no" => "oom-score-adj", Spec::Special;
     oom_score_adj_values: OomScoreAdjValues = "0 200 800" => "oom-score-adj-values", Spec::Special, MULTI_ARG;
@@ -90,7 +90,7 @@ settings! {
     shutdown_timeout: i64 = "10" => "shutdown-timeout", Spec::Int(0, INT_MAX);
 
     // Security.
-    requirepass: String = "" => "requirepass", Spec::Str, SENSITIVE;
+    requirepass: String = "" => "requirepass", Spec::Str, SENSITIVE, EMPTY_IS_NULL;
     aclfile: String = "" => "aclfile", Spec::Str, IMMUTABLE;
     acllog_max_len: i64 = "128" => "acllog-max-len", Spec::Int(0, LONG_MAX);
     acl_pubsub_default: AclPubsubDefault = "resetchannels" => "acl-pubsub-default", Spec::Special;
@@ -125,15 +125,15 @@ settings! {
 
     // Replication.
     replicaof: ReplicaOf = "" => "replicaof" | "slaveof", Spec::Special, IMMUTABLE, MULTI_ARG;
-    masterauth: String = "" => "masterauth", Spec::Str, SENSITIVE;
-    masteruser: String = "" => "masteruser", Spec::Str;
+    masterauth: String = "" => "masterauth", Spec::Str, SENSITIVE, EMPTY_IS_NULL;
+    masteruser: String = "" => "masteruser", Spec::Str, EMPTY_IS_NULL;
     replica_serve_stale_data: bool = "yes" => "replica-serve-stale-data" | "slave-serve-stale-data", Spec::Bool;
     replica_read_only: bool = "yes" => "replica-read-only" | "slave-read-only", Spec::Bool;
     replica_ignore_maxmemory: bool = "yes" => "replica-ignore-maxmemory" | "slave-ignore-maxmemory", Spec::Bool;
     replica_lazy_flush: bool = "no" => "replica-lazy-flush" | "slave-lazy-flush", Spec::Bool;
     replica_priority: i64 = "100" => "replica-priority" | "slave-priority", Spec::Int(0, INT_MAX);
     replica_announced: bool = "yes" => "replica-announced", Spec::Bool;
-    replica_announce_ip: String = "" => "replica-announce-ip" | "slave-announce-ip", Spec::Str;
+    replica_announce_ip: String = "" => "replica-announce-ip" | "slave-announce-ip", Spec::Str, EMPTY_IS_NULL;
     replica_announce_port: i64 = "0" => "replica-announce-port" | "slave-announce-port", Spec::Int(0, 65535);
     replica_ignore_disk_write_errors: bool = "no" => "replica-ignore-disk-write-errors", Spec::Bool;
     repl_ping_replica_period: i64 = "10" => "repl-ping-replica-period" | "repl-ping-slave-period", Spec::Int(1, INT_MAX);
@@ -154,7 +154,7 @@ settings! {
     maxmemory_policy: MaxmemoryPolicy = "noeviction" => "maxmemory-policy", Spec::Special;
     maxmemory_samples: i64 = "5" => "maxmemory-samples", Spec::Int(1, INT_MAX);
     maxmemory_eviction_tenacity: i64 = "10" => "maxmemory-eviction-tenacity", Spec::Int(0, 100);
-    maxmemory_clients: i64 = "0" => "maxmemory-clients", Spec::Memory(0, i64::MAX);
+    maxmemory_clients: i64 = "0" => "maxmemory-clients", Spec::MemoryOrPercent(-100, i64::MAX);
     proto_max_bulk_len: i64 = "536870912" => "proto-max-bulk-len", Spec::Memory(1024 * 1024, i64::MAX);
     client_query_buffer_limit: i64 = "1073741824" => "client-query-buffer-limit", Spec::Memory(1024 * 1024, LONG_MAX);
     client_output_buffer_limit: OutputLimits = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
@@ -207,8 +207,8 @@ settings! {
     cluster_config_file: String = "nodes.conf" => "cluster-config-file", Spec::Str, IMMUTABLE;
     cluster_port: i64 = "0" => "cluster-port", Spec::Int(0, 65535), IMMUTABLE;
     cluster_node_timeout: i64 = "15000" => "cluster-node-timeout", Spec::Int(0, i64::MAX);
-    cluster_announce_ip: String = "" => "cluster-announce-ip", Spec::Str;
-    cluster_announce_hostname: String = "" => "cluster-announce-hostname", Spec::Str;
+    cluster_announce_ip: String = "" => "cluster-announce-ip", Spec::Str, EMPTY_IS_NULL;
+    cluster_announce_hostname: String = "" => "cluster-announce-hostname", Spec::Str, EMPTY_IS_NULL;
     cluster_announce_port: i64 = "0" => "cluster-announce-port", Spec::Int(0, 65535);
     cluster_announce_bus_port: i64 = "0" => "cluster-announce-bus-port", Spec::Int(0, 65535);
     cluster_announce_tls_port: i64 = "0" => "cluster-announce-tls-port", Spec::Int(0, 65535);
@@ -224,18 +224,18 @@ settings! {
 
     // TLS (kept for redis.conf compatibility; Vigil serves plain TCP).
     tls_port: i64 = "0" => "tls-port", Spec::Int(0, 65535);
-    tls_cert_file: String = "" => "tls-cert-file", Spec::Str;
-    tls_key_file: String = "" => "tls-key-file", Spec::Str;
-    tls_key_file_pass: String = "" => "tls-key-file-pass", Spec::Str, SENSITIVE;
-    tls_client_cert_file: String = "" => "tls-client-cert-file", Spec::Str;
-    tls_client_key_file: String = "" => "tls-client-key-file", Spec::Str;
-    tls_client_key_file_pass: String = "" => "tls-client-key-file-pass", Spec::Str, SENSITIVE;
-    tls_dh_params_file: String = "" => "tls-dh-params-file", Spec::Str;
-    tls_ca_cert_file: String = "" => "tls-ca-cert-file", Spec::Str;
-    tls_ca_cert_dir: String = "" => "tls-ca-cert-dir", Spec::Str;
-    tls_protocols: String = "" => "tls-protocols", Spec::Str;
-    tls_ciphers: String = "" => "tls-ciphers", Spec::Str;
-    tls_ciphersuites: String = "" => "tls-ciphersuites", Spec::Str;
+    tls_cert_file: String = "" => "tls-cert-file", Spec::Str, EMPTY_IS_NULL;
+    tls_key_file: String = "" => "tls-key-file", Spec::Str, EMPTY_IS_NULL;
+    tls_key_file_pass: String = "" => "tls-key-file-pass", Spec::Str, SENSITIVE, EMPTY_IS_NULL;
+    tls_client_cert_file: String = "" => "tls-client-cert-file", Spec::Str, EMPTY_IS_NULL;
+    tls_client_key_file: String = "" => "tls-client-key-file", Spec::Str, EMPTY_IS_NULL;
+    tls_client_key_file_pass: String = "" => "tls-client-key-file-pass", Spec::Str, SENSITIVE, EMPTY_IS_NULL;
+    tls_dh_params_file: String = "" => "tls-dh-params-file", Spec::Str, EMPTY_IS_NULL;
+    tls_ca_cert_file: String = "" => "tls-ca-cert-file", Spec::Str, EMPTY_IS_NULL;
+    tls_ca_cert_dir: String = "" => "tls-ca-cert-dir", Spec::Str, EMPTY_IS_NULL;
+    tls_protocols: String = "" => "tls-protocols", Spec::Str, EMPTY_IS_NULL;
+    tls_ciphers: String = "" => "tls-ciphers", Spec::Str, EMPTY_IS_NULL;
+    tls_ciphersuites: String = "" => "tls-ciphersuites", Spec::Str, EMPTY_IS_NULL;
     tls_prefer_server_ciphers: bool = "no" => "tls-prefer-server-ciphers", Spec::Bool;
     tls_session_caching: bool = "yes" => "tls-session-caching", Spec::Bool;
     tls_session_cache_size: i64 = "20480" => "tls-session-cache-size", Spec::Int(0, INT_MAX);

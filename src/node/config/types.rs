@@ -47,6 +47,24 @@ impl Setting for i64 {
                     .ok_or_else(|| "argument must be a memory value".to_string())?;
                 (v as i128, min, max)
             }
+            Spec::MemoryOrPercent(min, max) => {
+                let v = parse_memory(text)
+                    .map(|v| v as i128)
+                    .or_else(|| parse_percent(text).map(|p| -(p as i128)))
+                    .ok_or_else(|| "argument must be a memory or percent value".to_string())?;
+                // Percentages are stored negated, as Redis does; their own
+                // bound is the (negated) lower limit.
+                if v < 0 {
+                    if v < min as i128 {
+                        return Err(format!(
+                            "percentage argument must be less or equal to {}",
+                            -(min as i128)
+                        ));
+                    }
+                    return Ok(v as i64);
+                }
+                (v, min, max)
+            }
             Spec::Octal(max) => {
                 let v = i64::from_str_radix(text, 8)
                     .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
@@ -67,6 +85,7 @@ impl Setting for i64 {
     fn render(&self, spec: &Spec) -> String {
         match spec {
             Spec::Octal(_) => format!("{:o}", self),
+            Spec::MemoryOrPercent(..) if *self < 0 => format!("{}%", -(*self as i128)),
             _ => self.to_string(),
         }
     }
@@ -107,6 +126,46 @@ pub fn parse_memory(text: &str) -> Option<u64> {
     n.checked_mul(mul)
 }
 
+/// `N%` with `N` a non-negative integer in Redis's strict syntax.
+fn parse_percent(text: &str) -> Option<i64> {
+    let digits = text.strip_suffix('%').filter(|d| !d.is_empty())?;
+    crate::util::num::parse_i64(digits.as_bytes()).filter(|n| *n >= 0)
+}
+
+/// The arguments of a multi-argument directive given as one string
+/// (`CONFIG SET save "900 1"`): split on single spaces like Redis, so
+/// doubled or trailing spaces make empty arguments, and "" makes none.
+pub fn split_value(text: &str) -> Vec<&str> {
+    if text.is_empty() {
+        Vec::new()
+    } else {
+        text.split(' ').collect()
+    }
+}
+
+/// C's `strtoll` over a whole argument, as Redis uses it for save points,
+/// output-limit seconds and OOM scores: leading blanks and a sign are
+/// accepted, trailing bytes are not, and no digits at all reads as 0 only
+/// when the argument is empty. Out-of-range values saturate.
+pub fn c_strtoll(text: &str) -> Option<i64> {
+    let s = text.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+    let (negative, rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest.is_empty() || !rest.bytes().all(|c| c.is_ascii_digit()) {
+        // No conversion: the end pointer stays at the start of the text.
+        return text.is_empty().then_some(0);
+    }
+    let mut v: i128 = 0;
+    for c in rest.bytes() {
+        v = (v * 10 + (c - b'0') as i128).min(i64::MAX as i128 + 1);
+    }
+    let v = if negative { -v } else { v };
+    Some(v.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+}
+
 /// Declare an enum directive type whose values are fixed names.
 macro_rules! config_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
@@ -133,7 +192,7 @@ macro_rules! config_enum {
     };
 }
 
-config_enum!(LogLevel { Debug = "debug", Verbose = "verbose", Notice = "notice", Warning = "warning", Nothing = "nothing" });
+config_enum!(LogLevel { Debug = "debug", Verbose = "verbose", Notice = "notice", Warning = "warning" });
 config_enum!(AppendFsync { Everysec = "everysec", Always = "always", No = "no" });
 config_enum!(MaxmemoryPolicy {
     VolatileLru = "volatile-lru",
@@ -186,7 +245,11 @@ impl Setting for ShutdownFlags {
             "argument(s) must be one of the following: default, save, nosave, now, force"
                 .to_string()
         };
-        for word in text.split_whitespace() {
+        let words = split_value(text);
+        if words.is_empty() {
+            return Err(err());
+        }
+        for word in words {
             match word.to_ascii_lowercase().as_str() {
                 "default" => {}
                 "save" => flags.save = true,
@@ -195,9 +258,6 @@ impl Setting for ShutdownFlags {
                 "force" => flags.force = true,
                 _ => return Err(err()),
             }
-        }
-        if text.split_whitespace().next().is_none() {
-            return Err(err());
         }
         Ok(flags)
     }
@@ -226,15 +286,15 @@ pub struct SavePoints(pub Vec<(i64, i64)>);
 
 impl Setting for SavePoints {
     fn parse(text: &str, _: &Spec) -> Result<Self, String> {
-        let words: Vec<&str> = text.split_whitespace().collect();
+        let words = split_value(text);
         let invalid = || "Invalid save parameters".to_string();
         if !words.len().is_multiple_of(2) {
             return Err(invalid());
         }
         let mut points = Vec::new();
         for pair in words.chunks(2) {
-            let seconds = crate::util::num::parse_i64(pair[0].as_bytes()).ok_or_else(invalid)?;
-            let changes = crate::util::num::parse_i64(pair[1].as_bytes()).ok_or_else(invalid)?;
+            let seconds = c_strtoll(pair[0]).ok_or_else(invalid)?;
+            let changes = c_strtoll(pair[1]).ok_or_else(invalid)?;
             if seconds < 1 || changes < 0 {
                 return Err(invalid());
             }
@@ -258,7 +318,7 @@ pub struct BindAddrs(pub Vec<String>);
 
 impl Setting for BindAddrs {
     fn parse(text: &str, _: &Spec) -> Result<Self, String> {
-        let addrs: Vec<String> = text.split_whitespace().map(str::to_string).collect();
+        let addrs: Vec<String> = split_value(text).into_iter().map(str::to_string).collect();
         if addrs.len() > 16 {
             return Err("Too many bind addresses specified.".into());
         }
@@ -294,8 +354,8 @@ impl Setting for OutputLimits {
 
     /// Each assignment updates only the classes it names.
     fn assign(&mut self, text: &str, _: &Spec) -> Result<(), String> {
-        let words: Vec<&str> = text.split_whitespace().collect();
-        if words.is_empty() || !words.len().is_multiple_of(4) {
+        let words = split_value(text);
+        if !words.len().is_multiple_of(4) {
             return Err("Wrong number of arguments in buffer limit configuration.".into());
         }
         // Validate every group before changing anything.
@@ -317,9 +377,9 @@ impl Setting for OutputLimits {
             };
             let hard = parse_memory(group[1]).ok_or_else(bad)?;
             let soft = parse_memory(group[2]).ok_or_else(bad)?;
-            let soft_seconds = group[3]
-                .parse::<i64>()
-                .ok()
+            // Redis keeps the seconds in a C int.
+            let soft_seconds = c_strtoll(group[3])
+                .map(|s| s as i32)
                 .filter(|s| *s >= 0)
                 .ok_or_else(bad)? as u64;
             *slot = OutputLimit {
@@ -448,9 +508,10 @@ impl Setting for KeyspaceEvents {
                     out.push(c);
                 }
             }
-        }
-        if self.0 & Self::NEW != 0 {
-            out.push('n');
+            // Redis shows `n` only next to single classes, never after `A`.
+            if self.0 & Self::NEW != 0 {
+                out.push('n');
+            }
         }
         if self.0 & Self::KEYSPACE != 0 {
             out.push('K');
@@ -471,18 +532,18 @@ pub struct OomScoreAdjValues(pub [i64; 3]);
 
 impl Setting for OomScoreAdjValues {
     fn parse(text: &str, _: &Spec) -> Result<Self, String> {
-        let words: Vec<&str> = text.split_whitespace().collect();
+        let words = split_value(text);
         if words.len() != 3 {
             return Err("wrong number of arguments".into());
         }
         let mut values = [0; 3];
         for (slot, w) in values.iter_mut().zip(&words) {
-            let v = crate::util::num::parse_i64(w.as_bytes())
-                .ok_or_else(|| "Invalid oom-score-adj-values".to_string())?;
-            if !(-2000..=2000).contains(&v) {
-                return Err("Invalid oom-score-adj-values - must be between -2000 and 2000".into());
-            }
-            *slot = v;
+            *slot = c_strtoll(w)
+                .filter(|v| (-2000..=2000).contains(v))
+                .ok_or_else(|| {
+                    "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
+                        .to_string()
+                })?;
         }
         Ok(OomScoreAdjValues(values))
     }
@@ -498,9 +559,9 @@ pub struct Percentiles(pub Vec<f64>);
 impl Setting for Percentiles {
     fn parse(text: &str, _: &Spec) -> Result<Self, String> {
         let mut values = Vec::new();
-        for w in text.split_whitespace() {
+        for w in split_value(text) {
             let v = crate::util::num::parse_f64(w.as_bytes()).ok_or_else(|| {
-                "latency-tracking-info-percentiles parameters should be a float".to_string()
+                "Invalid latency-tracking-info-percentiles parameters".to_string()
             })?;
             if !(0.0..=100.0).contains(&v) {
                 return Err(
@@ -534,7 +595,7 @@ pub struct ReplicaOf(pub Option<(String, u16)>);
 
 impl Setting for ReplicaOf {
     fn parse(text: &str, _: &Spec) -> Result<Self, String> {
-        let words: Vec<&str> = text.split_whitespace().collect();
+        let words = split_value(text);
         match words.as_slice() {
             [] => Ok(ReplicaOf(None)),
             [no, one] if no.eq_ignore_ascii_case("no") && one.eq_ignore_ascii_case("one") => {
@@ -580,6 +641,8 @@ mod tests {
         assert_eq!(ev("KEA"), "AKE");
         assert_eq!(ev("Ex"), "xE");
         assert_eq!(ev("g$lshzxetdKE"), "AKE");
+        assert_eq!(ev("Kmn"), "nKm");
+        assert_eq!(ev("An"), "A");
         assert!(KeyspaceEvents::parse("Q", &Spec::Special).is_err());
     }
 

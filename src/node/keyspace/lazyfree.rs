@@ -52,3 +52,8 @@ pub fn pending() -> u64 {
 pub fn freed() -> u64 {
     FREED.load(Ordering::Relaxed)
 }
+
+/// Forget how many objects were freed (`CONFIG RESETSTAT`).
+pub fn reset_freed() {
+    FREED.store(0, Ordering::Relaxed);
+}

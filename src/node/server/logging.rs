@@ -5,46 +5,63 @@
 //! ```
 //!
 //! (pid, role, local time, level mark `.` debug, `-` verbose, `*` notice,
-//! `#` warning). `loglevel` maps onto tracing levels; `logfile ""` means
-//! standard output. `VIGIL_LOG_FORMAT=json` switches to one JSON object per
-//! line for log pipelines.
+//! `#` warning). `loglevel` maps onto tracing levels and can change while
+//! the server runs (`CONFIG SET loglevel`); `logfile ""` means standard
+//! output. `VIGIL_LOG_FORMAT=json` switches to one JSON object per line for
+//! log pipelines.
 
 use std::fmt;
 use std::fs::OpenOptions;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, Registry};
 
 use crate::node::config::types::LogLevel;
 use crate::node::config::Settings;
 
 /// The most verbose tracing level enabled by a Redis `loglevel`.
-pub fn level_filter(level: LogLevel) -> tracing_subscriber::filter::LevelFilter {
-    use tracing_subscriber::filter::LevelFilter;
+pub fn level_filter(level: LogLevel) -> LevelFilter {
     match level {
         LogLevel::Debug => LevelFilter::TRACE,
         LogLevel::Verbose => LevelFilter::DEBUG,
         LogLevel::Notice => LevelFilter::INFO,
         LogLevel::Warning => LevelFilter::WARN,
-        LogLevel::Nothing => LevelFilter::OFF,
     }
 }
 
+/// Changes the installed logger's level (set by [`init`]).
+static LEVEL: OnceLock<reload::Handle<LevelFilter, Registry>> = OnceLock::new();
+
 /// Install the global logger (once; later calls are ignored).
 pub fn init(settings: &Settings) {
-    let filter = level_filter(settings.loglevel);
+    // The level is a reloadable layer under the formatter, so it can change
+    // while the server runs.
+    let (filter, handle) = reload::Layer::new(level_filter(settings.loglevel));
+    let registry = tracing_subscriber::registry().with(filter);
     let json = std::env::var("VIGIL_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt().with_max_level(filter);
-    let result = if settings.logfile.is_empty() {
+    let installed = if settings.logfile.is_empty() {
         if json {
-            builder.json().with_writer(std::io::stdout).try_init()
+            registry
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .json()
+                        .with_writer(std::io::stdout),
+                )
+                .try_init()
         } else {
-            builder
-                .event_format(RedisFormat)
-                .with_writer(std::io::stdout)
+            registry
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .event_format(RedisFormat)
+                        .with_writer(std::io::stdout),
+                )
                 .try_init()
         }
     } else {
@@ -56,11 +73,16 @@ pub fn init(settings: &Settings) {
             Ok(file) => {
                 let file = Mutex::new(file);
                 if json {
-                    builder.json().with_writer(file).try_init()
+                    registry
+                        .with(tracing_subscriber::fmt::layer().json().with_writer(file))
+                        .try_init()
                 } else {
-                    builder
-                        .event_format(RedisFormat)
-                        .with_writer(file)
+                    registry
+                        .with(
+                            tracing_subscriber::fmt::layer()
+                                .event_format(RedisFormat)
+                                .with_writer(file),
+                        )
                         .try_init()
                 }
             }
@@ -70,7 +92,17 @@ pub fn init(settings: &Settings) {
             }
         }
     };
-    let _ = result;
+    if installed.is_ok() {
+        let _ = LEVEL.set(handle);
+    }
+}
+
+/// Log at `level` from now on (`CONFIG SET loglevel`). Without an
+/// installed logger there is nothing to change.
+pub fn set_level(level: LogLevel) {
+    if let Some(handle) = LEVEL.get() {
+        let _ = handle.modify(|filter| *filter = level_filter(level));
+    }
 }
 
 /// Redis's log line layout.

@@ -6,12 +6,20 @@
 //! only between awaits, so commands execute one at a time in a single
 //! global order, as in Redis. This module moves bytes and timers; all
 //! decisions are the node's.
+//!
+//! The TCP listening sockets can move while the server runs (`CONFIG SET
+//! port|bind`): the node asks through the [`Listeners`] handle it is lent,
+//! new sockets are opened at once (so the command can fail and leave the
+//! old ones serving), and the switch happens after the command's batch:
+//! sockets no longer wanted are shut down before the reply is written, so
+//! a client that reads OK already finds the old address closed.
 
 mod connection;
 pub mod logging;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
@@ -21,7 +29,7 @@ use tokio::sync::Notify;
 
 use crate::node::client::{Client, ClientId};
 use crate::node::config::Config;
-use crate::node::Node;
+use crate::node::{Listeners, Node};
 
 /// State shared by the server's tasks.
 pub struct Shared {
@@ -30,11 +38,15 @@ pub struct Shared {
     conns: RefCell<HashMap<ClientId, Rc<Notify>>>,
     /// Signalled when the node asks to shut down.
     shutdown: Notify,
+    /// The TCP listeners, shared with the node's [`Listeners`] handle.
+    tcp: Rc<RefCell<TcpListeners>>,
 }
 
 impl Shared {
-    /// Wake the connections the node touched; notice a shutdown request.
-    pub fn after_node_work(&self) {
+    /// Wake the connections the node touched; notice a shutdown request;
+    /// move the listeners if a command asked for it.
+    pub fn after_node_work(self: &Rc<Self>) {
+        self.switch_listeners();
         let (wakeups, shutdown) = {
             let mut node = self.node.borrow_mut();
             (node.take_wakeups(), node.shutdown.is_some())
@@ -67,10 +79,117 @@ impl Shared {
         let _ = id;
     }
 
-    fn disconnect(&self, id: ClientId) {
+    fn disconnect(self: &Rc<Self>, id: ClientId) {
         self.conns.borrow_mut().remove(&id);
         self.node.borrow_mut().disconnect(id);
         self.after_node_work();
+    }
+}
+
+/// A listening socket being served: its address and its accept task's
+/// socket (shared with the task, so it can be shut down from here).
+struct ActiveListener {
+    addr: SocketAddr,
+    socket: Rc<tokio::net::TcpListener>,
+    stop: Rc<Notify>,
+}
+
+/// The TCP listening sockets: those served now, and a switch prepared by
+/// [`Listeners::relisten`] for after the running batch.
+struct TcpListeners {
+    active: Vec<ActiveListener>,
+    /// For each wanted address, a new socket, or `None` to keep the
+    /// active one.
+    pending: Option<Vec<(SocketAddr, Option<std::net::TcpListener>)>>,
+    backlog: i32,
+}
+
+/// The node's handle on the listeners.
+struct ListenerControl(Rc<RefCell<TcpListeners>>);
+
+impl Listeners for ListenerControl {
+    fn relisten(&mut self, port: u16, bind: &[String]) -> Result<(), String> {
+        let mut tcp = self.0.borrow_mut();
+        let current: Vec<SocketAddr> = tcp.active.iter().map(|l| l.addr).collect();
+        // A failed plan drops the sockets it opened; a pending switch that
+        // it would have replaced stays as it was.
+        let plan = plan_listeners(port, bind, tcp.backlog, &current).map_err(|e| e.to_string())?;
+        tcp.pending = Some(plan);
+        Ok(())
+    }
+}
+
+impl Shared {
+    /// Serve `listener` (at `addr`) with an accept task.
+    fn start_listener(self: &Rc<Self>, addr: SocketAddr, listener: std::net::TcpListener) {
+        let socket = match tokio::net::TcpListener::from_std(listener) {
+            Ok(l) => Rc::new(l),
+            Err(e) => {
+                tracing::warn!("Cannot register listener {addr}: {e}");
+                return;
+            }
+        };
+        let stop = Rc::new(Notify::new());
+        self.tcp.borrow_mut().active.push(ActiveListener {
+            addr,
+            socket: socket.clone(),
+            stop: stop.clone(),
+        });
+        tokio::task::spawn_local(accept_tcp(self.clone(), socket, stop));
+    }
+
+    /// Carry out a switch of listeners prepared during the last batch.
+    fn switch_listeners(self: &Rc<Self>) {
+        let Some(plan) = self.tcp.borrow_mut().pending.take() else {
+            return;
+        };
+        let retired: Vec<ActiveListener> = {
+            let mut tcp = self.tcp.borrow_mut();
+            let (kept, retired) = std::mem::take(&mut tcp.active)
+                .into_iter()
+                .partition(|l| plan.iter().any(|(a, s)| *a == l.addr && s.is_none()));
+            tcp.active = kept;
+            retired
+        };
+        for l in retired {
+            // Shutting a listening socket down makes the kernel refuse new
+            // connections at once (Linux), before its task gets to run and
+            // drop it.
+            if let Err(e) = socket2::SockRef::from(&*l.socket).shutdown(std::net::Shutdown::Both) {
+                tracing::debug!("Shutting down listener {}: {e}", l.addr);
+            }
+            l.stop.notify_one();
+            tracing::info!("Stopped listening on {}", l.addr);
+        }
+        for (addr, socket) in plan {
+            if let Some(socket) = socket {
+                self.start_listener(addr, socket);
+                tracing::info!("Listening on {addr}");
+            }
+        }
+    }
+}
+
+/// Why listening sockets could not be opened.
+#[derive(Debug)]
+enum ListenError {
+    InvalidAddress(String),
+    Bind {
+        addr: String,
+        port: u16,
+        err: std::io::Error,
+    },
+}
+
+impl fmt::Display for ListenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenError::InvalidAddress(a) => write!(f, "Invalid bind address '{a}'"),
+            ListenError::Bind { addr, port, err } => write!(
+                f,
+                "Warning: Could not create server TCP listening socket {addr}:{port}: {err}"
+            ),
+        }
     }
 }
 
@@ -116,9 +235,30 @@ async fn serve(config: Config) -> Result<(), StartError> {
         node: RefCell::new(node),
         conns: RefCell::new(HashMap::new()),
         shutdown: Notify::new(),
+        tcp: Rc::new(RefCell::new(TcpListeners {
+            active: Vec::new(),
+            pending: None,
+            backlog: settings.tcp_backlog as i32,
+        })),
     });
 
-    let listeners = bind_all(&settings)?;
+    let listeners = plan_listeners(
+        settings.port as u16,
+        &settings.bind.0,
+        settings.tcp_backlog as i32,
+        &[],
+    )
+    .map_err(|e| match e {
+        ListenError::Bind { .. } => StartError(format!(
+            "{e}. Is another server already running on this port? Choose another with --port <n>."
+        )),
+        other => StartError(other.to_string()),
+    })?;
+    if settings.port != 0 && listeners.is_empty() {
+        return Err(StartError(
+            "Failed listening on any address. Exiting.".into(),
+        ));
+    }
     let unix = bind_unix(&settings)?;
     tracing::info!(
         "Running mode=standalone, port={}, PID: {pid}",
@@ -130,8 +270,11 @@ async fn serve(config: Config) -> Result<(), StartError> {
         }
     }
     tracing::warn!("Server initialized");
-    for listener in listeners {
-        tokio::task::spawn_local(accept_tcp(shared.clone(), listener));
+    shared.node.borrow_mut().listeners = Some(Box::new(ListenerControl(shared.tcp.clone())));
+    for (addr, listener) in listeners {
+        if let Some(listener) = listener {
+            shared.start_listener(addr, listener);
+        }
     }
     if let Some(listener) = unix {
         tokio::task::spawn_local(accept_unix(shared.clone(), listener));
@@ -199,16 +342,20 @@ async fn cron(shared: Rc<Shared>) {
     }
 }
 
-/// Listen on every `bind` address (`-addr`: skip if unavailable).
-fn bind_all(
-    settings: &crate::node::config::Settings,
-) -> Result<Vec<std::net::TcpListener>, StartError> {
-    let port = settings.port as u16;
+/// The sockets for listening on `port` at every `bind` address (`-addr`:
+/// skip if unavailable): the address's socket in `current` is reused
+/// (`None`), others are opened now. Port 0 means no TCP at all.
+fn plan_listeners(
+    port: u16,
+    bind: &[String],
+    backlog: i32,
+    current: &[SocketAddr],
+) -> Result<Vec<(SocketAddr, Option<std::net::TcpListener>)>, ListenError> {
+    let mut plan: Vec<(SocketAddr, Option<std::net::TcpListener>)> = Vec::new();
     if port == 0 {
-        return Ok(Vec::new());
+        return Ok(plan);
     }
-    let mut listeners = Vec::new();
-    for spec in &settings.bind.0 {
+    for spec in bind {
         let (optional, addr) = match spec.strip_prefix('-') {
             Some(a) => (true, a),
             None => (false, spec.as_str()),
@@ -218,25 +365,31 @@ fn bind_all(
             "::*" => IpAddr::from([0u16; 8]),
             other => match other.parse() {
                 Ok(ip) => ip,
-                Err(_) => return Err(StartError(format!("Invalid bind address '{other}'"))),
+                Err(_) => return Err(ListenError::InvalidAddress(other.to_string())),
             },
         };
-        match listen_tcp(SocketAddr::new(ip, port), settings.tcp_backlog as i32) {
-            Ok(l) => listeners.push(l),
+        let sock_addr = SocketAddr::new(ip, port);
+        let opened = if plan.iter().any(|(a, _)| *a == sock_addr) {
+            Err(std::io::Error::from(std::io::ErrorKind::AddrInUse))
+        } else if current.contains(&sock_addr) {
+            plan.push((sock_addr, None));
+            continue;
+        } else {
+            listen_tcp(sock_addr, backlog)
+        };
+        match opened {
+            Ok(l) => plan.push((sock_addr, Some(l))),
             Err(e) if optional => tracing::debug!("Skipping optional bind address {addr}: {e}"),
-            Err(e) => {
-                return Err(StartError(format!(
-                    "Warning: Could not create server TCP listening socket {addr}:{port}: {e}. Is another server already running on this port? Choose another with --port <n>."
-                )))
+            Err(err) => {
+                return Err(ListenError::Bind {
+                    addr: addr.to_string(),
+                    port,
+                    err,
+                })
             }
         }
     }
-    if listeners.is_empty() {
-        return Err(StartError(
-            "Failed listening on any address. Exiting.".into(),
-        ));
-    }
-    Ok(listeners)
+    Ok(plan)
 }
 
 fn listen_tcp(addr: SocketAddr, backlog: i32) -> std::io::Result<std::net::TcpListener> {
@@ -276,16 +429,15 @@ fn bind_unix(
 
 const DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. To accept other connections, set a password (requirepass), or disable protected mode with 'CONFIG SET protected-mode no' from a loopback connection (and make sure the node is not reachable from untrusted networks), or restart with '--protected-mode no'.\r\n";
 
-async fn accept_tcp(shared: Rc<Shared>, listener: std::net::TcpListener) {
-    let listener = match tokio::net::TcpListener::from_std(listener) {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::warn!("Cannot register listener: {e}");
-            return;
-        }
-    };
+/// Accept connections on `listener` until `stop` is signalled.
+async fn accept_tcp(shared: Rc<Shared>, listener: Rc<tokio::net::TcpListener>, stop: Rc<Notify>) {
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            biased;
+            _ = stop.notified() => return,
+            r = listener.accept() => r,
+        };
+        let (stream, peer) = match accepted {
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!("Accepting client connection: {e}");
