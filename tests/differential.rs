@@ -225,4 +225,4 @@ macro_rules! corpus {
     };
 }
 
-corpus!(strings, keys, expire, transactions, connection);
+corpus!(strings, keys, expire, transactions, connection, debug);

@@ -6,8 +6,9 @@
 //! and all replies accumulate in the client's buffer for one write.
 //!
 //! [`Node::process_command`] applies Redis's pre-execution checks in Redis's
-//! order (spec/node.md 2.1) — unknown command, arity, authentication,
-//! transaction restrictions, pub/sub context, pause — then queues the
+//! order (spec/node.md 2.1) — unknown command, arity, protected commands
+//! (DEBUG and `enable-debug-command`), authentication, transaction
+//! restrictions, pub/sub context, pause — then queues the
 //! command (inside MULTI) or calls it. [`Node::call`] runs a handler and
 //! does the bookkeeping every command shares: error replies and their
 //! statistics, command statistics, propagation of the effect, MONITOR.
@@ -132,6 +133,12 @@ impl Node {
         if !cmd.arity_ok(argv.len()) {
             self.reject(c, Some(cmd), commands::wrong_arity(cmd.full_name));
             return Flow::Continue;
+        }
+        if cmd.has(flags::PROTECTED) {
+            if let Some(err) = commands::debug::protected_refusal(self, c, cmd) {
+                self.reject(c, Some(cmd), err);
+                return Flow::Continue;
+            }
         }
         if !c.authenticated && !cmd.has(flags::NO_AUTH) {
             self.reject(
