@@ -225,4 +225,12 @@ macro_rules! corpus {
     };
 }
 
-corpus!(strings, keys, expire, transactions, connection, debug);
+corpus!(
+    strings,
+    keys,
+    expire,
+    transactions,
+    connection,
+    introspect,
+    debug
+);

@@ -1,12 +1,18 @@
-//! DEBUG behaviour that the differential corpus cannot check: DEBUG SLEEP
-//! stopping the whole server, the enable-debug-command gate, push replies
-//! and active expiry switched off.
+//! Introspection and DEBUG behaviour that the differential corpus cannot
+//! check: COMMAND answers that cover every command (they must match
+//! Vigil's own command table, not Redis's), DEBUG SLEEP stopping the whole
+//! server, the enable-debug-command gate, and an interactive redis-cli
+//! session, which loads COMMAND DOCS on connect.
 
 mod common;
 
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{show, Server};
+use vigil::node::commands;
 
 const DEBUG_REFUSED: &str = "-ERR DEBUG command not allowed. If the enable-debug-command option \
      is set to \"local\", you can run it from a local connection, otherwise you need to set this \
@@ -14,6 +20,61 @@ const DEBUG_REFUSED: &str = "-ERR DEBUG command not allowed. If the enable-debug
 
 fn text(reply: Vec<u8>) -> String {
     String::from_utf8_lossy(&reply).into_owned()
+}
+
+/// The bulk strings of a flat reply, in order.
+fn bulks(reply: &[u8]) -> Vec<String> {
+    let s = String::from_utf8_lossy(reply);
+    let lines: Vec<&str> = s.split("\r\n").collect();
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with('$') && **l != "$-1")
+        .filter_map(|(i, _)| lines.get(i + 1).map(|v| v.to_string()))
+        .collect()
+}
+
+#[test]
+fn command_count_list_info_and_docs_cover_exactly_the_command_table() {
+    let server = Server::vigil(&[]);
+    let mut c = server.raw();
+    let top: BTreeSet<String> = commands::all().map(|c| c.full_name.to_string()).collect();
+    let every: BTreeSet<String> = commands::all()
+        .flat_map(|c| std::iter::once(c).chain(c.subcommands))
+        .map(|c| c.full_name.to_string())
+        .collect();
+
+    assert_eq!(
+        text(c.cmd(&[b"COMMAND", b"COUNT"])),
+        format!(":{}\r\n", top.len())
+    );
+
+    let listed: Vec<String> = bulks(&c.cmd(&[b"COMMAND", b"LIST"]));
+    assert_eq!(listed.len(), every.len(), "no duplicates");
+    assert_eq!(listed.into_iter().collect::<BTreeSet<_>>(), every);
+
+    // COMMAND and COMMAND INFO without names: one 10-element entry per
+    // top-level command.
+    for argv in [&[&b"COMMAND"[..]][..], &[b"COMMAND", b"INFO"]] {
+        let reply = c.cmd(argv);
+        assert!(
+            reply.starts_with(format!("*{}\r\n*10\r\n", top.len()).as_bytes()),
+            "{}",
+            show(&reply[..80.min(reply.len())])
+        );
+    }
+
+    // COMMAND DOCS without names: a map with every top-level command.
+    c.cmd(&[b"HELLO", b"3"]);
+    let docs = c.cmd(&[b"COMMAND", b"DOCS"]);
+    assert!(docs.starts_with(format!("%{}\r\n", top.len()).as_bytes()));
+    for name in &top {
+        let key = format!("${}\r\n{}\r\n%", name.len(), name);
+        assert!(
+            String::from_utf8_lossy(&docs).contains(&key),
+            "{name} missing"
+        );
+    }
 }
 
 #[test]
@@ -152,4 +213,59 @@ fn debug_set_active_expire_stops_background_expiry() {
     assert!(common::wait_until(Duration::from_secs(5), || text(
         c.cmd(&[b"DBSIZE"])
     ) == ":0\r\n"));
+}
+
+/// Run an interactive redis-cli (under `script`, which gives it a
+/// terminal) against `port`, typing `lines`, and return what it printed.
+fn interactive_redis_cli(port: u16, extra: &str, lines: &[&str]) -> (bool, String) {
+    // A fixed window size keeps linenoise from querying the cursor
+    // position, which nobody would answer.
+    let shell = format!("stty cols 200 rows 50; redis-cli -p {port} {extra}");
+    let mut child = Command::new("script")
+        .args(["-qfec", &shell, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run script(1) and redis-cli (util-linux, redis-tools)");
+    let mut stdin = child.stdin.take().expect("stdin");
+    std::thread::sleep(Duration::from_millis(500));
+    for line in lines {
+        stdin.write_all(line.as_bytes()).expect("type");
+        stdin.write_all(b"\r").expect("type");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    drop(stdin);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("output");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn interactive_redis_cli_loads_command_docs_and_shows_argument_hints() {
+    let server = Server::vigil(&[]);
+    for extra in ["", "-3"] {
+        let (ok, out) = interactive_redis_cli(
+            server.port,
+            extra,
+            &["set k v", "get k", "help set", "quit"],
+        );
+        assert!(ok, "redis-cli {extra} failed:\n{out}");
+        assert!(!out.contains("Assertion"), "{out}");
+        assert!(out.contains("\"v\""), "{out}");
+        // The hint comes from the argument tree of COMMAND DOCS ...
+        assert!(out.contains("key value [NX|XX] [GET]"), "{out}");
+        // ... and the help text from its summary, which is Vigil's.
+        assert!(
+            out.contains("Stores a string at a key, with optional conditions and expiry"),
+            "{out}"
+        );
+    }
 }

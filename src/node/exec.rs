@@ -115,19 +115,16 @@ impl Node {
             self.reject(c, None, unknown_command(argv));
             return Flow::Continue;
         };
-        if cmd.is_container() {
-            if argv.len() >= 2 {
-                match cmd.subcommand(argv[1]) {
-                    Some(sub) => cmd = sub,
-                    None => {
-                        let err = unknown_subcommand(argv[1], cmd.name);
-                        self.reject(c, None, err);
-                        return Flow::Continue;
-                    }
+        // A container named alone runs itself if its arity allows (COMMAND);
+        // for the others the arity check below answers.
+        if cmd.is_container() && argv.len() >= 2 {
+            match cmd.subcommand(argv[1]) {
+                Some(sub) => cmd = sub,
+                None => {
+                    let err = unknown_subcommand(argv[1], cmd.name);
+                    self.reject(c, None, err);
+                    return Flow::Continue;
                 }
-            } else {
-                self.reject(c, Some(cmd), commands::wrong_arity(cmd.full_name));
-                return Flow::Continue;
             }
         }
         if !cmd.arity_ok(argv.len()) {
