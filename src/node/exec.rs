@@ -6,8 +6,9 @@
 //! and all replies accumulate in the client's buffer for one write.
 //!
 //! [`Node::process_command`] applies Redis's pre-execution checks in Redis's
-//! order (spec/node.md 2.1) — unknown command, arity, authentication,
-//! transaction restrictions, pub/sub context, pause — then queues the
+//! order (spec/node.md 2.1) — unknown command, arity, protected commands
+//! (DEBUG and `enable-debug-command`), authentication, transaction
+//! restrictions, pub/sub context, pause — then queues the
 //! command (inside MULTI) or calls it. [`Node::call`] runs a handler and
 //! does the bookkeeping every command shares: error replies and their
 //! statistics, command statistics, propagation of the effect, MONITOR.
@@ -124,24 +125,27 @@ impl Node {
             self.reject(c, None, unknown_command(argv));
             return Flow::Continue;
         };
-        if cmd.is_container() {
-            if argv.len() >= 2 {
-                match cmd.subcommand(argv[1]) {
-                    Some(sub) => cmd = sub,
-                    None => {
-                        let err = unknown_subcommand(argv[1], cmd.name);
-                        self.reject(c, None, err);
-                        return Flow::Continue;
-                    }
+        // A container named alone runs itself if its arity allows (COMMAND);
+        // for the others the arity check below answers.
+        if cmd.is_container() && argv.len() >= 2 {
+            match cmd.subcommand(argv[1]) {
+                Some(sub) => cmd = sub,
+                None => {
+                    let err = unknown_subcommand(argv[1], cmd.name);
+                    self.reject(c, None, err);
+                    return Flow::Continue;
                 }
-            } else {
-                self.reject(c, Some(cmd), commands::wrong_arity(cmd.full_name));
-                return Flow::Continue;
             }
         }
         if !cmd.arity_ok(argv.len()) {
             self.reject(c, Some(cmd), commands::wrong_arity(cmd.full_name));
             return Flow::Continue;
+        }
+        if cmd.has(flags::PROTECTED) {
+            if let Some(err) = commands::debug::protected_refusal(self, c, cmd) {
+                self.reject(c, Some(cmd), err);
+                return Flow::Continue;
+            }
         }
         // A password set after the client connected binds it; one removed
         // frees it (Redis checks the default user's current password).

@@ -195,6 +195,26 @@ impl Reply {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// An integer too big for `:`, given as decimal digits: `(` in RESP3,
+    /// a bulk string in RESP2.
+    pub fn big_number(&mut self, digits: &[u8]) {
+        if self.resp3 {
+            self.buf.push(b'(');
+            self.buf.extend_from_slice(digits);
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(digits);
+        }
+    }
+
+    /// RESP3 attributes (`|n`, then `n` key/value pairs) that annotate
+    /// the reply written right after them. RESP2 has no attributes: the
+    /// caller writes the pairs only when [`Reply::resp3`] is true.
+    pub fn attribute(&mut self, pairs: usize) {
+        debug_assert!(self.resp3, "attributes exist only in RESP3");
+        self.header(b'|', pairs as i64);
+    }
+
     /// Human-readable text: a bulk string in RESP2, verbatim `txt` in RESP3.
     pub fn verbatim(&mut self, text: &[u8]) {
         if self.resp3 {

@@ -391,6 +391,10 @@ fn read_one(r: &mut impl BufRead, out: &mut Vec<u8>) -> std::io::Result<()> {
             for _ in 0..2 * n.max(0) {
                 read_one(r, out)?;
             }
+            if line[0] == b'|' {
+                // Attributes annotate the reply that follows: one unit.
+                read_one(r, out)?;
+            }
             Ok(())
         }
         other => Err(std::io::Error::new(

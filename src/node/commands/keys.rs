@@ -679,7 +679,7 @@ fn object_encoding(ctx: &mut Ctx) -> CmdResult {
 
 /// Integers 0..9999 are shared objects in Redis (refcount INT_MAX) unless
 /// an LRU/LFU maxmemory policy needs per-key access data.
-fn uses_shared_integers(ctx: &Ctx) -> bool {
+pub(crate) fn uses_shared_integers(ctx: &Ctx) -> bool {
     let s = &ctx.node.config.settings;
     s.maxmemory == 0
         || !matches!(

@@ -439,7 +439,7 @@ pub fn reply_help(ctx: &mut Ctx, container: &str, lines: &[&str]) {
         r.simple(line.as_bytes());
     }
     r.simple(b"HELP");
-    r.simple(b"    Print this help.");
+    r.simple(b"    Prints this help.");
 }
 
 /// Parse an integer argument (`ERR value is not an integer or out of range`).
