@@ -7,7 +7,10 @@
 #   scripts/bench.sh [ROUNDS] [REQUESTS]       (defaults: 3 rounds, 1000000)
 #
 # Prints a table of ops/s and the Vigil/Redis ratio for each test, unpipelined
-# and with -P 16, and used_memory / RSS after the load. Loopback only.
+# and with -P 16, plus each server's CPU time per request (on a 2-core
+# machine the single-threaded redis-benchmark is usually the bottleneck, so
+# ops/s come out equal and CPU per request is what tells the servers apart),
+# and used_memory / RSS after the load. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,12 +35,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+declare -A PID_OF
 start() { # name binary port
     local name=$1 bin=$2 port=$3
     mkdir -p "$WORK/$name"
     "$bin" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK/$name" \
         --logfile "$WORK/$name.log" &
     PIDS+=($!)
+    PID_OF[$name]=$!
     for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.05; done
     echo "$name did not start" >&2; exit 1
 }
@@ -49,15 +54,23 @@ echo "redis-server $(redis-server --version)"
 echo "redis-benchmark -t $TESTS -n $REQUESTS -c $CLIENTS [-P 16], $ROUNDS alternating rounds, median ops/s"
 echo
 
-declare -A RESULTS
+declare -A RESULTS CPU
+TICKS=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run() { # server port pipeline
-    local server=$1 port=$2 pipe=$3
+    local server=$1 port=$2 pipe=$3 test
     redis-cli -p "$port" flushall >/dev/null
-    redis-benchmark -p "$port" -t "$TESTS" -n "$REQUESTS" -c "$CLIENTS" -P "$pipe" --csv -q 2>/dev/null |
-        tail -n +2 | tr -d '"' | while IFS=, read -r test rps _; do echo "$test,$rps"; done >"$WORK/out"
-    while IFS=, read -r test rps; do
-        RESULTS["$server|$pipe|$test"]+="$rps "
-    done <"$WORK/out"
+    for test in ${TESTS//,/ }; do
+        local before after
+        before=$(cpu_ticks "${PID_OF[$server]}")
+        redis-benchmark -p "$port" -t "$test" -n "$REQUESTS" -c "$CLIENTS" -P "$pipe" --csv -q 2>/dev/null |
+            tail -n +2 | tr -d '"' | while IFS=, read -r name rps _; do echo "$name,$rps"; done >"$WORK/out"
+        after=$(cpu_ticks "${PID_OF[$server]}")
+        while IFS=, read -r name rps; do
+            RESULTS["$server|$pipe|$name"]+="$rps "
+            CPU["$server|$pipe|$name"]+="$(echo "($after - $before) * 1000000 / $TICKS / $REQUESTS" | bc -l) "
+        done <"$WORK/out"
+    done
 }
 
 for pipe in 1 16; do
@@ -68,12 +81,14 @@ for pipe in 1 16; do
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-printf '%-18s %-9s %14s %14s %8s\n' test pipeline "vigil ops/s" "redis ops/s" ratio
+printf '%-16s %-6s %12s %12s %7s %14s %14s\n' test pipe "vigil ops/s" "redis ops/s" ratio "vigil cpu µs/op" "redis cpu µs/op"
 for pipe in 1 16; do
     for test in SET GET INCR "MSET (10 keys)"; do
         v=$(echo "${RESULTS["vigil|$pipe|$test"]:-}" | median)
         r=$(echo "${RESULTS["redis|$pipe|$test"]:-}" | median)
-        printf '%-18s %-9s %14.0f %14.0f %8.2f\n' "$test" "-P $pipe" "$v" "$r" "$(echo "$v / $r" | bc -l)"
+        vc=$(echo "${CPU["vigil|$pipe|$test"]:-}" | median)
+        rc=$(echo "${CPU["redis|$pipe|$test"]:-}" | median)
+        printf '%-16s %-6s %12.0f %12.0f %7.2f %14.2f %14.2f\n' "$test" "-P $pipe" "$v" "$r" "$(echo "$v / $r" | bc -l)" "$vc" "$rc"
     done
 done
 

@@ -1,14 +1,18 @@
 //! One client connection: moves bytes between its socket and the node.
 //!
 //! The task reads whatever is available, hands the whole buffer to
-//! [`Node::process_input`] (every complete command runs), and writes all
-//! the replies with one `write` (DESIGN principle 3). Other clients' actions
-//! (a PUBLISH, CLIENT KILL, the end of a pause) reach it through its
-//! [`Notify`]: the node appended output or changed its state.
+//! [`Node::process_input`] (every complete command runs), and the replies
+//! go out with one `write` (DESIGN principle 3), usually at the next flush
+//! (see `writes`). Other clients' actions (a PUBLISH, CLIENT KILL, the end
+//! of a pause) and the flush reach the task through its handle's `Notify`.
 //!
 //! Reads use the readiness API directly so that a short read — the socket
 //! is drained — clears readiness without the extra `read` returning
 //! EAGAIN that a read-until-WouldBlock loop would cost on every request.
+//! The socket is registered for readability only; interest in writability
+//! is added while a write is blocked and removed after (as Redis installs
+//! its write handler), because otherwise every reply the client drains
+//! raises an EPOLLOUT edge that wakes the thread for nothing.
 //! The task never awaits while holding the node borrowed.
 
 use std::io;
@@ -16,8 +20,9 @@ use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
 use tokio::io::unix::AsyncFd;
-use tokio::sync::Notify;
+use tokio::io::Interest;
 
+use super::writes::{self, ConnHandle, WriteState};
 use super::Shared;
 use crate::node::client::ClientId;
 use crate::node::unix_ms;
@@ -36,18 +41,17 @@ pub async fn serve<S: AsRawFd>(
     shared: Rc<Shared>,
     io: AsyncFd<S>,
     id: ClientId,
-    notify: Rc<Notify>,
+    handle: Rc<ConnHandle>,
 ) {
-    let fd = io.get_ref().as_raw_fd();
     let mut conn = Connection {
         shared: shared.clone(),
         id,
-        fd,
+        handle,
         inbuf: Vec::with_capacity(IOBUF_LEN),
         start: 0,
         stalled: false,
     };
-    let result = conn.run(&io, &notify).await;
+    let result = conn.run(io).await;
     if let Err(e) = result {
         tracing::debug!("Client id={id} closed: {e}");
     }
@@ -57,8 +61,7 @@ pub async fn serve<S: AsRawFd>(
 struct Connection {
     shared: Rc<Shared>,
     id: ClientId,
-    /// The socket, owned by the task's `AsyncFd` (writes go straight to it).
-    fd: i32,
+    handle: Rc<ConnHandle>,
     /// Bytes read and not yet consumed start at `start`.
     inbuf: Vec<u8>,
     start: usize,
@@ -67,12 +70,26 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run<S: AsRawFd>(&mut self, io: &AsyncFd<S>, notify: &Notify) -> io::Result<()> {
+    async fn run<S: AsRawFd>(&mut self, mut io: AsyncFd<S>) -> io::Result<()> {
+        let fd = self.handle.fd;
+        let mut watching_writes = false;
         loop {
-            let pending_output = self.shared.has_output(self.id);
+            if self.shared.must_close(self.id) {
+                return Ok(());
+            }
+            let blocked = self.handle.write_blocked.get();
+            if blocked != watching_writes {
+                let interest = if blocked {
+                    Interest::READABLE | Interest::WRITABLE
+                } else {
+                    Interest::READABLE
+                };
+                io = reregister(io, interest)?;
+                watching_writes = blocked;
+            }
             tokio::select! {
                 biased;
-                _ = notify.notified() => {
+                _ = self.handle.notify.notified() => {
                     self.stalled = false;
                     if self.process()? == Next::Close {
                         return Ok(());
@@ -86,7 +103,7 @@ impl Connection {
                     // SAFETY: `spare` bytes of capacity follow `len`; they are
                     // only exposed as initialized after `read` filled `n`.
                     let dst = unsafe { std::slice::from_raw_parts_mut(self.inbuf.as_mut_ptr().add(len), spare) };
-                    match guard.try_io(|_| read_fd(self.fd, dst)) {
+                    match guard.try_io(|_| read_fd(fd, dst)) {
                         Ok(Ok(0)) => return Ok(()),
                         Ok(Ok(n)) => {
                             // SAFETY: `read` initialized `n` bytes after `len`.
@@ -95,7 +112,7 @@ impl Connection {
                                 // Short read: the socket is drained.
                                 guard.clear_ready();
                             }
-                            self.shared.count_input(self.id, n);
+                            self.shared.count_input(n);
                             if self.over_query_limit() {
                                 return Ok(());
                             }
@@ -108,10 +125,14 @@ impl Connection {
                         Err(_would_block) => {}
                     }
                 }
-                guard = io.writable(), if pending_output => {
+                guard = io.writable(), if blocked => {
                     let mut guard = guard?;
-                    if self.flush(&mut guard)? == Next::Close {
-                        return Ok(());
+                    let state = writes::write_out(&mut self.shared.node.borrow_mut(), self.id, fd)?;
+                    match state {
+                        WriteState::Close => return Ok(()),
+                        // Still full: wait for the next writable edge.
+                        WriteState::Blocked => guard.clear_ready(),
+                        WriteState::Done => self.handle.write_blocked.set(false),
                     }
                 }
             }
@@ -152,7 +173,7 @@ impl Connection {
         false
     }
 
-    /// Run what is buffered, then write the replies.
+    /// Run what is buffered, then hand the replies to the writer.
     fn process(&mut self) -> io::Result<Next> {
         let id = self.id;
         let (outcome, close_now) = {
@@ -176,55 +197,20 @@ impl Connection {
         if close_now {
             return Ok(Next::Close);
         }
-        self.write_now()
+        Ok(match writes::after_batch(&self.shared, id, &self.handle)? {
+            WriteState::Close => Next::Close,
+            WriteState::Done | WriteState::Blocked => Next::Continue,
+        })
     }
+}
 
-    /// Write pending replies without waiting.
-    fn write_now(&mut self) -> io::Result<Next> {
-        let mut node = self.shared.node.borrow_mut();
-        let Some(c) = node.clients.get_mut(self.id) else {
-            return Ok(Next::Close);
-        };
-        if c.close_asap {
-            return Ok(Next::Close);
-        }
-        let mut written_total = 0;
-        while !c.reply.is_empty() {
-            let n = write_fd(self.fd, c.reply.bytes());
-            match n {
-                Ok(0) => break,
-                Ok(n) => {
-                    c.reply.consume(n);
-                    written_total += n;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        let done = c.reply.is_empty();
-        if done {
-            c.reply.shrink_if_idle(IOBUF_LEN);
-        }
-        let close = done && c.close_after_reply;
-        if written_total > 0 {
-            node.stats.total_net_output_bytes += written_total as u64;
-            node.stats.total_writes_processed += 1;
-        }
-        Ok(if close { Next::Close } else { Next::Continue })
-    }
-
-    fn flush<S: AsRawFd>(
-        &mut self,
-        guard: &mut tokio::io::unix::AsyncFdReadyGuard<'_, S>,
-    ) -> io::Result<Next> {
-        let next = self.write_now()?;
-        if self.shared.has_output(self.id) {
-            // Still blocked: wait for the next writable edge.
-            guard.clear_ready();
-        }
-        Ok(next)
-    }
+/// Register the socket again with another interest set (the readiness
+/// already seen is not lost: the next read or write tries the socket).
+fn reregister<S: AsRawFd>(io: AsyncFd<S>, interest: Interest) -> io::Result<AsyncFd<S>> {
+    let inner = io.into_inner();
+    // SAFETY: `inner` owns its open descriptor, which moves into the new
+    // AsyncFd and stays open and unchanged for its whole lifetime.
+    unsafe { AsyncFd::register_with_interest(inner, interest) }.map_err(|e| e.into_parts().1)
 }
 
 /// `read(2)` on a raw descriptor (the socket is owned by the AsyncFd).
@@ -232,18 +218,6 @@ fn read_fd(fd: i32, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes; `fd` is an open
     // socket owned by the connection for as long as this call runs.
     let n = unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-/// `write(2)` on a raw descriptor (the socket is owned by the AsyncFd).
-fn write_fd(fd: i32, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: `buf` is valid for `buf.len()` bytes; `fd` is an open socket
-    // owned by the connection for as long as this call runs.
-    let n = unsafe { libc::write(fd, buf.as_ptr() as *const libc::c_void, buf.len()) };
     if n < 0 {
         Err(io::Error::last_os_error())
     } else {

@@ -16,6 +16,7 @@
 
 mod connection;
 pub mod logging;
+mod writes;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -35,7 +36,7 @@ use crate::node::{Listeners, Node};
 pub struct Shared {
     pub node: RefCell<Node>,
     /// Each connection task's wake-up signal.
-    conns: RefCell<HashMap<ClientId, Rc<Notify>>>,
+    conns: RefCell<HashMap<ClientId, Rc<writes::ConnHandle>>>,
     /// Signalled when the node asks to shut down.
     shutdown: Notify,
     /// The TCP listeners, shared with the node's [`Listeners`] handle.
@@ -54,8 +55,8 @@ impl Shared {
         if !wakeups.is_empty() {
             let conns = self.conns.borrow();
             for id in wakeups {
-                if let Some(n) = conns.get(&id) {
-                    n.notify_one();
+                if let Some(h) = conns.get(&id) {
+                    h.notify.notify_one();
                 }
             }
         }
@@ -64,19 +65,25 @@ impl Shared {
         }
     }
 
-    fn has_output(&self, id: ClientId) -> bool {
+    /// The connection's handle, while it is connected.
+    fn handle(&self, id: ClientId) -> Option<Rc<writes::ConnHandle>> {
+        self.conns.borrow().get(&id).cloned()
+    }
+
+    /// Whether the connection must close now: killed, over a limit, or its
+    /// last reply (QUIT, a protocol error) is out.
+    fn must_close(&self, id: ClientId) -> bool {
         self.node
             .borrow()
             .clients
             .get(id)
-            .is_some_and(|c| !c.reply.is_empty())
+            .is_none_or(|c| c.close_asap || (c.close_after_reply && c.reply.is_empty()))
     }
 
-    fn count_input(&self, id: ClientId, n: usize) {
+    fn count_input(&self, n: usize) {
         let mut node = self.node.borrow_mut();
         node.stats.total_net_input_bytes += n as u64;
         node.stats.total_reads_processed += 1;
-        let _ = id;
     }
 
     fn disconnect(self: &Rc<Self>, id: ClientId) {
@@ -208,6 +215,8 @@ pub fn run(config: Config) -> Result<(), StartError> {
     logging::init(&config.settings);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        // Redis's beforeSleep: replies go out when there is no more work.
+        .on_thread_park(writes::before_sleep)
         .build()
         .map_err(|e| StartError(format!("cannot start the runtime: {e}")))?;
     let local = tokio::task::LocalSet::new();
@@ -241,6 +250,7 @@ async fn serve(config: Config) -> Result<(), StartError> {
             backlog: settings.tcp_backlog as i32,
         })),
     });
+    writes::install(&shared);
 
     let listeners = plan_listeners(
         settings.port as u16,
@@ -526,7 +536,8 @@ where
     let fd = stream.as_raw_fd();
     // SAFETY: `stream` owns its open descriptor and moves into the AsyncFd,
     // which therefore keeps it open, unchanged, for its whole lifetime.
-    let io = match unsafe { AsyncFd::register(stream) } {
+    let io = match unsafe { AsyncFd::register_with_interest(stream, tokio::io::Interest::READABLE) }
+    {
         Ok(io) => io,
         Err(e) => {
             tracing::warn!("Cannot register client socket: {e}");
@@ -537,7 +548,7 @@ where
         c.fd = fd;
         setup(c);
     });
-    let notify = Rc::new(Notify::new());
-    shared.conns.borrow_mut().insert(id, notify.clone());
-    tokio::task::spawn_local(connection::serve(shared.clone(), io, id, notify));
+    let handle = Rc::new(writes::ConnHandle::new(fd));
+    shared.conns.borrow_mut().insert(id, handle.clone());
+    tokio::task::spawn_local(connection::serve(shared.clone(), io, id, handle));
 }
