@@ -99,13 +99,17 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
         // yet), so there is nothing to abort.
         return Err(CmdError::Static("ERR No shutdown in progress."));
     }
-    let save = if nosave {
-        Some(false)
-    } else if save {
-        Some(true)
-    } else {
-        None
-    };
+    if save {
+        // An explicit save that cannot happen fails the shutdown, as a
+        // failed save does in Redis: the node has no snapshot writer yet.
+        tracing::warn!(
+            "Error trying to save the DB: this build has no RDB persistence yet; not shutting down"
+        );
+        return Err(CmdError::Static(
+            "ERR Errors trying to SHUTDOWN. Check logs.",
+        ));
+    }
+    let save = if nosave { Some(false) } else { None };
     ctx.node.shutdown = Some(ShutdownRequest { save });
     // The client gets no reply: the connection closes with the server.
     ctx.client.close_asap = true;
