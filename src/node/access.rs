@@ -164,14 +164,18 @@ impl Node {
         mut value: Value,
         keep_ttl: bool,
     ) {
-        value.lru = self.lru_clock();
-        self.keyspace.dbs[db].set(key, value, keep_ttl);
+        value.lru = self.fresh_lru();
+        let kind = value.kind();
+        if !self.keyspace.dbs[db].set(key, value, keep_ttl) {
+            self.signal_key_as_ready(db, key, kind);
+        }
         self.signal_modified_key(cur, db, key);
     }
 
     /// Add a key known not to exist (after a lookup), without signalling.
     pub fn db_add(&mut self, db: usize, key: &[u8], mut value: Value) -> &mut Value {
         value.lru = self.fresh_lru();
+        self.signal_key_as_ready(db, key, value.kind());
         self.keyspace.dbs[db].add(key, value)
     }
 
@@ -186,6 +190,23 @@ impl Node {
             }
             None => false,
         }
+    }
+
+    /// Delete `key` if its collection has no elements left (Redis never
+    /// keeps an empty collection) and publish the `del` notification.
+    /// Call after the command's own notification; returns whether it
+    /// deleted.
+    pub fn delete_if_empty(&mut self, cur: &mut Client, db: usize, key: &[u8]) -> bool {
+        let empty = self.keyspace.dbs[db]
+            .get(key)
+            .is_some_and(|v| !v.data.is_string() && v.data.element_count() == 0);
+        if !empty {
+            return false;
+        }
+        self.keyspace.dbs[db].remove(key);
+        self.signal_modified_key(cur, db, key);
+        self.notify_keyspace_event(cur, KeyspaceEvents::GENERIC, "del", key, db);
+        true
     }
 
     /// Set an absolute expire time on an existing key.

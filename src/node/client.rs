@@ -73,6 +73,8 @@ pub struct Client {
     /// Close as soon as possible, dropping pending output (CLIENT KILL,
     /// output buffer limits).
     pub close_asap: bool,
+    /// Waiting in a blocking command (BLPOP...).
+    pub blocked: Option<Box<crate::node::blocking::BlockState>>,
     /// Full name of the last command run (`CLIENT LIST cmd=`).
     pub last_command: &'static str,
     /// When the output buffer first went over the soft limit (ms).
@@ -109,6 +111,7 @@ impl Client {
             no_evict: false,
             close_after_reply: false,
             close_asap: false,
+            blocked: None,
             last_command: "NULL",
             soft_limit_since_ms: None,
             query_buf_len: 0,
@@ -152,6 +155,9 @@ impl Client {
         }
         if self.multi.is_some() {
             f.push('x');
+        }
+        if self.blocked.is_some() {
+            f.push('b');
         }
         if self.dirty_cas {
             f.push('d');

@@ -27,8 +27,11 @@ pub struct BatchOutcome {
     pub consumed: usize,
     /// Buffer length that would complete the pending request, when known.
     pub needed: Option<usize>,
-    /// A complete command is waiting (client paused): retry on wakeup.
+    /// A complete command is waiting (client paused or blocked): retry on
+    /// wakeup.
     pub stalled: bool,
+    /// The client is blocked (BLPOP...) until this Unix ms time, if any.
+    pub block_deadline: Option<i64>,
 }
 
 /// Whether a command ran or must wait.
@@ -52,6 +55,12 @@ impl Node {
             if client.close_after_reply || client.close_asap {
                 // Nothing after QUIT or a protocol error is executed.
                 pos = input.len();
+                break;
+            }
+            if let Some(state) = &client.blocked {
+                // A blocked client's next commands wait for its reply.
+                outcome.stalled = true;
+                outcome.block_deadline = state.deadline_ms;
                 break;
             }
             let limits = Limits {
@@ -92,6 +101,11 @@ impl Node {
                         break;
                     }
                     pos += consumed;
+                    if let Some(state) = &client.blocked {
+                        outcome.stalled = true;
+                        outcome.block_deadline = state.deadline_ms;
+                        break;
+                    }
                 }
                 Parsed::Inline { consumed, args } => {
                     let inline: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
@@ -100,6 +114,11 @@ impl Node {
                         break;
                     }
                     pos += consumed;
+                    if let Some(state) = &client.blocked {
+                        outcome.stalled = true;
+                        outcome.block_deadline = state.deadline_ms;
+                        break;
+                    }
                 }
             }
         }
@@ -186,6 +205,9 @@ impl Node {
             return Flow::Continue;
         }
         self.call(c, cmd, argv);
+        // Keys the command created may serve blocked clients now that its
+        // effects are out.
+        self.serve_blocked_clients();
         Flow::Continue
     }
 

@@ -138,11 +138,12 @@ impl Node {
              maxclients:{}\r\n\
              client_recent_max_input_buffer:{max_in}\r\n\
              client_recent_max_output_buffer:{max_out}\r\n\
-             blocked_clients:0\r\n\
+             blocked_clients:{}\r\n\
              tracking_clients:0\r\n\
              clients_in_timeout_table:0\r\n",
             self.clients.len(),
             self.config.settings.maxclients,
+            self.blocking.count,
         );
     }
 

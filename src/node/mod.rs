@@ -12,6 +12,7 @@
 
 pub mod access;
 pub mod active_expire;
+pub mod blocking;
 pub mod client;
 pub mod commands;
 pub mod config;
@@ -141,6 +142,7 @@ pub struct Node {
     pub keyspace: Keyspace,
     pub clients: Clients,
     pub pubsub: PubSub,
+    pub blocking: blocking::Blocking,
     /// Per database: WATCHed key → the clients watching it.
     pub watched: Vec<HashMap<SmallBytes, Vec<ClientId>>>,
     pub effects: Effects,
@@ -189,6 +191,7 @@ impl Node {
             config,
             clients: Clients::default(),
             pubsub: PubSub::default(),
+            blocking: blocking::Blocking::default(),
             effects: Effects::default(),
             stats: Stats::default(),
             monitors: Vec::new(),
@@ -239,6 +242,7 @@ impl Node {
             return;
         };
         self.unwatch_all(&mut client);
+        self.forget_blocked(&mut client);
         self.pubsub.forget_client(&mut client);
         self.monitors.retain(|&m| m != id);
     }

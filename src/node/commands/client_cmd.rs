@@ -7,6 +7,7 @@
 use super::{
     acl, command, flags, is, subcommand, CmdError, CmdResult, Command, Ctx, NO_KEYS, SYNTAX,
 };
+use crate::node::blocking::Unblock;
 use crate::node::client::{Client, ClientId, ReplyMode};
 use crate::node::Pause;
 
@@ -474,15 +475,29 @@ fn client_unblock(ctx: &mut Ctx) -> CmdResult {
     if ctx.argc() > 4 {
         return Err(syntax_error(ctx));
     }
-    if ctx.argc() == 4 && !is(ctx.arg(3), "timeout") && !is(ctx.arg(3), "error") {
-        return Err(CmdError::Static(
-            "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
-        ));
+    let how = match ctx.argv.get(3) {
+        None => Unblock::Timeout,
+        Some(r) if is(r, "timeout") => Unblock::Timeout,
+        Some(r) if is(r, "error") => Unblock::Error,
+        Some(_) => {
+            return Err(CmdError::Static(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    let id = super::parse_int(ctx.arg(2))?;
+    let mut unblocked = false;
+    if let Some(mut target) = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.node.clients.take(id))
+    {
+        if target.blocked.is_some() {
+            ctx.node.unblock(&mut target, how);
+            unblocked = true;
+        }
+        ctx.node.clients.put(target);
     }
-    super::parse_int(ctx.arg(2))?;
-    // No command blocks a client yet (blocking list/zset operations arrive
-    // with the collection types), so there is never a client to unblock.
-    ctx.client.reply.int(0);
+    ctx.client.reply.int(unblocked as i64);
     Ok(())
 }
 

@@ -170,6 +170,12 @@ pub struct Command {
     pub since: &'static str,
 }
 
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Command({})", self.full_name)
+    }
+}
+
 impl Command {
     pub fn has(&self, flag: u64) -> bool {
         self.flags & flag != 0

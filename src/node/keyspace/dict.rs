@@ -510,6 +510,24 @@ impl<K: Hash + Eq, V> Dict<K, V> {
     }
 }
 
+impl<K: Hash + Eq + Clone, V: Clone> Clone for Dict<K, V> {
+    fn clone(&self) -> Self {
+        let mut copy = Dict::new();
+        copy.reserve(self.len());
+        for (k, v) in self.iter() {
+            copy.insert_new(k.clone(), v.clone());
+        }
+        copy
+    }
+}
+
+impl<K, V> std::fmt::Debug for Dict<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let len = self.tables[0].used + self.tables[1].used;
+        write!(f, "Dict({len} entries)")
+    }
+}
+
 /// Iterator over a [`Dict`].
 pub struct Iter<'a, K, V> {
     dict: &'a Dict<K, V>,

@@ -8,8 +8,13 @@
 pub mod bytes;
 pub mod db;
 pub mod dict;
+pub mod hash;
 pub mod lazyfree;
+pub mod list;
+pub mod pack;
+pub mod set;
 pub mod value;
+pub mod zset;
 
 pub use bytes::SmallBytes;
 pub use db::Db;

@@ -13,6 +13,10 @@
 use std::ops::Deref;
 
 use super::bytes::INLINE_CAP;
+use super::hash::Hash;
+use super::list::List;
+use super::set::Set;
+use super::zset::ZSet;
 
 /// Strings up to this length are created with the `embstr` encoding.
 pub const EMBSTR_MAX: usize = 44;
@@ -36,33 +40,46 @@ pub enum Data {
     /// `int` encoding.
     Int(i64),
     /// `embstr` encoding, short enough to live in the node itself.
-    Inline { len: u8, bytes: [u8; INLINE_CAP] },
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_CAP],
+    },
     /// `embstr` encoding, one exact-size allocation.
     Embstr(Box<[u8]>),
     /// `raw` encoding: growable, for strings modified in place.
     Raw(Box<Vec<u8>>),
+    List(Box<List>),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 /// The type names of `TYPE` and `SCAN ... TYPE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     String,
+    List,
+    Hash,
+    Set,
+    ZSet,
 }
 
 impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::String => "string",
+            Kind::List => "list",
+            Kind::Hash => "hash",
+            Kind::Set => "set",
+            Kind::ZSet => "zset",
         }
     }
 
-    /// Parse a `SCAN ... TYPE` / `TYPE`-style name (case-insensitive).
+    /// Parse a type name (case-insensitive).
     pub fn from_name(name: &[u8]) -> Option<Kind> {
-        if name.eq_ignore_ascii_case(b"string") {
-            Some(Kind::String)
-        } else {
-            None
-        }
+        [Kind::String, Kind::List, Kind::Hash, Kind::Set, Kind::ZSet]
+            .into_iter()
+            .find(|k| name.eq_ignore_ascii_case(k.name().as_bytes()))
     }
 }
 
@@ -85,6 +102,10 @@ impl Value {
     pub fn kind(&self) -> Kind {
         match self.data {
             Data::Int(_) | Data::Inline { .. } | Data::Embstr(_) | Data::Raw(_) => Kind::String,
+            Data::List(_) => Kind::List,
+            Data::Hash(_) => Kind::Hash,
+            Data::Set(_) => Kind::Set,
+            Data::ZSet(_) => Kind::ZSet,
         }
     }
 }
@@ -136,16 +157,18 @@ impl Data {
             Data::Inline { len, bytes } => IntOrBytes::Bytes(&bytes[..*len as usize]),
             Data::Embstr(b) => IntOrBytes::Bytes(b),
             Data::Raw(v) => IntOrBytes::Bytes(v),
+            Data::List(_) | Data::Hash(_) | Data::Set(_) | Data::ZSet(_) => return None,
         })
     }
 
-    /// Length in bytes of a string value.
+    /// Length in bytes of a string value (0 for other types).
     pub fn string_len(&self) -> usize {
         match self {
             Data::Int(n) => itoa::Buffer::new().format(*n).len(),
             Data::Inline { len, .. } => *len as usize,
             Data::Embstr(b) => b.len(),
             Data::Raw(v) => v.len(),
+            Data::List(_) | Data::Hash(_) | Data::Set(_) | Data::ZSet(_) => 0,
         }
     }
 
@@ -168,6 +191,10 @@ impl Data {
             Data::Int(_) => "int",
             Data::Inline { .. } | Data::Embstr(_) => "embstr",
             Data::Raw(_) => "raw",
+            Data::List(l) => l.encoding_name(),
+            Data::Hash(h) => h.encoding_name(),
+            Data::Set(s) => s.encoding_name(),
+            Data::ZSet(z) => z.encoding_name(),
         }
     }
 
@@ -178,6 +205,21 @@ impl Data {
             Data::Int(_) | Data::Inline { .. } => 0,
             Data::Embstr(b) => b.len(),
             Data::Raw(v) => std::mem::size_of::<Vec<u8>>() + v.capacity(),
+            Data::List(l) => std::mem::size_of::<List>() + l.heap_size(),
+            Data::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
+            Data::Set(s) => std::mem::size_of::<Set>() + s.heap_size(),
+            Data::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_size(),
+        }
+    }
+
+    /// Number of elements of a collection (1 for a string).
+    pub fn element_count(&self) -> usize {
+        match self {
+            Data::List(l) => l.len(),
+            Data::Hash(h) => h.len(),
+            Data::Set(s) => s.len(),
+            Data::ZSet(z) => z.len(),
+            _ => 1,
         }
     }
 }

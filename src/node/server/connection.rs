@@ -50,6 +50,7 @@ pub async fn serve<S: AsRawFd>(
         inbuf: Vec::with_capacity(IOBUF_LEN),
         start: 0,
         stalled: false,
+        block_deadline: None,
     };
     let result = conn.run(io).await;
     if let Err(e) = result {
@@ -65,8 +66,11 @@ struct Connection {
     /// Bytes read and not yet consumed start at `start`.
     inbuf: Vec<u8>,
     start: usize,
-    /// A complete command waits (client paused): don't run more until woken.
+    /// A complete command waits (client paused or blocked): don't run more
+    /// until woken.
     stalled: bool,
+    /// Blocked in BLPOP-style command until this Unix ms time.
+    block_deadline: Option<i64>,
 }
 
 impl Connection {
@@ -78,6 +82,7 @@ impl Connection {
                 return Ok(());
             }
             let blocked = self.handle.write_blocked.get();
+            let timeout = self.block_deadline.map(deadline_instant);
             if blocked != watching_writes {
                 let interest = if blocked {
                     Interest::READABLE | Interest::WRITABLE
@@ -123,6 +128,14 @@ impl Connection {
                         Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                         Ok(Err(e)) => return Err(e),
                         Err(_would_block) => {}
+                    }
+                }
+                _ = sleep_until_opt(timeout), if timeout.is_some() => {
+                    self.shared.node.borrow_mut().unblock_timed_out(self.id, unix_ms());
+                    self.block_deadline = None;
+                    self.stalled = false;
+                    if self.process()? == Next::Close {
+                        return Ok(());
                     }
                 }
                 guard = io.writable(), if blocked => {
@@ -194,6 +207,7 @@ impl Connection {
             self.start = 0;
         }
         self.stalled = outcome.stalled;
+        self.block_deadline = outcome.block_deadline;
         if close_now {
             return Ok(Next::Close);
         }
@@ -201,6 +215,19 @@ impl Connection {
             WriteState::Close => Next::Close,
             WriteState::Done | WriteState::Blocked => Next::Continue,
         })
+    }
+}
+
+/// The monotonic instant of a Unix ms deadline.
+fn deadline_instant(deadline_ms: i64) -> tokio::time::Instant {
+    let left = (deadline_ms - unix_ms()).max(0) as u64;
+    tokio::time::Instant::now() + std::time::Duration::from_millis(left)
+}
+
+async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -18,7 +18,7 @@
 
 use sha1::{Digest, Sha1};
 
-use crate::node::keyspace::{Keyspace, Kind, Value};
+use crate::node::keyspace::{Data, Keyspace, Kind, Value};
 
 pub type Sha1Digest = [u8; 20];
 
@@ -26,6 +26,12 @@ fn xor_in(d: &mut Sha1Digest, data: &[u8]) {
     for (a, b) in d.iter_mut().zip(Sha1::digest(data)) {
         *a ^= b;
     }
+}
+
+/// Xor a finished 20-byte digest into `d` (Redis's `xorDigest` of an
+/// element digest hashes it again, like any data).
+fn xor_in_digest(d: &mut Sha1Digest, e: &Sha1Digest) {
+    xor_in(d, e);
 }
 
 fn mix_in(d: &mut Sha1Digest, data: &[u8]) {
@@ -37,16 +43,36 @@ fn mix_in(d: &mut Sha1Digest, data: &[u8]) {
 fn type_code(kind: Kind) -> u32 {
     match kind {
         Kind::String => 0,
+        Kind::List => 1,
+        Kind::Set => 2,
+        Kind::ZSet => 3,
+        Kind::Hash => 4,
     }
 }
 
 /// Add a value's type, contents and TTL marker to `d`.
 fn add_value(d: &mut Sha1Digest, value: &Value, has_ttl: bool) {
     mix_in(d, &type_code(value.kind()).to_be_bytes());
-    match value.kind() {
+    match &value.data {
+        // Lists mix their elements in order; sets, hashes and sorted sets
+        // xor a digest per element, so their internal order does not matter.
+        Data::List(list) => list.iter().for_each(|e| mix_in(d, e)),
+        Data::Set(set) => set.for_each(|m| xor_in(d, m)),
+        Data::Hash(hash) => hash.for_each(|field, val| {
+            let mut e = [0u8; 20];
+            mix_in(&mut e, field);
+            mix_in(&mut e, val);
+            xor_in_digest(d, &e);
+        }),
+        Data::ZSet(zset) => zset.for_each(|member, score| {
+            let mut e = [0u8; 20];
+            mix_in(&mut e, member);
+            mix_in(&mut e, crate::util::num::double_to_string(score).as_bytes());
+            xor_in_digest(d, &e);
+        }),
         // An int-encoded string counts as its decimal text.
-        Kind::String => {
-            if let Some(bytes) = value.data.string_bytes() {
+        data => {
+            if let Some(bytes) = data.string_bytes() {
                 mix_in(d, &bytes);
             }
         }

@@ -13,7 +13,7 @@
 
 use super::super::{CmdResult, Ctx, NO_SUCH_KEY};
 use crate::node::keyspace::value::{Data, LRU_CLOCK_MAX};
-use crate::node::keyspace::{Kind, Value};
+use crate::node::keyspace::Value;
 use crate::util::lzf;
 
 pub fn debug_object(ctx: &mut Ctx) -> CmdResult {
@@ -47,19 +47,41 @@ pub fn debug_object(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// Bytes the value takes in an RDB file (without its type byte and key).
+/// Collections are measured in the plain RDB encodings (a length, then
+/// each element as an RDB string; sorted-set scores as 8-byte doubles),
+/// which every RDB reader accepts.
 pub fn serialized_len(value: &Value, compress: bool) -> usize {
-    match value.kind() {
-        Kind::String => match &value.data {
-            Data::Int(n) => int_len(*n).unwrap_or_else(|| {
+    let mut total = 0;
+    match &value.data {
+        Data::Int(n) => {
+            return int_len(*n).unwrap_or_else(|| {
                 let digits = itoa::Buffer::new().format(*n).len();
                 length_len(digits) + digits
-            }),
-            data => match data.string_bytes() {
-                Some(bytes) => string_len(&bytes, compress),
-                None => 0,
-            },
-        },
+            })
+        }
+        Data::List(list) => {
+            total += length_len(list.len());
+            list.iter().for_each(|e| total += string_len(e, compress));
+        }
+        Data::Set(set) => {
+            total += length_len(set.len());
+            set.for_each(|m| total += string_len(m, compress));
+        }
+        Data::Hash(hash) => {
+            total += length_len(hash.len());
+            hash.for_each(|f, v| total += string_len(f, compress) + string_len(v, compress));
+        }
+        Data::ZSet(zset) => {
+            total += length_len(zset.len());
+            zset.for_each(|m, _| total += string_len(m, compress) + 8);
+        }
+        data => {
+            if let Some(bytes) = data.string_bytes() {
+                total += string_len(&bytes, compress);
+            }
+        }
     }
+    total
 }
 
 /// A string as RDB stores it: as an integer if it is the canonical text of
