@@ -234,5 +234,9 @@ corpus!(
     connection,
     config,
     introspect,
-    debug
+    debug,
+    lists,
+    hashes,
+    sets,
+    zsets,
 );

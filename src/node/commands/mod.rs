@@ -14,13 +14,17 @@ pub mod config_cmd;
 pub mod connection;
 pub mod debug;
 pub mod expire;
+pub mod hashes;
 pub mod info;
 pub mod introspect;
 pub mod keys;
+pub mod lists;
 pub mod pubsub;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod transactions;
+pub mod zsets;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -279,9 +283,13 @@ pub const fn subcommand(
 }
 
 /// Every command family's table.
-fn families() -> [&'static [Command]; 13] {
+fn families() -> [&'static [Command]; 17] {
     [
         strings::COMMANDS,
+        lists::COMMANDS,
+        hashes::COMMANDS,
+        sets::COMMANDS,
+        zsets::COMMANDS,
         bits::COMMANDS,
         keys::COMMANDS,
         expire::COMMANDS,

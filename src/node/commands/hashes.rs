@@ -1,0 +1,4 @@
+//! (being written)
+use super::Command;
+
+pub const COMMANDS: &[Command] = &[];
