@@ -57,6 +57,30 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     if s.is_empty() || s[0].is_ascii_whitespace() || s[0] == 0x0b || s.contains(&0) {
         return None;
     }
+    let (value, errno, consumed) = strtod(s);
+    if consumed != s.len() || value.is_nan() {
+        return None;
+    }
+    if errno == libc::ERANGE && (value.is_infinite() || value == 0.0) {
+        return None;
+    }
+    Some(value)
+}
+
+/// Parse a double the way Redis reads a sorted-set range end (`strtod`
+/// on the argument as a C string, then "did it stop at the terminator?"):
+/// the argument ends at its first NUL byte, leading blanks are skipped,
+/// the empty string is 0, overflow gives an infinity; only trailing bytes
+/// and NaN are refused.
+pub fn parse_f64_c_string(s: &[u8]) -> Option<f64> {
+    let s = s.iter().position(|&b| b == 0).map_or(s, |n| &s[..n]);
+    let (value, _, consumed) = strtod(s);
+    (consumed == s.len() && !value.is_nan()).then_some(value)
+}
+
+/// C's `strtod` over `s` (which holds no NUL byte): the value, `errno`,
+/// and how many bytes it consumed.
+fn strtod(s: &[u8]) -> (f64, i32, usize) {
     let mut stack = [0u8; 128];
     let mut heap = Vec::new();
     let cstr: &[u8] = if s.len() < stack.len() {
@@ -70,7 +94,7 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     let mut end: *mut libc::c_char = std::ptr::null_mut();
     // SAFETY: `cstr` is NUL-terminated and outlives the call; strtod only
     // reads up to the terminator and stores a pointer into it in `end`.
-    let (value, errno, consumed) = unsafe {
+    unsafe {
         *libc::__errno_location() = 0;
         let start = cstr.as_ptr() as *const libc::c_char;
         let v = libc::strtod(start, &mut end);
@@ -79,14 +103,7 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
             *libc::__errno_location(),
             end.offset_from(start) as usize,
         )
-    };
-    if consumed != s.len() || value.is_nan() {
-        return None;
     }
-    if errno == libc::ERANGE && (value.is_infinite() || value == 0.0) {
-        return None;
-    }
-    Some(value)
 }
 
 /// Format a double as C's `%.17g` into `buf` (32 bytes is always enough).

@@ -29,6 +29,14 @@ impl Set {
         self.len() == 0
     }
 
+    /// Whether `member` is in the set (the signature of main's `Set`).
+    pub fn contains(&self, member: &[u8]) -> bool {
+        match self {
+            Set::Ints(v) => crate::util::num::parse_i64(member).is_some_and(|n| v.contains(&n)),
+            Set::Table(d) => d.contains_key(member),
+        }
+    }
+
     /// Visit every member (integers as their decimal text).
     pub fn for_each(&self, mut f: impl FnMut(&[u8])) {
         match self {

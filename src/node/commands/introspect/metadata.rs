@@ -336,6 +336,100 @@ pub static METADATA: &[Meta] = &[
         ],
         ..Meta::BLANK
     },
+    // command: bzmpop
+    Meta {
+        name: "bzmpop",
+        summary: "Removes and returns members with the lowest or highest scores from the first non-empty sorted set, waiting for one if none has members",
+        complexity: Some("O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped."),
+        arguments: &[
+            Arg { name: "timeout", kind: ArgType::Double, ..Arg::BLANK },
+            Arg { name: "numkeys", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(0),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "where",
+                kind: ArgType::Oneof,
+                arguments: &[
+                    Arg { name: "min", kind: ArgType::PureToken, token: Some("MIN"), ..Arg::BLANK },
+                    Arg { name: "max", kind: ArgType::PureToken, token: Some("MAX"), ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "count",
+                kind: ArgType::Integer,
+                token: Some("COUNT"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::DELETE,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: bzpopmax
+    Meta {
+        name: "bzpopmax",
+        summary: "Removes and returns the member with the highest score from the first non-empty sorted set, waiting for one if none has members",
+        complexity: Some("O(log(N)) with N being the number of elements in the sorted set."),
+        history: &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
+        arguments: &[
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(0),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+            Arg { name: "timeout", kind: ArgType::Double, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: -2, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: bzpopmin
+    Meta {
+        name: "bzpopmin",
+        summary: "Removes and returns the member with the lowest score from the first non-empty sorted set, waiting for one if none has members",
+        complexity: Some("O(log(N)) with N being the number of elements in the sorted set."),
+        history: &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
+        arguments: &[
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(0),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+            Arg { name: "timeout", kind: ArgType::Double, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: -2, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
     // command: client
     Meta {
         name: "client",
@@ -2513,6 +2607,1074 @@ pub static METADATA: &[Meta] = &[
                 flags: kf::RO,
                 begin_search: BeginSearch::Index(1),
                 find_keys: FindKeys::Range { lastkey: -1, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zadd
+    Meta {
+        name: "zadd",
+        summary: "Adds members to a sorted set or updates their scores, creating the set if needed",
+        complexity: Some("O(log(N)) for each item added, where N is the number of elements in the sorted set."),
+        history: &[
+            ("2.4.0", "Accepts multiple elements."),
+            ("3.0.2", "Added the `XX`, `NX`, `CH` and `INCR` options."),
+            ("6.2.0", "Added the `GT` and `LT` options."),
+        ],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg {
+                name: "condition",
+                kind: ArgType::Oneof,
+                since: Some("3.0.2"),
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "nx", kind: ArgType::PureToken, token: Some("NX"), ..Arg::BLANK },
+                    Arg { name: "xx", kind: ArgType::PureToken, token: Some("XX"), ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "comparison",
+                kind: ArgType::Oneof,
+                since: Some("6.2.0"),
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "gt", kind: ArgType::PureToken, token: Some("GT"), ..Arg::BLANK },
+                    Arg { name: "lt", kind: ArgType::PureToken, token: Some("LT"), ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "change",
+                kind: ArgType::PureToken,
+                token: Some("CH"),
+                since: Some("3.0.2"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "increment",
+                kind: ArgType::PureToken,
+                token: Some("INCR"),
+                since: Some("3.0.2"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "score_member",
+                kind: ArgType::Block,
+                flags: af::MULTIPLE,
+                arguments: &[
+                    Arg { name: "score", kind: ArgType::Double, ..Arg::BLANK },
+                    Arg { name: "member", kind: ArgType::String, ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::UPDATE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zcard
+    Meta {
+        name: "zcard",
+        summary: "Returns the number of members of a sorted set",
+        complexity: Some("O(1)"),
+        arguments: &[Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK }],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zcount
+    Meta {
+        name: "zcount",
+        summary: "Counts the members of a sorted set whose scores fall within a range",
+        complexity: Some("O(log(N)) with N being the number of elements in the sorted set."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "min", kind: ArgType::Double, ..Arg::BLANK },
+            Arg { name: "max", kind: ArgType::Double, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zdiff
+    Meta {
+        name: "zdiff",
+        summary: "Returns the members of the first sorted set that are in none of the other sets",
+        complexity: Some("O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set."),
+        arguments: &[
+            Arg { name: "numkeys", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(0),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "withscores",
+                kind: ArgType::PureToken,
+                token: Some("WITHSCORES"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zdiffstore
+    Meta {
+        name: "zdiffstore",
+        summary: "Stores the members of the first sorted set that are in none of the other sets in a key",
+        complexity: Some("O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set."),
+        arguments: &[
+            Arg { name: "destination", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "numkeys", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(1),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::OW | kf::UPDATE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zincrby
+    Meta {
+        name: "zincrby",
+        summary: "Increments the score of a member of a sorted set, adding it if needed",
+        complexity: Some("O(log(N)) where N is the number of elements in the sorted set."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "increment", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg { name: "member", kind: ArgType::String, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::UPDATE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zinter
+    Meta {
+        name: "zinter",
+        summary: "Returns the members all of the given sorted sets share, with combined scores",
+        complexity: Some("O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set."),
+        arguments: &[
+            Arg { name: "numkeys", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(0),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "weight",
+                kind: ArgType::Integer,
+                token: Some("WEIGHTS"),
+                flags: af::OPTIONAL | af::MULTIPLE,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "aggregate",
+                kind: ArgType::Oneof,
+                token: Some("AGGREGATE"),
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "sum", kind: ArgType::PureToken, token: Some("SUM"), ..Arg::BLANK },
+                    Arg { name: "min", kind: ArgType::PureToken, token: Some("MIN"), ..Arg::BLANK },
+                    Arg { name: "max", kind: ArgType::PureToken, token: Some("MAX"), ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "withscores",
+                kind: ArgType::PureToken,
+                token: Some("WITHSCORES"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zintercard
+    Meta {
+        name: "zintercard",
+        summary: "Counts the members all of the given sorted sets share, optionally stopping at a limit",
+        complexity: Some("O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets."),
+        arguments: &[
+            Arg { name: "numkeys", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(0),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "limit",
+                kind: ArgType::Integer,
+                token: Some("LIMIT"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zinterstore
+    Meta {
+        name: "zinterstore",
+        summary: "Stores the members all of the given sorted sets share, with combined scores, in a key",
+        complexity: Some("O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set."),
+        arguments: &[
+            Arg { name: "destination", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "numkeys", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(1),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "weight",
+                kind: ArgType::Integer,
+                token: Some("WEIGHTS"),
+                flags: af::OPTIONAL | af::MULTIPLE,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "aggregate",
+                kind: ArgType::Oneof,
+                token: Some("AGGREGATE"),
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "sum", kind: ArgType::PureToken, token: Some("SUM"), ..Arg::BLANK },
+                    Arg { name: "min", kind: ArgType::PureToken, token: Some("MIN"), ..Arg::BLANK },
+                    Arg { name: "max", kind: ArgType::PureToken, token: Some("MAX"), ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::OW | kf::UPDATE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zlexcount
+    Meta {
+        name: "zlexcount",
+        summary: "Counts the members of a sorted set within a lexicographic range",
+        complexity: Some("O(log(N)) with N being the number of elements in the sorted set."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "min", kind: ArgType::String, ..Arg::BLANK },
+            Arg { name: "max", kind: ArgType::String, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zmpop
+    Meta {
+        name: "zmpop",
+        summary: "Removes and returns members with the lowest or highest scores from the first non-empty sorted set",
+        complexity: Some("O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped."),
+        arguments: &[
+            Arg { name: "numkeys", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(0),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "where",
+                kind: ArgType::Oneof,
+                arguments: &[
+                    Arg { name: "min", kind: ArgType::PureToken, token: Some("MIN"), ..Arg::BLANK },
+                    Arg { name: "max", kind: ArgType::PureToken, token: Some("MAX"), ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "count",
+                kind: ArgType::Integer,
+                token: Some("COUNT"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zmscore
+    Meta {
+        name: "zmscore",
+        summary: "Returns the scores of several members of a sorted set",
+        complexity: Some("O(N) where N is the number of members being requested."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "member", kind: ArgType::String, flags: af::MULTIPLE, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zpopmax
+    Meta {
+        name: "zpopmax",
+        summary: "Removes and returns the members with the highest scores of a sorted set",
+        complexity: Some("O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "count", kind: ArgType::Integer, flags: af::OPTIONAL, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zpopmin
+    Meta {
+        name: "zpopmin",
+        summary: "Removes and returns the members with the lowest scores of a sorted set",
+        complexity: Some("O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "count", kind: ArgType::Integer, flags: af::OPTIONAL, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zrandmember
+    Meta {
+        name: "zrandmember",
+        summary: "Returns random members of a sorted set, optionally with their scores",
+        complexity: Some("O(N) where N is the number of elements returned"),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg {
+                name: "options",
+                kind: ArgType::Block,
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "count", kind: ArgType::Integer, ..Arg::BLANK },
+                    Arg {
+                        name: "withscores",
+                        kind: ArgType::PureToken,
+                        token: Some("WITHSCORES"),
+                        flags: af::OPTIONAL,
+                        ..Arg::BLANK
+                    },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        tips: &["nondeterministic_output"],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zrange
+    Meta {
+        name: "zrange",
+        summary: "Returns the members of a sorted set within a range of ranks, scores or lexicographic values",
+        complexity: Some("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned."),
+        history: &[("6.2.0", "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options.")],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "start", kind: ArgType::String, ..Arg::BLANK },
+            Arg { name: "stop", kind: ArgType::String, ..Arg::BLANK },
+            Arg {
+                name: "sortby",
+                kind: ArgType::Oneof,
+                since: Some("6.2.0"),
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg {
+                        name: "byscore",
+                        kind: ArgType::PureToken,
+                        token: Some("BYSCORE"),
+                        ..Arg::BLANK
+                    },
+                    Arg {
+                        name: "bylex",
+                        kind: ArgType::PureToken,
+                        token: Some("BYLEX"),
+                        ..Arg::BLANK
+                    },
+                ],
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "rev",
+                kind: ArgType::PureToken,
+                token: Some("REV"),
+                since: Some("6.2.0"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "offset_count",
+                kind: ArgType::Block,
+                token: Some("LIMIT"),
+                since: Some("6.2.0"),
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "offset", kind: ArgType::Integer, ..Arg::BLANK },
+                    Arg { name: "count", kind: ArgType::Integer, ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "withscores",
+                kind: ArgType::PureToken,
+                token: Some("WITHSCORES"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zrangebylex
+    Meta {
+        name: "zrangebylex",
+        summary: "Returns the members of a sorted set within a lexicographic range",
+        complexity: Some("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N))."),
+        doc_flags: df::DEPRECATED,
+        deprecated_since: Some("6.2.0"),
+        replaced_by: Some("`ZRANGE` with the `BYLEX` argument"),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "min", kind: ArgType::String, ..Arg::BLANK },
+            Arg { name: "max", kind: ArgType::String, ..Arg::BLANK },
+            Arg {
+                name: "offset_count",
+                kind: ArgType::Block,
+                token: Some("LIMIT"),
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "offset", kind: ArgType::Integer, ..Arg::BLANK },
+                    Arg { name: "count", kind: ArgType::Integer, ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zrangebyscore
+    Meta {
+        name: "zrangebyscore",
+        summary: "Returns the members of a sorted set whose scores fall within a range",
+        complexity: Some("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N))."),
+        doc_flags: df::DEPRECATED,
+        deprecated_since: Some("6.2.0"),
+        replaced_by: Some("`ZRANGE` with the `BYSCORE` argument"),
+        history: &[("2.0.0", "Added the `WITHSCORES` modifier.")],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "min", kind: ArgType::Double, ..Arg::BLANK },
+            Arg { name: "max", kind: ArgType::Double, ..Arg::BLANK },
+            Arg {
+                name: "withscores",
+                kind: ArgType::PureToken,
+                token: Some("WITHSCORES"),
+                since: Some("2.0.0"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "offset_count",
+                kind: ArgType::Block,
+                token: Some("LIMIT"),
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "offset", kind: ArgType::Integer, ..Arg::BLANK },
+                    Arg { name: "count", kind: ArgType::Integer, ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zrangestore
+    Meta {
+        name: "zrangestore",
+        summary: "Stores the members of a sorted set within a range of ranks, scores or lexicographic values in a key",
+        complexity: Some("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key."),
+        arguments: &[
+            Arg { name: "dst", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "src", kind: ArgType::Key, key_spec_index: Some(1), ..Arg::BLANK },
+            Arg { name: "min", kind: ArgType::String, ..Arg::BLANK },
+            Arg { name: "max", kind: ArgType::String, ..Arg::BLANK },
+            Arg {
+                name: "sortby",
+                kind: ArgType::Oneof,
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg {
+                        name: "byscore",
+                        kind: ArgType::PureToken,
+                        token: Some("BYSCORE"),
+                        ..Arg::BLANK
+                    },
+                    Arg {
+                        name: "bylex",
+                        kind: ArgType::PureToken,
+                        token: Some("BYLEX"),
+                        ..Arg::BLANK
+                    },
+                ],
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "rev",
+                kind: ArgType::PureToken,
+                token: Some("REV"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "offset_count",
+                kind: ArgType::Block,
+                token: Some("LIMIT"),
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "offset", kind: ArgType::Integer, ..Arg::BLANK },
+                    Arg { name: "count", kind: ArgType::Integer, ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::OW | kf::UPDATE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zrank
+    Meta {
+        name: "zrank",
+        summary: "Returns the position of a member in a sorted set, lowest score first",
+        complexity: Some("O(log(N))"),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "member", kind: ArgType::String, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zrem
+    Meta {
+        name: "zrem",
+        summary: "Removes members from a sorted set, deleting the key once it is empty",
+        complexity: Some("O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed."),
+        history: &[("2.4.0", "Accepts multiple elements.")],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "member", kind: ArgType::String, flags: af::MULTIPLE, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zremrangebylex
+    Meta {
+        name: "zremrangebylex",
+        summary: "Removes the members of a sorted set within a lexicographic range",
+        complexity: Some("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "min", kind: ArgType::String, ..Arg::BLANK },
+            Arg { name: "max", kind: ArgType::String, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zremrangebyrank
+    Meta {
+        name: "zremrangebyrank",
+        summary: "Removes the members of a sorted set within a range of positions",
+        complexity: Some("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "start", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg { name: "stop", kind: ArgType::Integer, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zremrangebyscore
+    Meta {
+        name: "zremrangebyscore",
+        summary: "Removes the members of a sorted set whose scores fall within a range",
+        complexity: Some("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "min", kind: ArgType::Double, ..Arg::BLANK },
+            Arg { name: "max", kind: ArgType::Double, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zrevrange
+    Meta {
+        name: "zrevrange",
+        summary: "Returns the members of a sorted set within a range of positions, highest score first",
+        complexity: Some("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned."),
+        doc_flags: df::DEPRECATED,
+        deprecated_since: Some("6.2.0"),
+        replaced_by: Some("`ZRANGE` with the `REV` argument"),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "start", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg { name: "stop", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg {
+                name: "withscores",
+                kind: ArgType::PureToken,
+                token: Some("WITHSCORES"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zrevrangebylex
+    Meta {
+        name: "zrevrangebylex",
+        summary: "Returns the members of a sorted set within a lexicographic range, in reverse order",
+        complexity: Some("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N))."),
+        doc_flags: df::DEPRECATED,
+        deprecated_since: Some("6.2.0"),
+        replaced_by: Some("`ZRANGE` with the `REV` and `BYLEX` arguments"),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "max", kind: ArgType::String, ..Arg::BLANK },
+            Arg { name: "min", kind: ArgType::String, ..Arg::BLANK },
+            Arg {
+                name: "offset_count",
+                kind: ArgType::Block,
+                token: Some("LIMIT"),
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "offset", kind: ArgType::Integer, ..Arg::BLANK },
+                    Arg { name: "count", kind: ArgType::Integer, ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zrevrangebyscore
+    Meta {
+        name: "zrevrangebyscore",
+        summary: "Returns the members of a sorted set whose scores fall within a range, highest first",
+        complexity: Some("O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned. If M is constant (e.g. always asking for the first 10 elements with LIMIT), you can consider it O(log(N))."),
+        doc_flags: df::DEPRECATED,
+        deprecated_since: Some("6.2.0"),
+        replaced_by: Some("`ZRANGE` with the `REV` and `BYSCORE` arguments"),
+        history: &[("2.1.6", "`min` and `max` can be exclusive.")],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "max", kind: ArgType::Double, ..Arg::BLANK },
+            Arg { name: "min", kind: ArgType::Double, ..Arg::BLANK },
+            Arg {
+                name: "withscores",
+                kind: ArgType::PureToken,
+                token: Some("WITHSCORES"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "offset_count",
+                kind: ArgType::Block,
+                token: Some("LIMIT"),
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "offset", kind: ArgType::Integer, ..Arg::BLANK },
+                    Arg { name: "count", kind: ArgType::Integer, ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zrevrank
+    Meta {
+        name: "zrevrank",
+        summary: "Returns the position of a member in a sorted set, highest score first",
+        complexity: Some("O(log(N))"),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "member", kind: ArgType::String, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zscan
+    Meta {
+        name: "zscan",
+        summary: "Iterates over the members and scores of a sorted set with a cursor",
+        complexity: Some("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "cursor", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg {
+                name: "pattern",
+                kind: ArgType::Pattern,
+                token: Some("MATCH"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "count",
+                kind: ArgType::Integer,
+                token: Some("COUNT"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        tips: &["nondeterministic_output"],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zscore
+    Meta {
+        name: "zscore",
+        summary: "Returns the score of a member of a sorted set",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "member", kind: ArgType::String, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zunion
+    Meta {
+        name: "zunion",
+        summary: "Returns the members of any of the given sorted sets, with combined scores",
+        complexity: Some("O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set."),
+        arguments: &[
+            Arg { name: "numkeys", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(0),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "weight",
+                kind: ArgType::Integer,
+                token: Some("WEIGHTS"),
+                flags: af::OPTIONAL | af::MULTIPLE,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "aggregate",
+                kind: ArgType::Oneof,
+                token: Some("AGGREGATE"),
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "sum", kind: ArgType::PureToken, token: Some("SUM"), ..Arg::BLANK },
+                    Arg { name: "min", kind: ArgType::PureToken, token: Some("MIN"), ..Arg::BLANK },
+                    Arg { name: "max", kind: ArgType::PureToken, token: Some("MAX"), ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "withscores",
+                kind: ArgType::PureToken,
+                token: Some("WITHSCORES"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: zunionstore
+    Meta {
+        name: "zunionstore",
+        summary: "Stores the members of any of the given sorted sets, with combined scores, in a key",
+        complexity: Some("O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set."),
+        arguments: &[
+            Arg { name: "destination", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "numkeys", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(1),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "weight",
+                kind: ArgType::Integer,
+                token: Some("WEIGHTS"),
+                flags: af::OPTIONAL | af::MULTIPLE,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "aggregate",
+                kind: ArgType::Oneof,
+                token: Some("AGGREGATE"),
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "sum", kind: ArgType::PureToken, token: Some("SUM"), ..Arg::BLANK },
+                    Arg { name: "min", kind: ArgType::PureToken, token: Some("MIN"), ..Arg::BLANK },
+                    Arg { name: "max", kind: ArgType::PureToken, token: Some("MAX"), ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::OW | kf::UPDATE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 },
             },
         ],
         ..Meta::BLANK

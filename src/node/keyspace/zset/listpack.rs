@@ -138,7 +138,13 @@ mod tests {
         let got: Vec<(&[u8], f64)> = lp.iter().collect();
         assert_eq!(
             got,
-            [(&b"z"[..], 0.0), (b"c", 0.5), (b"", 1.0), (b"a", 1.0), (b"b", 1.0)]
+            [
+                (&b"z"[..], 0.0),
+                (b"c", 0.5),
+                (b"", 1.0),
+                (b"a", 1.0),
+                (b"b", 1.0)
+            ]
         );
         assert!(got[0].1.is_sign_positive(), "-0 is stored as 0");
         assert_eq!(lp.find(b"a"), Some((3, 1.0)));

@@ -58,7 +58,9 @@ impl Limits {
     /// of them `total_len`, may be a listpack
     /// (`zsetConvertToListpackIfNeeded`).
     pub fn fit_listpack(&self, len: usize, max_len: usize, total_len: usize) -> bool {
-        len <= self.max_entries && max_len <= self.max_value && total_len <= LISTPACK_MAX_SAFETY_SIZE
+        len <= self.max_entries
+            && max_len <= self.max_value
+            && total_len <= LISTPACK_MAX_SAFETY_SIZE
     }
 }
 
@@ -135,7 +137,11 @@ impl ZSet {
     /// member, encoded as Redis encodes a computed result: a listpack if
     /// it fits `limits`, a skiplist otherwise.
     pub fn from_sorted<M: AsRef<[u8]>>(pairs: &[(M, f64)], limits: Limits) -> ZSet {
-        let max_len = pairs.iter().map(|(m, _)| m.as_ref().len()).max().unwrap_or(0);
+        let max_len = pairs
+            .iter()
+            .map(|(m, _)| m.as_ref().len())
+            .max()
+            .unwrap_or(0);
         let total: usize = pairs.iter().map(|(m, _)| m.as_ref().len()).sum();
         if limits.fit_listpack(pairs.len(), max_len, total) {
             let mut lp = ListPack::new();
@@ -202,7 +208,13 @@ impl ZSet {
 
     /// Add `member` or update its score, as ZADD with `flags` does
     /// (`zsetAdd`), converting a listpack that outgrows `limits`.
-    pub fn add(&mut self, member: &[u8], score: f64, flags: AddFlags, limits: Limits) -> AddOutcome {
+    pub fn add(
+        &mut self,
+        member: &[u8],
+        score: f64,
+        flags: AddFlags,
+        limits: Limits,
+    ) -> AddOutcome {
         if score.is_nan() {
             return AddOutcome::Nan;
         }
@@ -385,7 +397,10 @@ impl ZSet {
             return 0;
         };
         match self {
-            ZSet::Pack(_) => self.iter_at(first, false).take_while(|(m, s)| lte(*s, m)).count(),
+            ZSet::Pack(_) => self
+                .iter_at(first, false)
+                .take_while(|(m, s)| lte(*s, m))
+                .count(),
             ZSet::Skip(_) => {
                 let len = self.len();
                 let mut count = len - first;
@@ -408,7 +423,10 @@ impl ZSet {
         let Some(first) = self.first_in(empty, &gte, &lte) else {
             return 0;
         };
-        let n = self.iter_at(first, false).take_while(|(m, s)| lte(*s, m)).count();
+        let n = self
+            .iter_at(first, false)
+            .take_while(|(m, s)| lte(*s, m))
+            .count();
         if n == 0 {
             return 0;
         }

@@ -73,7 +73,11 @@ enum Op {
 fn member(i: usize) -> Vec<u8> {
     match i % 8 {
         0 => format!("m{i}").into_bytes(),
-        1 => format!("m{}", i - 1).into_bytes().into_iter().chain([0]).collect(),
+        1 => format!("m{}", i - 1)
+            .into_bytes()
+            .into_iter()
+            .chain([0])
+            .collect(),
         2 => vec![0xff; i % 5],
         3 => format!("member-with-a-long-name-{i}").into_bytes(),
         _ => format!("{}", i * 7 % 31).into_bytes(),
@@ -82,7 +86,9 @@ fn member(i: usize) -> Vec<u8> {
 
 fn score() -> impl Strategy<Value = f64> {
     prop_oneof![
-        (-4i32..5).prop_map(|n| n as f64 / 2.0).prop_filter("no -0", |s| *s != 0.0 || s.is_sign_positive()),
+        (-4i32..5)
+            .prop_map(|n| n as f64 / 2.0)
+            .prop_filter("no -0", |s| *s != 0.0 || s.is_sign_positive()),
         Just(f64::INFINITY),
         Just(f64::NEG_INFINITY),
         Just(1e300),
@@ -90,14 +96,14 @@ fn score() -> impl Strategy<Value = f64> {
 }
 
 fn range() -> impl Strategy<Value = ScoreRange> {
-    (score(), score(), any::<bool>(), any::<bool>()).prop_map(|(min, max, min_exclusive, max_exclusive)| {
-        ScoreRange {
+    (score(), score(), any::<bool>(), any::<bool>()).prop_map(
+        |(min, max, min_exclusive, max_exclusive)| ScoreRange {
             min,
             max,
             min_exclusive,
             max_exclusive,
-        }
-    })
+        },
+    )
 }
 
 fn flags() -> impl Strategy<Value = AddFlags> {
@@ -307,13 +313,21 @@ fn big_sets_stay_logarithmic() {
     let mut z = ZSet::new_for(b"m", limits);
     let n = 200_000;
     for i in 0..n {
-        z.add(format!("m{i:07}").as_bytes(), (i % 1000) as f64, AddFlags::default(), limits);
+        z.add(
+            format!("m{i:07}").as_bytes(),
+            (i % 1000) as f64,
+            AddFlags::default(),
+            limits,
+        );
     }
     let start = std::time::Instant::now();
     for i in (0..n).step_by(7) {
         let m = format!("m{i:07}");
         let rank = z.rank(m.as_bytes()).expect("member");
-        assert_eq!(z.iter_at(rank, false).next().map(|(x, _)| x), Some(m.as_bytes()));
+        assert_eq!(
+            z.iter_at(rank, false).next().map(|(x, _)| x),
+            Some(m.as_bytes())
+        );
     }
     for _ in 0..10_000 {
         z.pop(false);

@@ -40,8 +40,7 @@ impl ScoreRange {
 
     /// Ranges that can hold nothing (`min > max`, or a point excluded).
     pub fn is_empty(&self) -> bool {
-        self.min > self.max
-            || (self.min == self.max && (self.min_exclusive || self.max_exclusive))
+        self.min > self.max || (self.min == self.max && (self.min_exclusive || self.max_exclusive))
     }
 }
 

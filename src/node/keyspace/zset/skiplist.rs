@@ -114,7 +114,11 @@ unsafe fn member_len(node: NonNull<Node>) -> usize {
 }
 
 unsafe fn level(node: NonNull<Node>, i: usize) -> *mut Level {
-    node.as_ptr().cast::<u8>().add(HEADER).cast::<Level>().add(i)
+    node.as_ptr()
+        .cast::<u8>()
+        .add(HEADER)
+        .cast::<Level>()
+        .add(i)
 }
 
 unsafe fn member_ptr(node: NonNull<Node>) -> *mut u8 {

@@ -108,9 +108,10 @@ impl SkipSet {
         // SAFETY: the callback takes each member's key out of the index
         // before the list frees its node.
         let removed = unsafe {
-            self.list.remove_rank_range(start + 1, end + 1, |member, _| {
-                index.remove(member);
-            })
+            self.list
+                .remove_rank_range(start + 1, end + 1, |member, _| {
+                    index.remove(member);
+                })
         };
         self.index.shrink_if_needed();
         removed

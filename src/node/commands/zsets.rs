@@ -1,4 +1,0 @@
-//! (being written)
-use super::Command;
-
-pub const COMMANDS: &[Command] = &[];
