@@ -485,3 +485,6 @@ fn reply_members<'a>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
