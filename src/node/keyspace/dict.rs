@@ -209,6 +209,33 @@ impl<K: Hash + Eq, V> Dict<K, V> {
         None
     }
 
+    /// The stored key equal to `key`, mutably. For keys that carry data
+    /// besides what they hash and compare by (a hash field stored together
+    /// with its value): the caller must leave the key's hash and equality
+    /// unchanged, or later lookups will miss it.
+    pub fn get_key_mut<Q>(&mut self, key: &Q) -> Option<&mut K>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if self.is_empty() {
+            return None;
+        }
+        self.rehash_step();
+        let hash = hash_of(key);
+        let t = self.locate(hash, key)?;
+        let table = &mut self.tables[t];
+        let idx = table.index(hash);
+        let mut link = &mut table.buckets[idx];
+        while let Some(node) = link {
+            if node.key.borrow() == key {
+                return Some(&mut node.key);
+            }
+            link = &mut node.next;
+        }
+        None
+    }
+
     /// Which table holds `key`, if any.
     fn locate<Q>(&self, hash: u64, key: &Q) -> Option<usize>
     where
