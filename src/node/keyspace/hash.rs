@@ -42,12 +42,6 @@ pub struct Limits {
 /// (`lpSafeToAdd`), whatever the configured limits allow.
 const LISTPACK_SAFETY_SIZE: usize = 1 << 30;
 
-/// How many entries around a random position a fair random pick samples
-/// (Redis's `GETFAIR_NUM_ENTRIES`), and how many buckets it may visit per
-/// entry before giving up on a sparse table.
-const FAIR_SAMPLE: usize = 15;
-const FAIR_MAX_STEPS: usize = FAIR_SAMPLE * 10;
-
 #[derive(Clone, Debug)]
 pub enum Hash {
     /// `listpack`: field, value, field, value...
@@ -381,36 +375,11 @@ impl Table {
         }
     }
 
-    /// A random pair, every pair about equally likely. Picking a random
-    /// bucket and then a random entry of its chain would favour entries
-    /// that are alone in their bucket, so, like Redis's
-    /// `dictGetFairRandomKey`, this samples up to [`FAIR_SAMPLE`] entries
-    /// from consecutive buckets (in SCAN order) after a random one and
-    /// picks one of them uniformly (reservoir sampling, so only the pick's
-    /// field is copied, to find it again by lookup).
+    /// A random pair, every pair equally likely (see
+    /// [`Dict::random_uniform`]; Redis's `dictGetFairRandomKey` is only
+    /// approximately fair).
     fn fair_random(&self, rng: &mut impl Rng) -> Option<&Pair> {
-        if self.dict.is_empty() {
-            return None;
-        }
-        let mut cursor: u64 = rng.gen();
-        let mut seen = 0usize;
-        let mut chosen: Vec<u8> = Vec::new();
-        let mut steps = 0;
-        while seen < FAIR_SAMPLE && steps < FAIR_MAX_STEPS {
-            cursor = self.dict.scan(cursor, |pair, _| {
-                seen += 1;
-                if rng.gen_range(0..seen) == 0 {
-                    chosen.clear();
-                    chosen.extend_from_slice(pair.field());
-                }
-            });
-            steps += 1;
-        }
-        if seen == 0 {
-            // A pathologically sparse table: fall back to a plain pick.
-            return self.dict.random(rng).map(|(pair, _)| pair);
-        }
-        self.dict.get_key_value(&chosen[..]).map(|(pair, _)| pair)
+        self.dict.random_uniform(rng).map(|(pair, _)| pair)
     }
 }
 

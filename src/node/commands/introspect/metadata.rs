@@ -1303,6 +1303,26 @@ pub static METADATA: &[Meta] = &[
         ],
         ..Meta::BLANK
     },
+    // command: hdel
+    Meta {
+        name: "hdel",
+        summary: "Removes fields from a hash, deleting the key when no field is left",
+        complexity: Some("O(N) where N is the number of fields to be removed."),
+        history: &[("2.4.0", "Accepts multiple `field` arguments.")],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "field", kind: ArgType::String, flags: af::MULTIPLE, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
     // command: hello
     Meta {
         name: "hello",
@@ -1338,6 +1358,338 @@ pub static METADATA: &[Meta] = &[
                     },
                 ],
                 ..Arg::BLANK
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: hexists
+    Meta {
+        name: "hexists",
+        summary: "Tells whether a field exists in a hash",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "field", kind: ArgType::String, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: hget
+    Meta {
+        name: "hget",
+        summary: "Returns the value of one field of a hash",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "field", kind: ArgType::String, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: hgetall
+    Meta {
+        name: "hgetall",
+        summary: "Returns every field of a hash together with its value",
+        complexity: Some("O(N) where N is the size of the hash."),
+        arguments: &[Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK }],
+        tips: &["nondeterministic_output_order"],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: hincrby
+    Meta {
+        name: "hincrby",
+        summary: "Adds an integer to the integer value of a hash field, creating the field if needed",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "field", kind: ArgType::String, ..Arg::BLANK },
+            Arg { name: "increment", kind: ArgType::Integer, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::UPDATE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: hincrbyfloat
+    Meta {
+        name: "hincrbyfloat",
+        summary: "Adds a floating-point number to the numeric value of a hash field, creating the field if needed",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "field", kind: ArgType::String, ..Arg::BLANK },
+            Arg { name: "increment", kind: ArgType::Double, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::UPDATE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: hkeys
+    Meta {
+        name: "hkeys",
+        summary: "Returns the field names of a hash",
+        complexity: Some("O(N) where N is the size of the hash."),
+        arguments: &[Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK }],
+        tips: &["nondeterministic_output_order"],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: hlen
+    Meta {
+        name: "hlen",
+        summary: "Returns how many fields a hash has",
+        complexity: Some("O(1)"),
+        arguments: &[Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK }],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: hmget
+    Meta {
+        name: "hmget",
+        summary: "Returns the values of several fields of a hash",
+        complexity: Some("O(N) where N is the number of fields being requested."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "field", kind: ArgType::String, flags: af::MULTIPLE, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: hmset
+    Meta {
+        name: "hmset",
+        summary: "Sets several fields of a hash (deprecated form of HSET that replies OK)",
+        complexity: Some("O(N) where N is the number of fields being set."),
+        doc_flags: df::DEPRECATED,
+        deprecated_since: Some("4.0.0"),
+        replaced_by: Some("`HSET` with multiple field-value pairs"),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg {
+                name: "field_value",
+                kind: ArgType::Block,
+                flags: af::MULTIPLE,
+                arguments: &[
+                    Arg { name: "field", kind: ArgType::String, ..Arg::BLANK },
+                    Arg { name: "value", kind: ArgType::String, ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::UPDATE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: hrandfield
+    Meta {
+        name: "hrandfield",
+        summary: "Returns random fields of a hash, optionally with their values",
+        complexity: Some("O(N) where N is the number of fields returned"),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg {
+                name: "options",
+                kind: ArgType::Block,
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "count", kind: ArgType::Integer, ..Arg::BLANK },
+                    Arg {
+                        name: "withvalues",
+                        kind: ArgType::PureToken,
+                        token: Some("WITHVALUES"),
+                        flags: af::OPTIONAL,
+                        ..Arg::BLANK
+                    },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        tips: &["nondeterministic_output"],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: hscan
+    Meta {
+        name: "hscan",
+        summary: "Iterates over the fields and values of a hash a batch at a time",
+        complexity: Some("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "cursor", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg {
+                name: "pattern",
+                kind: ArgType::Pattern,
+                token: Some("MATCH"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "count",
+                kind: ArgType::Integer,
+                token: Some("COUNT"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        tips: &["nondeterministic_output"],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: hset
+    Meta {
+        name: "hset",
+        summary: "Sets one or more fields of a hash, creating the key if needed",
+        complexity: Some("O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs."),
+        history: &[("4.0.0", "Accepts multiple `field` and `value` arguments.")],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg {
+                name: "field_value",
+                kind: ArgType::Block,
+                flags: af::MULTIPLE,
+                arguments: &[
+                    Arg { name: "field", kind: ArgType::String, ..Arg::BLANK },
+                    Arg { name: "value", kind: ArgType::String, ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::UPDATE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: hsetnx
+    Meta {
+        name: "hsetnx",
+        summary: "Sets a field of a hash only when the field does not exist yet",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "field", kind: ArgType::String, ..Arg::BLANK },
+            Arg { name: "value", kind: ArgType::String, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::INSERT,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: hstrlen
+    Meta {
+        name: "hstrlen",
+        summary: "Returns the length of the value of a hash field",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "field", kind: ArgType::String, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: hvals
+    Meta {
+        name: "hvals",
+        summary: "Returns the values of a hash",
+        complexity: Some("O(N) where N is the size of the hash."),
+        arguments: &[Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK }],
+        tips: &["nondeterministic_output_order"],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
             },
         ],
         ..Meta::BLANK
