@@ -618,13 +618,13 @@ fn spop_with_count(ctx: &mut Ctx) -> CmdResult {
     let max = max_intset(ctx);
     ctx.node
         .notify_keyspace_event(ctx.client, KeyspaceEvents::SET, "spop", key, db);
-    // Redis counts the requested number of changes, even past the size.
-    ctx.node.dirty = ctx.node.dirty.saturating_add(count);
+    // One change per member popped.
+    let size = stored_set(ctx.node, db, key).map_or(0, Set::len) as u64;
+    ctx.dirty(count.min(size));
     // Every path below queues its own effects.
     ctx.propagation = Propagation::Suppressed;
     let propagate = ctx.node.effects.active();
 
-    let size = stored_set(ctx.node, db, key).map_or(0, Set::len) as u64;
     if count >= size {
         // The whole set: reply with it, delete the key, propagate DEL.
         // (Redis replies through SUNION's code, which looks the key up
@@ -1009,4 +1009,179 @@ fn sscan(ctx: &mut Ctx) -> CmdResult {
     r.array(found.len());
     found.iter().for_each(|m| reply_member(r, m.as_member()));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The effect stream of set writes (what replicas and the AOF get),
+    //! through a node without sockets. The expected streams are what a
+    //! real Redis 7.0.15 master sent `redis-cli --replica` for the same
+    //! commands.
+
+    use crate::node::config::Config;
+    use crate::node::Node;
+
+    fn node_with_capture() -> (Node, u64) {
+        let mut node = Node::new(Config::default());
+        node.effects.start_capture();
+        let id = node.connect(|_| {});
+        (node, id)
+    }
+
+    /// Run inline commands; return the replies.
+    fn run(node: &mut Node, id: u64, lines: &[&str]) -> String {
+        let mut input = Vec::new();
+        for l in lines {
+            input.extend_from_slice(l.as_bytes());
+            input.extend_from_slice(b"\r\n");
+        }
+        let outcome = node.process_input(id, &input);
+        assert_eq!(outcome.consumed, input.len());
+        let mut out = Vec::new();
+        node.clients
+            .get_mut(id)
+            .expect("connected")
+            .reply
+            .swap_out(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// The captured stream as commands, one string per command.
+    fn stream(node: &mut Node) -> Vec<String> {
+        let bytes = node.effects.take_captured();
+        let text = String::from_utf8(bytes).expect("utf-8 test data");
+        let mut commands = Vec::new();
+        let mut tokens = text.split("\r\n").filter(|t| !t.is_empty());
+        while let Some(header) = tokens.next() {
+            let n: usize = header[1..].parse().expect("array header");
+            let args: Vec<&str> = (0..n)
+                .map(|_| {
+                    tokens.next();
+                    tokens.next().unwrap_or("")
+                })
+                .collect();
+            commands.push(args.join(" "));
+        }
+        commands
+    }
+
+    #[test]
+    fn writes_that_change_nothing_are_not_propagated() {
+        let (mut node, id) = node_with_capture();
+        run(
+            &mut node,
+            id,
+            &[
+                "sadd a 1 2 3",
+                "sadd a 1",
+                "srem a 9",
+                "srem missing 1",
+                "spop missing",
+                "spop missing 3",
+                "spop a 0",
+                "smove a a 2",
+                "smove a b 9",
+                "smove missing b 1",
+                "sinterstore d a missing",
+                "sdiffstore d a a",
+                "sunionstore d missing",
+                "smembers a",
+                "srandmember a 2",
+            ],
+        );
+        assert_eq!(stream(&mut node), ["SELECT 0", "sadd a 1 2 3"]);
+    }
+
+    #[test]
+    fn plain_writes_propagate_verbatim() {
+        let (mut node, id) = node_with_capture();
+        run(
+            &mut node,
+            id,
+            &[
+                "sadd a 1 2 3",
+                "sadd b 3 4",
+                "SMOVE a b 3",
+                "smove a b 1",
+                "srem a 2 9",
+                "sinterstore d b b",
+                "sunionstore d b missing",
+                "sdiffstore d missing b",
+            ],
+        );
+        assert_eq!(
+            stream(&mut node),
+            [
+                "SELECT 0",
+                "sadd a 1 2 3",
+                "sadd b 3 4",
+                "SMOVE a b 3",
+                "smove a b 1",
+                "srem a 2 9",
+                "sinterstore d b b",
+                "sunionstore d b missing",
+                // Deleting the existing destination is a change too.
+                "sdiffstore d missing b",
+            ]
+        );
+    }
+
+    #[test]
+    fn spop_propagates_srem_per_member_or_del_for_the_whole_set() {
+        let (mut node, id) = node_with_capture();
+        run(&mut node, id, &["sadd one x", "spop one"]);
+        assert_eq!(stream(&mut node), ["SELECT 0", "sadd one x", "SREM one x"]);
+
+        // Popping at least the whole set deletes the key.
+        run(&mut node, id, &["sadd t 1 2 3", "spop t 5"]);
+        assert_eq!(stream(&mut node), ["sadd t 1 2 3", "DEL t"]);
+
+        // One pop is a single SREM, several are wrapped in MULTI/EXEC; the
+        // SREMs name exactly the members the client received, both when
+        // popping a few and when popping most of the set.
+        for (count, size) in [(1, 10), (3, 10), (9, 10), (600, 1000), (950, 1000)] {
+            let members: Vec<String> = (0..size).map(|i| format!("m{i}")).collect();
+            run(&mut node, id, &[&format!("sadd s {}", members.join(" "))]);
+            stream(&mut node);
+            let reply = run(&mut node, id, &[&format!("spop s {count}")]);
+            let mut popped: Vec<&str> =
+                reply.split("\r\n").filter(|l| l.starts_with('m')).collect();
+            assert_eq!(popped.len(), count);
+            let effects = stream(&mut node);
+            let mut srem: Vec<&str> = effects
+                .iter()
+                .filter_map(|c| c.strip_prefix("SREM s "))
+                .collect();
+            if count == 1 {
+                assert_eq!(effects.len(), 1);
+            } else {
+                assert_eq!(effects.first().map(String::as_str), Some("MULTI"));
+                assert_eq!(effects.last().map(String::as_str), Some("EXEC"));
+                assert_eq!(effects.len(), count + 2);
+            }
+            popped.sort_unstable();
+            srem.sort_unstable();
+            assert_eq!(popped, srem);
+            let left = run(&mut node, id, &["scard s"]);
+            assert_eq!(left, format!(":{}\r\n", size - count));
+            run(&mut node, id, &["del s"]);
+            stream(&mut node);
+        }
+    }
+
+    #[test]
+    fn effects_inside_a_transaction_keep_their_order() {
+        let (mut node, id) = node_with_capture();
+        run(&mut node, id, &["sadd t 1 2"]);
+        stream(&mut node);
+        run(
+            &mut node,
+            id,
+            &["MULTI", "SPOP t 5", "SADD u 1", "SPOP u", "EXEC"],
+        );
+        assert_eq!(
+            stream(&mut node),
+            ["MULTI", "DEL t", "SADD u 1", "SREM u 1", "EXEC"]
+        );
+    }
 }
