@@ -92,10 +92,11 @@ fn sadd_range(c: &mut Raw, key: &str, prefix: &str, range: std::ops::Range<usize
     c.cmd(&args);
 }
 
-/// Every notification the commands cause, as `channel payload` lines.
+/// Every notification the commands cause (key misses included), as
+/// `channel payload` lines.
 fn notifications(server: &Server, commands: &[&str]) -> Vec<String> {
     let mut sub = server.raw();
-    cmd(&mut sub, "CONFIG SET notify-keyspace-events KEA");
+    cmd(&mut sub, "CONFIG SET notify-keyspace-events KEAm");
     sub.send(b"PSUBSCRIBE __key*@*__:*\r\n");
     sub.read_reply();
     sub.send(b"SUBSCRIBE done\r\n");
@@ -179,27 +180,56 @@ fn notifications_come_in_redis_order() {
     assert_eq!(ours, theirs);
 }
 
-fn changes_since_save(c: &mut Raw) -> i64 {
-    let info = cmd(c, "INFO persistence").bulk();
-    String::from_utf8_lossy(&info)
-        .lines()
-        .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("rdb_changes_since_last_save")
+/// The counters a command moves: changes since the last save, keyspace
+/// hits and misses.
+fn counters(c: &mut Raw) -> [i64; 3] {
+    let info = cmd(c, "INFO").bulk();
+    let info = String::from_utf8_lossy(&info);
+    let field = |name: &str| -> i64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("INFO has no {name}"))
+    };
+    [
+        field("rdb_changes_since_last_save"),
+        field("keyspace_hits"),
+        field("keyspace_misses"),
+    ]
 }
 
+/// Reads, for the keyspace hit and miss counters.
+const READS: &[&str] = &[
+    "SADD r 1 2",
+    "SISMEMBER r 1",
+    "SISMEMBER nokey 1",
+    "SMISMEMBER r 1 2",
+    "SCARD nokey",
+    "SMEMBERS r",
+    "SRANDMEMBER r 5",
+    "SRANDMEMBER nokey",
+    "SINTER r nokey r",
+    "SINTERCARD 2 r r",
+    "SUNION r nokey",
+    "SDIFF nokey r",
+    "SSCAN r 0",
+    "SSCAN nokey 0",
+];
+
 #[test]
-fn dirty_counts_match_redis() {
+fn dirty_counts_and_keyspace_stats_match_redis() {
     let vigil = Server::vigil(&[]);
     let redis = Server::redis(&[]);
     let mut deltas = Vec::new();
     for server in [&vigil, &redis] {
         let mut c = server.raw();
         let mut d = Vec::new();
-        for line in WRITES {
-            let before = changes_since_save(&mut c);
+        for line in WRITES.iter().chain(READS) {
+            let before = counters(&mut c);
             cmd(&mut c, line);
-            d.push(format!("{line} => {}", changes_since_save(&mut c) - before));
+            let after = counters(&mut c);
+            let delta: Vec<i64> = (0..3).map(|i| after[i] - before[i]).collect();
+            d.push(format!("{line} => changes, hits, misses {delta:?}"));
         }
         deltas.push(d);
     }
