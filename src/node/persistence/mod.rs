@@ -1,0 +1,5 @@
+//! Persistence: RDB snapshots and (to come) the append-only file, in Redis
+//! 7.0's formats.
+
+pub mod crc64;
+pub mod rdb;
