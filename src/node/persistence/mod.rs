@@ -2,4 +2,7 @@
 //! 7.0's formats.
 
 pub mod crc64;
+pub mod files;
+pub mod load;
 pub mod rdb;
+pub mod snapshot;

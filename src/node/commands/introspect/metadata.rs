@@ -43,6 +43,24 @@ pub static METADATA: &[Meta] = &[
         ],
         ..Meta::BLANK
     },
+    // command: bgsave
+    Meta {
+        name: "bgsave",
+        summary: "Asynchronously saves the dataset to disk in a background process",
+        complexity: Some("O(1)"),
+        history: &[("3.2.2", "Added the `SCHEDULE` option.")],
+        arguments: &[
+            Arg {
+                name: "schedule",
+                kind: ArgType::PureToken,
+                token: Some("SCHEDULE"),
+                since: Some("3.2.2"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        ..Meta::BLANK
+    },
     // command: bitcount
     Meta {
         name: "bitcount",
@@ -1999,6 +2017,13 @@ pub static METADATA: &[Meta] = &[
         name: "reset",
         summary: "Returns the connection to its initial state",
         complexity: Some("O(1)"),
+        ..Meta::BLANK
+    },
+    // command: save
+    Meta {
+        name: "save",
+        summary: "Synchronously saves the dataset to disk, blocking every client meanwhile",
+        complexity: Some("O(N) where N is the total number of keys in all databases"),
         ..Meta::BLANK
     },
     // command: scan

@@ -6,3 +6,4 @@ pub mod intset;
 pub mod legacy;
 pub mod listpack;
 pub mod reader;
+pub mod writer;
