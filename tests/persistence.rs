@@ -328,7 +328,7 @@ fn clients_get_loading_while_a_big_snapshot_loads() {
     let d = dir_arg(&dir);
     {
         let vigil = Server::vigil(&["--dir", &d]);
-        let mut c = vigil.raw();
+        let mut c = vigil.raw().patient(Duration::from_secs(120));
         assert_eq!(c.cmd_str("DEBUG POPULATE 1000000 key 64"), "+OK\r\n");
         assert_eq!(c.cmd_str("SAVE"), "+OK\r\n");
     }
@@ -344,7 +344,7 @@ fn clients_get_loading_while_a_big_snapshot_loads() {
             continue;
         };
         drop(stream);
-        let mut c = Raw::connect(port);
+        let mut c = Raw::connect(port).patient(Duration::from_secs(60));
         let reply = c.cmd_str("DBSIZE");
         if reply.starts_with("-LOADING Redis is loading the dataset in memory") {
             saw_loading = true;
