@@ -362,3 +362,28 @@ fn clients_get_loading_while_a_big_snapshot_loads() {
     );
     assert!(info_loading, "INFO persistence shows loading:1 meanwhile");
 }
+
+#[test]
+fn debug_reload_round_trips_and_refuses_duplicates_without_merge() {
+    let dir = TempDir::new("reload");
+    let vigil = Server::vigil(&["--dir", &dir_arg(&dir)]);
+    let mut c = vigil.raw();
+    fill(&mut c);
+    let want = digest(&mut c);
+    assert_eq!(c.cmd_str("DEBUG RELOAD"), "+OK\r\n");
+    assert_eq!(digest(&mut c), want);
+
+    // Redis 7.0 panics on a duplicated key here; we refuse and keep the
+    // dataset as it was.
+    c.cmd_str("SET int changed");
+    let changed = digest(&mut c);
+    assert_eq!(
+        c.cmd_str("DEBUG RELOAD NOSAVE NOFLUSH"),
+        "-ERR Error trying to load the RDB dump, check server logs.\r\n"
+    );
+    assert_eq!(c.cmd_str("PING"), "+PONG\r\n");
+    assert_eq!(c.cmd_str("GET int"), "$7\r\nchanged\r\n");
+    assert_eq!(digest(&mut c), changed, "the refused load changed nothing");
+    assert_eq!(c.cmd_str("DEBUG RELOAD NOSAVE NOFLUSH MERGE"), "+OK\r\n");
+    assert_eq!(digest(&mut c), want);
+}

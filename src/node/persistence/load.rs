@@ -33,8 +33,6 @@ pub struct LoadingState {
     pub loaded_bytes: Arc<AtomicU64>,
     pub keys_loaded: u64,
     pub keys_expired: u64,
-    /// Drop keys already expired (a master loading its own file).
-    pub drop_expired: bool,
 }
 
 /// What the reading thread sends.
@@ -96,36 +94,66 @@ pub fn spawn_reader(
     Ok((rx, total, progress))
 }
 
+/// How loaded keys go into the keyspace.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InsertRules {
+    /// Drop keys whose expire time passed (a master loading its own file).
+    pub drop_expired: bool,
+    /// Let a loaded key replace an existing one (DEBUG RELOAD MERGE);
+    /// otherwise a duplicate stops the load.
+    pub replace_existing: bool,
+}
+
 impl Node {
-    /// Insert loaded keys. Errors (a duplicate key, an invalid value) stop
-    /// the load.
-    pub fn insert_loaded(&mut self, keys: Vec<LoadedKey>) -> Result<(), String> {
+    /// Insert loaded keys; returns (loaded, dropped as expired). Errors (a
+    /// duplicate key, an invalid value) stop the load.
+    pub fn insert_loaded(
+        &mut self,
+        keys: Vec<LoadedKey>,
+        rules: InsertRules,
+    ) -> Result<(u64, u64), String> {
         let now = crate::node::unix_ms();
-        let drop_expired = self.loading.as_ref().is_some_and(|l| l.drop_expired);
+        let (mut loaded, mut expired) = (0, 0);
         for k in keys {
-            if drop_expired && k.expire_ms.is_some_and(|t| t < now) {
-                if let Some(l) = self.loading.as_mut() {
-                    l.keys_expired += 1;
-                }
+            if rules.drop_expired && k.expire_ms.is_some_and(|t| t < now) {
+                expired += 1;
                 continue;
             }
             let value = value_from(k.value, &self.config.settings)?;
             let db = &mut self.keyspace.dbs[k.db];
             if db.contains(&k.key) {
-                return Err(format!(
-                    "Duplicated key '{}' found in RDB file",
-                    String::from_utf8_lossy(&k.key)
-                ));
+                if !rules.replace_existing {
+                    return Err(format!(
+                        "Duplicated key '{}' found in RDB file",
+                        String::from_utf8_lossy(&k.key)
+                    ));
+                }
+                db.remove(&k.key);
             }
             db.add(&k.key, value);
             if let Some(t) = k.expire_ms {
                 db.set_expire(&k.key, t);
             }
-            if let Some(l) = self.loading.as_mut() {
-                l.keys_loaded += 1;
-            }
+            loaded += 1;
         }
-        Ok(())
+        if let Some(l) = self.loading.as_mut() {
+            l.keys_loaded += loaded;
+            l.keys_expired += expired;
+        }
+        Ok((loaded, expired))
+    }
+
+    /// Load `dbfilename` in one go, blocking (DEBUG RELOAD).
+    pub fn load_now(&mut self, rules: InsertRules) -> Result<(u64, u64), String> {
+        let file = File::open(&self.config.settings.dbfilename).map_err(|e| e.to_string())?;
+        let databases = self.keyspace.dbs.len();
+        let mut keys = Vec::new();
+        reader::read(BufReader::with_capacity(1 << 20, file), databases, |k| {
+            keys.push(k);
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+        self.insert_loaded(keys, rules)
     }
 }
 

@@ -309,7 +309,7 @@ async fn serve(config: Config) -> Result<(), StartError> {
 /// Load `dbfilename` if it exists (and the AOF is off), while serving
 /// `-LOADING` to clients that connect meanwhile.
 async fn load_snapshot(shared: &Rc<Shared>) -> Result<(), StartError> {
-    use crate::node::persistence::load::{spawn_reader, LoadMessage, LoadingState};
+    use crate::node::persistence::load::{spawn_reader, InsertRules, LoadMessage, LoadingState};
     let (path, databases, aof) = {
         let node = shared.node.borrow();
         let s = &node.config.settings;
@@ -335,7 +335,6 @@ async fn load_snapshot(shared: &Rc<Shared>) -> Result<(), StartError> {
         loaded_bytes: progress,
         keys_loaded: 0,
         keys_expired: 0,
-        drop_expired: true,
     });
     let fail = |shared: &Shared, e: String| {
         shared.node.borrow_mut().loading = None;
@@ -347,7 +346,11 @@ async fn load_snapshot(shared: &Rc<Shared>) -> Result<(), StartError> {
     while let Some(message) = rx.recv().await {
         match message {
             LoadMessage::Keys(batch) => {
-                let inserted = shared.node.borrow_mut().insert_loaded(batch);
+                let rules = InsertRules {
+                    drop_expired: true,
+                    replace_existing: false,
+                };
+                let inserted = shared.node.borrow_mut().insert_loaded(batch, rules);
                 if let Err(e) = inserted {
                     // Dropping the receiver stops the reading thread.
                     return Err(fail(shared, e));

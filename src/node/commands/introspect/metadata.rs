@@ -982,6 +982,23 @@ pub static METADATA: &[Meta] = &[
         complexity: Some("O(N), when N is the number of queued commands"),
         ..Meta::BLANK
     },
+    // command: dump
+    Meta {
+        name: "dump",
+        summary: "Serialize a key's value in the RDB payload format RESTORE reads",
+        complexity: Some("O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1)."),
+        arguments: &[Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK }],
+        tips: &["nondeterministic_output"],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
     // command: echo
     Meta {
         name: "echo",
@@ -2017,6 +2034,63 @@ pub static METADATA: &[Meta] = &[
         name: "reset",
         summary: "Returns the connection to its initial state",
         complexity: Some("O(1)"),
+        ..Meta::BLANK
+    },
+    // command: restore
+    Meta {
+        name: "restore",
+        summary: "Create a key from a DUMP payload, with optional TTL, REPLACE and idle/frequency hints",
+        complexity: Some("O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N))."),
+        history: &[
+            ("3.0.0", "Added the `REPLACE` modifier."),
+            ("5.0.0", "Added the `ABSTTL` modifier."),
+            ("5.0.0", "Added the `IDLETIME` and `FREQ` options."),
+        ],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "ttl", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg { name: "serialized-value", kind: ArgType::String, ..Arg::BLANK },
+            Arg {
+                name: "replace",
+                kind: ArgType::PureToken,
+                token: Some("REPLACE"),
+                since: Some("3.0.0"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "absttl",
+                kind: ArgType::PureToken,
+                token: Some("ABSTTL"),
+                since: Some("5.0.0"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "seconds",
+                kind: ArgType::Integer,
+                token: Some("IDLETIME"),
+                since: Some("5.0.0"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "frequency",
+                kind: ArgType::Integer,
+                token: Some("FREQ"),
+                since: Some("5.0.0"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::OW | kf::UPDATE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
         ..Meta::BLANK
     },
     // command: save

@@ -192,6 +192,12 @@ pub fn read<R: Read>(
     Ok(info)
 }
 
+/// Decode one value body of type `type_id` (a DUMP payload's content).
+pub fn read_value_of<R: Read>(input: R, type_id: u8) -> Result<Loaded, RdbError> {
+    let mut d = Decoder::new(input);
+    read_value(&mut d, type_id, 0)
+}
+
 fn read_value<R: Read>(d: &mut Decoder<R>, type_id: u8, at: u64) -> Result<Loaded, RdbError> {
     let blob_error = |d: &Decoder<R>, what: &str, e: String| d.error(format!("{what}: {e}"));
     Ok(match type_id {
