@@ -528,6 +528,15 @@ impl IntSet {
         d
     }
 
+    /// Bytes per member, as an intset blob's header records it.
+    pub fn width(&self) -> usize {
+        match self {
+            IntSet::I16(_) => 2,
+            IntSet::I32(_) => 4,
+            IntSet::I64(_) => 8,
+        }
+    }
+
     pub fn heap_size(&self) -> usize {
         match self {
             IntSet::I16(v) => v.capacity() * 2,

@@ -43,6 +43,24 @@ pub static METADATA: &[Meta] = &[
         ],
         ..Meta::BLANK
     },
+    // command: bgsave
+    Meta {
+        name: "bgsave",
+        summary: "Asynchronously saves the dataset to disk in a background process",
+        complexity: Some("O(1)"),
+        history: &[("3.2.2", "Added the `SCHEDULE` option.")],
+        arguments: &[
+            Arg {
+                name: "schedule",
+                kind: ArgType::PureToken,
+                token: Some("SCHEDULE"),
+                since: Some("3.2.2"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        ..Meta::BLANK
+    },
     // command: bitcount
     Meta {
         name: "bitcount",
@@ -962,6 +980,23 @@ pub static METADATA: &[Meta] = &[
         name: "discard",
         summary: "Drops the commands queued since MULTI",
         complexity: Some("O(N), when N is the number of queued commands"),
+        ..Meta::BLANK
+    },
+    // command: dump
+    Meta {
+        name: "dump",
+        summary: "Serialize a key's value in the RDB payload format RESTORE reads",
+        complexity: Some("O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1)."),
+        arguments: &[Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK }],
+        tips: &["nondeterministic_output"],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
         ..Meta::BLANK
     },
     // command: echo
@@ -2001,6 +2036,63 @@ pub static METADATA: &[Meta] = &[
         complexity: Some("O(1)"),
         ..Meta::BLANK
     },
+    // command: restore
+    Meta {
+        name: "restore",
+        summary: "Create a key from a DUMP payload, with optional TTL, REPLACE and idle/frequency hints",
+        complexity: Some("O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N))."),
+        history: &[
+            ("3.0.0", "Added the `REPLACE` modifier."),
+            ("5.0.0", "Added the `ABSTTL` modifier."),
+            ("5.0.0", "Added the `IDLETIME` and `FREQ` options."),
+        ],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "ttl", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg { name: "serialized-value", kind: ArgType::String, ..Arg::BLANK },
+            Arg {
+                name: "replace",
+                kind: ArgType::PureToken,
+                token: Some("REPLACE"),
+                since: Some("3.0.0"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "absttl",
+                kind: ArgType::PureToken,
+                token: Some("ABSTTL"),
+                since: Some("5.0.0"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "seconds",
+                kind: ArgType::Integer,
+                token: Some("IDLETIME"),
+                since: Some("5.0.0"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "frequency",
+                kind: ArgType::Integer,
+                token: Some("FREQ"),
+                since: Some("5.0.0"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::OW | kf::UPDATE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
     // command: sadd
     Meta {
         name: "sadd",
@@ -2019,6 +2111,13 @@ pub static METADATA: &[Meta] = &[
                 find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
             },
         ],
+        ..Meta::BLANK
+    },
+    // command: save
+    Meta {
+        name: "save",
+        summary: "Synchronously saves the dataset to disk, blocking every client meanwhile",
+        complexity: Some("O(N) where N is the total number of keys in all databases"),
         ..Meta::BLANK
     },
     // command: scan
