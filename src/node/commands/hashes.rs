@@ -29,6 +29,7 @@ use super::{
     NOT_FLOAT, OVERFLOW, SYNTAX, WRONG_TYPE,
 };
 use crate::node::config::types::KeyspaceEvents;
+use crate::node::config::Settings;
 use crate::node::keyspace::hash::{Hash, Limits};
 use crate::node::keyspace::{Data, Value};
 use crate::node::Node;
@@ -209,7 +210,11 @@ fn hash_of(v: &Value) -> Result<&Hash, CmdError> {
 
 /// The listpack thresholds as configured now.
 fn limits(node: &Node) -> Limits {
-    let s = &node.config.settings;
+    limits_from(&node.config.settings)
+}
+
+/// The listpack thresholds in `s` (also for values loaded from a file).
+pub fn limits_from(s: &Settings) -> Limits {
     Limits {
         max_entries: usize::try_from(s.hash_max_listpack_entries).unwrap_or(0),
         max_value: usize::try_from(s.hash_max_listpack_value).unwrap_or(0),

@@ -42,6 +42,23 @@ pub struct Limits {
 /// (`lpSafeToAdd`), whatever the configured limits allow.
 const LISTPACK_SAFETY_SIZE: usize = 1 << 30;
 
+/// How a hash was stored in an RDB file or a DUMP payload. Redis 7.0
+/// (`rdbLoadObject`) decides the loaded encoding differently for each, and
+/// users see the result in `OBJECT ENCODING` and in reply order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredAs {
+    /// Type 4: a count, then each field and value.
+    Table,
+    /// Types 16 (listpack) and 13 (ziplist): one packed blob.
+    Listpack,
+    /// Type 9 (zipmap, before Redis 2.6).
+    Zipmap,
+}
+
+/// A hash read from a file named the same field twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateField;
+
 #[derive(Clone, Debug)]
 pub enum Hash {
     /// `listpack`: field, value, field, value...
@@ -295,6 +312,65 @@ impl Hash {
                 }
             }
         }
+    }
+
+    /// Rebuild a hash read from an RDB file or a DUMP payload, `pairs` in
+    /// file order, in the encoding Redis 7.0 gives it:
+    ///
+    /// * stored as a table: a listpack in file order if it has at most
+    ///   `max_entries` fields, until a field or value longer than
+    ///   `max_value` (or the listpack safety size) converts it; a table
+    ///   from the start if it has more fields;
+    /// * stored packed (listpack or ziplist): the same listpack, converted
+    ///   only if it has more than `max_entries` fields — long fields and
+    ///   values stay packed, as they were when saved;
+    /// * stored as a zipmap: converted if it has too many fields or any
+    ///   field or value is too long.
+    ///
+    /// Redis checks for duplicates only where it builds a table (or under
+    /// `sanitize-dump-payload`); a duplicate is corruption wherever it is,
+    /// so it is refused here in every case.
+    pub fn from_stored(
+        pairs: &[(Vec<u8>, Vec<u8>)],
+        stored: StoredAs,
+        limits: Limits,
+    ) -> Result<Hash, DuplicateField> {
+        let too_long =
+            |(f, v): &(Vec<u8>, Vec<u8>)| f.len() > limits.max_value || v.len() > limits.max_value;
+        let table_from_start = pairs.len() > limits.max_entries
+            || (stored == StoredAs::Zipmap && pairs.iter().any(too_long));
+        let mut h = if table_from_start {
+            let mut t = Table::default();
+            t.dict.reserve(pairs.len());
+            Hash::Table(t)
+        } else {
+            Hash::default()
+        };
+        let mut seen: std::collections::HashSet<&[u8], ahash::RandomState> =
+            std::collections::HashSet::default();
+        for pair in pairs {
+            let (field, value) = (&pair.0[..], &pair.1[..]);
+            if let Hash::Pack(p) = &mut h {
+                let fits = stored != StoredAs::Table
+                    || (!too_long(pair)
+                        && p.byte_len() + field.len() + value.len() <= LISTPACK_SAFETY_SIZE);
+                if fits {
+                    if !seen.insert(field) {
+                        return Err(DuplicateField);
+                    }
+                    p.push_back(field);
+                    p.push_back(value);
+                    continue;
+                }
+                h.convert();
+            }
+            if let Hash::Table(t) = &mut h {
+                if !t.set(field, value) {
+                    return Err(DuplicateField);
+                }
+            }
+        }
+        Ok(h)
     }
 
     pub fn encoding_name(&self) -> &'static str {
@@ -643,6 +719,58 @@ mod tests {
         h.remove(b"a");
         h.remove(b"b");
         assert_eq!(h.encoding_name(), "hashtable");
+    }
+
+    #[test]
+    fn stored_hashes_load_into_the_encoding_redis_gives_them() {
+        let limits = Limits {
+            max_entries: 3,
+            max_value: 4,
+        };
+        let pairs = |items: &[(&str, &str)]| -> Vec<(Vec<u8>, Vec<u8>)> {
+            items
+                .iter()
+                .map(|(f, v)| (f.as_bytes().to_vec(), v.as_bytes().to_vec()))
+                .collect()
+        };
+        let short = pairs(&[("b", "2"), ("a", "1")]);
+        let long = pairs(&[("b", "2"), ("a", "12345"), ("c", "3")]);
+        let many = pairs(&[("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")]);
+        let load = |p: &[(Vec<u8>, Vec<u8>)], stored| Hash::from_stored(p, stored, limits).unwrap();
+        let order = |h: &Hash| -> Vec<Vec<u8>> { h.iter().map(|(f, _)| f.to_vec()).collect() };
+
+        for stored in [StoredAs::Table, StoredAs::Listpack, StoredAs::Zipmap] {
+            let h = load(&short, stored);
+            assert_eq!(h.encoding_name(), "listpack", "{stored:?}");
+            assert_eq!(order(&h), [b"b".to_vec(), b"a".to_vec()], "file order");
+            assert_eq!(
+                load(&many, stored).encoding_name(),
+                "hashtable",
+                "{stored:?}"
+            );
+        }
+        // A long value converts a table-stored or zipmap hash, not a packed one.
+        let h = load(&long, StoredAs::Table);
+        assert_eq!((h.encoding_name(), h.len()), ("hashtable", 3));
+        assert_eq!(h.get(b"a"), Some(&b"12345"[..]));
+        assert_eq!(load(&long, StoredAs::Zipmap).encoding_name(), "hashtable");
+        assert_eq!(load(&long, StoredAs::Listpack).encoding_name(), "listpack");
+
+        // A duplicate is refused before and after a conversion.
+        for items in [
+            &[("a", "1"), ("a", "2")][..],
+            &[("a", "12345"), ("a", "2")],
+            &[("a", "1"), ("b", "12345"), ("a", "2")],
+            &[("a", "1"), ("b", "2"), ("c", "3"), ("a", "4")],
+        ] {
+            for stored in [StoredAs::Table, StoredAs::Listpack, StoredAs::Zipmap] {
+                assert_eq!(
+                    Hash::from_stored(&pairs(items), stored, limits).unwrap_err(),
+                    DuplicateField,
+                    "{items:?} {stored:?}"
+                );
+            }
+        }
     }
 
     #[test]
