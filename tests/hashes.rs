@@ -666,3 +666,75 @@ fn hashes_survive_snapshots_in_both_directions_with_redis_encodings() {
     let redis = Server::redis(&["--dir", &d]);
     assert_eq!(redis.raw().cmd_str("DUMP lp"), ours);
 }
+
+/// The counters a command moves: changes since the last save, keyspace
+/// hits and misses.
+fn counters(c: &mut common::Raw) -> [i64; 3] {
+    let info = String::from_utf8(c.cmd(&[b"INFO"])).unwrap();
+    let field = |name: &str| -> i64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("INFO has no {name}"))
+    };
+    [
+        field("rdb_changes_since_last_save"),
+        field("keyspace_hits"),
+        field("keyspace_misses"),
+    ]
+}
+
+#[test]
+fn dirty_counts_and_keyspace_stats_match_redis() {
+    let script = [
+        "HSET h a 1 b 2",
+        "HSET h a 1",
+        "HSETNX h a x",
+        "HSETNX h c 1",
+        "HSETNX nokey c 1",
+        "HMSET h x 1 x 2",
+        "HINCRBY h n 1",
+        "HINCRBY h a x",
+        "HINCRBYFLOAT h f 1.5",
+        "HINCRBYFLOAT h a nan",
+        "HGET h a",
+        "HGET h nofield",
+        "HGET missing a",
+        "HMGET h a b",
+        "HMGET missing a",
+        "HEXISTS h a",
+        "HEXISTS missing a",
+        "HLEN h",
+        "HSTRLEN missing a",
+        "HKEYS h",
+        "HVALS missing",
+        "HGETALL h",
+        "HRANDFIELD h",
+        "HRANDFIELD missing 3",
+        "HSCAN h 0",
+        "HSCAN missing 0",
+        "HDEL missing a",
+        "HDEL h zz",
+        "HDEL h a b c n f x",
+        "HSET s 1 2",
+        "SET str v",
+        "HGET str a",
+        "HSET str a 1",
+    ];
+    let vigil = Server::vigil(&[]);
+    let redis = Server::redis(&[]);
+    let mut deltas = Vec::new();
+    for server in [&vigil, &redis] {
+        let mut c = server.raw();
+        let mut d = Vec::new();
+        for line in script {
+            let before = counters(&mut c);
+            c.cmd_str(line);
+            let after = counters(&mut c);
+            let delta: Vec<i64> = (0..3).map(|i| after[i] - before[i]).collect();
+            d.push(format!("{line} => changes, hits, misses {delta:?}"));
+        }
+        deltas.push(d);
+    }
+    assert_eq!(deltas[0], deltas[1]);
+}
