@@ -15,8 +15,9 @@
 //! The stream is RESP arrays of bulk strings with a `SELECT` whenever the
 //! database changes. Nothing is encoded while no consumer is attached
 //! ([`Effects::active`]), so a node without replicas or AOF pays nothing.
-//! Consumers: a capture buffer (tests and tools); the AOF and the
-//! replication backlog attach here too.
+//! Consumers: the AOF (its buffer is drained by `persistence::aof` before
+//! replies are written) and a capture buffer (tests and tools); the
+//! replication backlog attaches here too.
 
 /// One effect: the database it applies to and the command.
 type Op = (usize, Vec<Vec<u8>>);
@@ -25,6 +26,7 @@ type Op = (usize, Vec<Vec<u8>>);
 pub struct Effects {
     pending: Vec<Op>,
     capture: Option<Sink>,
+    aof: Option<Sink>,
 }
 
 /// A consumer of the encoded stream, with its own notion of the selected db
@@ -35,6 +37,13 @@ struct Sink {
 }
 
 impl Sink {
+    fn new() -> Self {
+        Sink {
+            selected_db: None,
+            bytes: Vec::new(),
+        }
+    }
+
     fn feed(&mut self, db: usize, argv: &[&[u8]]) {
         if self.selected_db != Some(db) {
             let db_text = db.to_string();
@@ -63,11 +72,14 @@ pub fn encode_command(out: &mut Vec<u8>, argv: &[&[u8]]) {
 impl Effects {
     /// Whether anything consumes the stream (so effects must be built).
     pub fn active(&self) -> bool {
-        self.capture.is_some()
+        self.capture.is_some() || self.aof.is_some()
     }
 
     /// Write an effect immediately.
     pub fn propagate_now(&mut self, db: usize, argv: &[&[u8]]) {
+        if let Some(sink) = &mut self.aof {
+            sink.feed(db, argv);
+        }
         if let Some(sink) = &mut self.capture {
             sink.feed(db, argv);
         }
@@ -103,10 +115,34 @@ impl Effects {
 
     /// Start recording the stream (tests, tools).
     pub fn start_capture(&mut self) {
-        self.capture = Some(Sink {
-            selected_db: None,
-            bytes: Vec::new(),
-        });
+        self.capture = Some(Sink::new());
+    }
+
+    /// Start (or restart) feeding the AOF. The next effect is preceded by a
+    /// `SELECT`, since a new AOF file is loaded starting from db 0.
+    pub fn start_aof(&mut self) {
+        let pending = self.take_aof();
+        let mut sink = Sink::new();
+        sink.bytes = pending;
+        self.aof = Some(sink);
+    }
+
+    /// Stop feeding the AOF; returns what was not taken yet.
+    pub fn stop_aof(&mut self) -> Vec<u8> {
+        self.aof.take().map(|s| s.bytes).unwrap_or_default()
+    }
+
+    /// The AOF bytes encoded since the last call.
+    pub fn take_aof(&mut self) -> Vec<u8> {
+        self.aof
+            .as_mut()
+            .map(|s| std::mem::take(&mut s.bytes))
+            .unwrap_or_default()
+    }
+
+    /// Bytes waiting for the AOF (`aof_buffer_length`).
+    pub fn aof_pending(&self) -> usize {
+        self.aof.as_ref().map_or(0, |s| s.bytes.len())
     }
 
     /// The bytes recorded since the last call.
