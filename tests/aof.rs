@@ -616,3 +616,21 @@ fn acknowledged_writes_survive_sigkill_with_appendfsync_always() {
         stop(child);
     }
 }
+
+#[test]
+fn timestamp_annotations_are_written_and_skipped_on_load() {
+    let dir = TempDir::new("aof-ts");
+    let d = dir_arg(&dir);
+    let (child, port) = start_or_fail(&d, &["--aof-timestamp-enabled", "yes"]).expect("starts");
+    let mut c = Raw::connect(port);
+    c.cmd_str("SET a 1");
+    let want = digest(&mut c);
+    stop(child);
+    let incr = std::fs::read_to_string(aof_dir(&dir.0).join("appendonly.aof.1.incr.aof")).unwrap();
+    assert!(incr.starts_with("#TS:"), "{incr:?}");
+    assert!(incr.contains("\r\n*2\r\n$6\r\nSELECT\r\n"), "{incr:?}");
+    check_aof(&dir.0);
+    let (child, port) = start_or_fail(&d, &[]).expect("loads");
+    assert_eq!(digest(&mut Raw::connect(port)), want);
+    stop(child);
+}

@@ -34,6 +34,10 @@ pub struct Effects {
 struct Sink {
     selected_db: Option<usize>,
     bytes: Vec<u8>,
+    /// `aof-timestamp-enabled`: a `#TS:<unix s>` line whenever the second
+    /// changes, and the second last written.
+    timestamps: bool,
+    last_second: i64,
 }
 
 impl Sink {
@@ -41,10 +45,20 @@ impl Sink {
         Sink {
             selected_db: None,
             bytes: Vec::new(),
+            timestamps: false,
+            last_second: 0,
         }
     }
 
     fn feed(&mut self, db: usize, argv: &[&[u8]]) {
+        if self.timestamps {
+            let now = crate::node::unix_ms() / 1000;
+            if now > self.last_second {
+                self.bytes
+                    .extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
+                self.last_second = now;
+            }
+        }
         if self.selected_db != Some(db) {
             let db_text = db.to_string();
             encode_command(&mut self.bytes, &[b"SELECT", db_text.as_bytes()]);
@@ -120,11 +134,19 @@ impl Effects {
 
     /// Start (or restart) feeding the AOF. The next effect is preceded by a
     /// `SELECT`, since a new AOF file is loaded starting from db 0.
-    pub fn start_aof(&mut self) {
+    pub fn start_aof(&mut self, timestamps: bool) {
         let pending = self.take_aof();
         let mut sink = Sink::new();
         sink.bytes = pending;
+        sink.timestamps = timestamps;
         self.aof = Some(sink);
+    }
+
+    /// `CONFIG SET aof-timestamp-enabled`.
+    pub fn set_aof_timestamps(&mut self, on: bool) {
+        if let Some(sink) = &mut self.aof {
+            sink.timestamps = on;
+        }
     }
 
     /// Stop feeding the AOF; returns what was not taken yet.

@@ -166,6 +166,7 @@ enum Effect {
     CapBacklog,
     /// Turn the AOF on (a rewrite writes its first base) or off.
     AppendOnly,
+    AofTimestamps,
     /// Reconfigure TLS, which Vigil does not serve.
     Tls,
 }
@@ -179,6 +180,7 @@ impl Effect {
             "loglevel" => Some(Effect::LogLevel),
             "repl-backlog-size" => Some(Effect::CapBacklog),
             "appendonly" => Some(Effect::AppendOnly),
+            "aof-timestamp-enabled" => Some(Effect::AofTimestamps),
             "tls-port"
             | "tls-session-cache-size"
             | "tls-session-cache-timeout"
@@ -281,6 +283,10 @@ fn take_effect(node: &mut Node, effect: Effect) -> Result<(), String> {
             if s.tls_port != 0 || s.tls_replication || s.tls_cluster {
                 return Err("Vigil does not serve TLS".into());
             }
+        }
+        Effect::AofTimestamps => {
+            let on = node.config.settings.aof_timestamp_enabled;
+            node.effects.set_aof_timestamps(on);
         }
         Effect::AppendOnly => {
             if node.config.settings.appendonly {

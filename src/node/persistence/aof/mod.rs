@@ -205,7 +205,8 @@ impl Node {
         }
         self.aof.file = Some(Arc::new(file));
         self.aof.incr_size = 0;
-        self.effects.start_aof();
+        self.effects
+            .start_aof(self.config.settings.aof_timestamp_enabled);
     }
 
     /// Write the AOF buffer to the incr file, and fsync as `appendfsync`
