@@ -387,3 +387,38 @@ fn debug_reload_round_trips_and_refuses_duplicates_without_merge() {
     assert_eq!(c.cmd_str("DEBUG RELOAD NOSAVE NOFLUSH MERGE"), "+OK\r\n");
     assert_eq!(digest(&mut c), want);
 }
+
+/// The children of process `pid` (from /proc).
+fn children_of(pid: u32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_crash_mid_snapshot_leaves_the_last_completed_one() {
+    let dir = TempDir::new("rdb-crash");
+    let d = dir_arg(&dir);
+    let want = {
+        let mut vigil = Server::vigil(&["--dir", &d]);
+        let mut c = vigil.raw().patient(Duration::from_secs(120));
+        fill(&mut c);
+        assert_eq!(c.cmd_str("SAVE"), "+OK\r\n");
+        let want = digest(&mut c);
+        // Writes after the snapshot, then a background save killed with
+        // the server before it completes.
+        assert_eq!(c.cmd_str("DEBUG POPULATE 300000 later 64"), "+OK\r\n");
+        assert_eq!(c.cmd_str("BGSAVE"), "+Background saving started\r\n");
+        let children = children_of(vigil.pid());
+        for child in &children {
+            unsafe { libc::kill(*child, libc::SIGKILL) };
+        }
+        vigil.signal_and_wait(libc::SIGKILL, Duration::from_secs(10));
+        assert!(!children.is_empty(), "the save ran in a child");
+        want
+    };
+    let vigil = Server::vigil(&["--dir", &d]);
+    assert_eq!(digest(&mut vigil.raw()), want);
+}

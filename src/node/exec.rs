@@ -184,9 +184,15 @@ impl Node {
             );
             return Flow::Continue;
         }
-        if self.writes_refused_by_save_error() && (is_write(c, cmd) || cmd.name == "ping") {
-            self.reject(c, Some(cmd), CmdError::Static(MISCONF_RDB));
-            return Flow::Continue;
+        if is_write(c, cmd) || cmd.name == "ping" {
+            if self.writes_refused_by_save_error() {
+                self.reject(c, Some(cmd), CmdError::Static(MISCONF_RDB));
+                return Flow::Continue;
+            }
+            if let Some(refusal) = self.aof_write_refusal() {
+                self.reject(c, Some(cmd), CmdError::msg(refusal));
+                return Flow::Continue;
+            }
         }
         if c.in_pubsub_context() && !allowed_in_pubsub_context(cmd) {
             let err = format!(
@@ -255,28 +261,12 @@ impl Node {
         let propagation = std::mem::replace(&mut ctx.propagation, Propagation::Suppressed);
         let forced = ctx.forced;
 
-        let elapsed = started.elapsed();
-        let usec = elapsed.as_micros() as u64;
-        if self.config.settings.latency_tracking {
-            self.stats
-                .latency
-                .entry(cmd.full_name)
-                .or_default()
-                .record(elapsed.as_nanos() as u64);
+        if !c.aof_loader {
+            self.account(c, cmd, started.elapsed(), &result);
         }
-        let failed = result.is_err();
         if let Err(err) = result {
             c.reply.error(err.text());
-            self.stats.count_error(err.text());
         }
-        let stat = self.stats.command(cmd.full_name);
-        stat.calls += 1;
-        stat.usec += usec;
-        if failed {
-            stat.failed_calls += 1;
-        }
-        self.stats.total_commands_processed += 1;
-        c.last_command = cmd.full_name;
 
         if (self.dirty > dirty_before || forced) && self.effects.active() {
             match propagation {
@@ -288,7 +278,10 @@ impl Node {
                 Propagation::Suppressed => {}
             }
         }
-        if !self.monitors.is_empty() && !cmd.has(flags::ADMIN | flags::SKIP_MONITOR) {
+        if !self.monitors.is_empty()
+            && !c.aof_loader
+            && !cmd.has(flags::ADMIN | flags::SKIP_MONITOR)
+        {
             self.feed_monitors(c, argv);
         }
 
@@ -306,6 +299,34 @@ impl Node {
         if self.call_depth == 0 {
             self.effects.flush_pending();
         }
+    }
+
+    /// Statistics for one call: latency, command and error counts.
+    fn account(
+        &mut self,
+        c: &mut Client,
+        cmd: &'static Command,
+        elapsed: std::time::Duration,
+        result: &Result<(), CmdError>,
+    ) {
+        if self.config.settings.latency_tracking {
+            self.stats
+                .latency
+                .entry(cmd.full_name)
+                .or_default()
+                .record(elapsed.as_nanos() as u64);
+        }
+        if let Err(err) = result {
+            self.stats.count_error(err.text());
+        }
+        let stat = self.stats.command(cmd.full_name);
+        stat.calls += 1;
+        stat.usec += elapsed.as_micros() as u64;
+        if result.is_err() {
+            stat.failed_calls += 1;
+        }
+        self.stats.total_commands_processed += 1;
+        c.last_command = cmd.full_name;
     }
 
     /// Whether `CLIENT PAUSE` holds this command back.

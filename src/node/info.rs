@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use crate::node::client::Client;
 use crate::node::memory::{self, human};
+use crate::node::persistence::aof::Status as AofStatus;
 use crate::node::{keyspace, Node, REDIS_VERSION};
 
 /// Sections in output order, and whether `INFO` / `INFO default` includes
@@ -267,7 +268,12 @@ impl Node {
 
     fn info_persistence(&self, out: &mut String) {
         let r = &self.rdb;
+        let a = &self.aof;
         let current = r
+            .child
+            .as_ref()
+            .map_or(-1, |c| c.started.elapsed().as_secs() as i64);
+        let aof_current = a
             .child
             .as_ref()
             .map_or(-1, |c| c.started.elapsed().as_secs() as i64);
@@ -292,15 +298,15 @@ impl Node {
              rdb_last_cow_size:0\r\n\
              rdb_last_load_keys_expired:{}\r\n\
              rdb_last_load_keys_loaded:{}\r\n\
-             aof_enabled:0\r\n\
-             aof_rewrite_in_progress:0\r\n\
-             aof_rewrite_scheduled:0\r\n\
-             aof_last_rewrite_time_sec:-1\r\n\
-             aof_current_rewrite_time_sec:-1\r\n\
-             aof_last_bgrewrite_status:ok\r\n\
-             aof_rewrites:0\r\n\
-             aof_rewrites_consecutive_failures:0\r\n\
-             aof_last_write_status:ok\r\n\
+             aof_enabled:{}\r\n\
+             aof_rewrite_in_progress:{}\r\n\
+             aof_rewrite_scheduled:{}\r\n\
+             aof_last_rewrite_time_sec:{}\r\n\
+             aof_current_rewrite_time_sec:{aof_current}\r\n\
+             aof_last_bgrewrite_status:{}\r\n\
+             aof_rewrites:{}\r\n\
+             aof_rewrites_consecutive_failures:{}\r\n\
+             aof_last_write_status:{}\r\n\
              aof_last_cow_size:0\r\n\
              module_fork_in_progress:0\r\n\
              module_fork_last_cow_size:0\r\n",
@@ -313,7 +319,36 @@ impl Node {
             r.saves,
             r.last_load_keys_expired,
             r.last_load_keys_loaded,
+            (a.status != AofStatus::Off) as u8,
+            a.child.is_some() as u8,
+            a.rewrite_scheduled as u8,
+            a.last_rewrite_secs,
+            if a.last_rewrite_ok { "ok" } else { "err" },
+            a.rewrites,
+            a.consecutive_failures,
+            if self.aof_write_refusal().is_some() {
+                "err"
+            } else {
+                "ok"
+            },
         );
+        if a.status != AofStatus::Off {
+            let _ = write!(
+                out,
+                "aof_current_size:{}\r\n\
+                 aof_base_size:{}\r\n\
+                 aof_pending_rewrite:{}\r\n\
+                 aof_buffer_length:{}\r\n\
+                 aof_pending_bio_fsync:{}\r\n\
+                 aof_delayed_fsync:{}\r\n",
+                a.current_size,
+                a.base_size,
+                a.rewrite_scheduled as u8,
+                a.buffered() + self.effects.aof_pending(),
+                a.pending_fsyncs(),
+                a.delayed_fsync,
+            );
+        }
         if let Some(l) = &self.loading {
             let loaded = l.loaded_bytes.load(std::sync::atomic::Ordering::Relaxed);
             let elapsed = (crate::node::unix_ms() / 1000 - l.started_unix).max(0);

@@ -146,6 +146,7 @@ pub struct Node {
     pub pubsub: PubSub,
     pub blocking: blocking::Blocking,
     pub rdb: persistence::snapshot::RdbState,
+    pub aof: persistence::aof::AofState,
     /// Set while a snapshot is being loaded (commands get -LOADING).
     pub loading: Option<persistence::load::LoadingState>,
     /// Per database: WATCHed key → the clients watching it.
@@ -198,6 +199,7 @@ impl Node {
             pubsub: PubSub::default(),
             blocking: blocking::Blocking::default(),
             rdb: persistence::snapshot::RdbState::default(),
+            aof: persistence::aof::AofState::default(),
             loading: None,
             effects: Effects::default(),
             stats: Stats::default(),
@@ -318,15 +320,24 @@ impl Node {
     }
 
     /// Everything a clean shutdown does before the process exits: stop a
-    /// background save and write the final snapshot when save points are
-    /// configured (or SAVE was asked for) unless NOSAVE. A failed save
-    /// aborts the shutdown unless FORCE, as in Redis.
+    /// background child, write and fsync the AOF, and write the final
+    /// snapshot when save points are configured (or SAVE was asked for)
+    /// unless NOSAVE. A failed save aborts the shutdown unless FORCE, as in
+    /// Redis.
     pub fn prepare_for_shutdown(
         &mut self,
         flags: config::types::ShutdownFlags,
     ) -> Result<(), String> {
         tracing::warn!("User requested shutdown...");
         self.kill_save_child();
+        if self.aof.child.is_some() {
+            tracing::warn!("There is a child rewriting the AOF. Killing it!");
+            self.kill_rewrite_child();
+        }
+        if self.aof.status != persistence::aof::Status::Off {
+            tracing::info!("Calling fsync() on the AOF file.");
+            self.sync_aof();
+        }
         let wants_save = (!self.config.settings.save.0.is_empty() && !flags.nosave) || flags.save;
         if wants_save {
             tracing::info!("Saving the final RDB snapshot before exiting.");

@@ -1,4 +1,5 @@
-//! Server commands: TIME, LASTSAVE, MONITOR, SHUTDOWN.
+//! Server commands: SAVE, BGSAVE, BGREWRITEAOF, TIME, LASTSAVE, MONITOR,
+//! SHUTDOWN.
 
 use super::{acl, command, flags, is, CmdError, CmdResult, Command, Ctx, NO_KEYS, SYNTAX};
 use crate::node::config::types::ShutdownFlags;
@@ -24,6 +25,16 @@ pub const COMMANDS: &[Command] = &[
         "server",
         "1.0.0",
         bgsave,
+    ),
+    command(
+        "bgrewriteaof",
+        1,
+        flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING,
+        0,
+        NO_KEYS,
+        "server",
+        "1.0.0",
+        bgrewriteaof,
     ),
     command(
         "time",
@@ -134,7 +145,8 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn save(ctx: &mut Ctx) -> CmdResult {
-    if ctx.node.has_child() {
+    // A rewrite may run meanwhile: only another save conflicts.
+    if ctx.node.rdb.child.is_some() {
         return Err(CmdError::Static("ERR Background save already in progress"));
     }
     ctx.node.save_now().map_err(|_| CmdError::Static("ERR"))?;
@@ -148,20 +160,46 @@ fn bgsave(ctx: &mut Ctx) -> CmdResult {
         2 if is(ctx.arg(1), "schedule") => true,
         _ => return Err(SYNTAX),
     };
-    if ctx.node.has_child() {
+    if ctx.node.rdb.child.is_some() {
         return Err(CmdError::Static("ERR Background save already in progress"));
     }
     // Inside EXEC a fork would catch the transaction half applied: the
-    // save waits for the cron (Redis does the same).
-    if ctx.node.call_depth > 1 {
+    // save waits for the cron (Redis does the same), as it does for a
+    // rewrite to finish when asked to.
+    if ctx.node.has_child() || ctx.node.call_depth > 1 {
+        if !schedule && ctx.node.call_depth <= 1 {
+            return Err(CmdError::Static("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."));
+        }
         ctx.node.rdb.scheduled = true;
         ctx.client.reply.simple(b"Background saving scheduled");
         return Ok(());
     }
-    let _ = schedule;
     ctx.node
         .start_bgsave()
         .map_err(|_| CmdError::Static("ERR"))?;
     ctx.client.reply.simple(b"Background saving started");
+    Ok(())
+}
+
+fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
+    if ctx.node.aof.child.is_some() {
+        return Err(CmdError::Static(
+            "ERR Background append only file rewriting already in progress",
+        ));
+    }
+    if ctx.node.has_child() || ctx.node.call_depth > 1 {
+        ctx.node.aof.rewrite_scheduled = true;
+        ctx.node.aof.consecutive_failures = 0;
+        ctx.client
+            .reply
+            .simple(b"Background append only file rewriting scheduled");
+        return Ok(());
+    }
+    ctx.node.start_aof_rewrite().map_err(|_| {
+        CmdError::Static("ERR Can't execute an AOF background rewriting. Please check the server logs for more information.")
+    })?;
+    ctx.client
+        .reply
+        .simple(b"Background append only file rewriting started");
     Ok(())
 }

@@ -55,20 +55,16 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Start reading `path` on a thread. Batches arrive on the returned channel.
+/// Start reading `path` on a thread; `progress` counts the bytes read.
+/// Batches arrive on the returned channel.
 pub fn spawn_reader(
     path: &Path,
     databases: usize,
-) -> std::io::Result<(
-    tokio::sync::mpsc::Receiver<LoadMessage>,
-    u64,
-    Arc<AtomicU64>,
-)> {
+    progress: Arc<AtomicU64>,
+) -> std::io::Result<tokio::sync::mpsc::Receiver<LoadMessage>> {
     let file = File::open(path)?;
-    let total = file.metadata()?.len();
-    let progress = Arc::new(AtomicU64::new(0));
     let (tx, rx) = tokio::sync::mpsc::channel(8);
-    let count = progress.clone();
+    let count = progress;
     std::thread::Builder::new()
         .name("rdb-load".into())
         .spawn(move || {
@@ -91,7 +87,7 @@ pub fn spawn_reader(
             }
             let _ = tx.blocking_send(LoadMessage::Done(result.map_err(|e| e.to_string())));
         })?;
-    Ok((rx, total, progress))
+    Ok(rx)
 }
 
 /// How loaded keys go into the keyspace.

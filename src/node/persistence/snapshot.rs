@@ -1,23 +1,18 @@
 //! RDB snapshots: `SAVE` (in the foreground), `BGSAVE` and the automatic
-//! save points (in a forked child), and the bookkeeping INFO persistence
-//! reports.
+//! save points (in a forked child, see `child`), and the bookkeeping INFO
+//! persistence reports.
 //!
-//! A background snapshot forks the process: the child owns a copy-on-write
-//! image of memory at the fork, so it serializes a point-in-time view while
-//! the parent keeps serving; the only pause clients see is the `fork()`
-//! call itself (DESIGN principle 4). The child never touches the runtime:
-//! it writes the file (temporary file, fsync, rename, fsync of the
+//! The child writes the file (temporary file, fsync, rename, fsync of the
 //! directory, so a crash never loses the previous snapshot) and exits with
-//! 0 or 1. The parent notices the exit from the cron. While a child runs,
-//! hash tables do not resize, so that writes copy as few pages as possible.
+//! 0 or 1. The parent notices the exit from the cron.
 
 use std::io;
 use std::path::Path;
 use std::time::Instant;
 
+use super::child::{self, Exit};
 use super::files::replace_atomically;
 use super::rdb::writer::{write_keyspace, AuxFields, WriteOptions};
-use crate::node::keyspace::dict;
 use crate::node::{unix_ms, Node};
 
 /// A running background save.
@@ -73,7 +68,7 @@ impl Default for RdbState {
 const BGSAVE_RETRY_DELAY: i64 = 5;
 
 impl Node {
-    fn rdb_options(&self) -> WriteOptions {
+    pub(super) fn rdb_options(&self) -> WriteOptions {
         let s = &self.config.settings;
         WriteOptions {
             compress: s.rdbcompression,
@@ -82,7 +77,7 @@ impl Node {
         }
     }
 
-    fn aux_fields(&self) -> AuxFields {
+    pub(super) fn aux_fields(&self) -> AuxFields {
         AuxFields {
             ctime: unix_ms() / 1000,
             used_mem: crate::node::memory::used_memory(),
@@ -119,9 +114,9 @@ impl Node {
         }
     }
 
-    /// Whether a background child (save, and later AOF rewrite) runs.
+    /// Whether a background child (a save or an AOF rewrite) runs.
     pub fn has_child(&self) -> bool {
-        self.rdb.child.is_some()
+        self.rdb.child.is_some() || self.aof.child.is_some()
     }
 
     /// Fork a child that writes the snapshot. The parent returns at once.
@@ -130,30 +125,20 @@ impl Node {
             return Err("Background save already in progress".into());
         }
         self.rdb.last_try_unix = unix_ms() / 1000;
-        let fork_start = Instant::now();
-        // SAFETY: after fork the child only reads its copy of the node,
-        // writes a file with plain blocking I/O and leaves with _exit: it
-        // never returns into the runtime or runs destructors that could
-        // touch state shared with other threads of the parent.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
+        let forked = child::fork_child(|| {
             let temp = format!("temp-{}.rdb", std::process::id());
-            let code = match self.write_rdb_file(&temp) {
-                Ok(_) => 0,
-                Err(_) => 1,
-            };
-            // SAFETY: ends the child without unwinding into the parent's code.
-            unsafe { libc::_exit(code) };
-        }
-        if pid < 0 {
-            let e = io::Error::last_os_error();
-            self.rdb.last_bgsave_ok = false;
-            tracing::warn!("Can't save in background: fork: {e}");
-            return Err(format!("fork failed: {e}"));
-        }
-        self.rdb.latest_fork_usec = fork_start.elapsed().as_micros() as u64;
+            self.write_rdb_file(&temp).is_ok()
+        });
+        let (pid, fork_usec) = match forked {
+            Ok(forked) => forked,
+            Err(e) => {
+                self.rdb.last_bgsave_ok = false;
+                tracing::warn!("Can't save in background: fork: {e}");
+                return Err(format!("fork failed: {e}"));
+            }
+        };
+        self.rdb.latest_fork_usec = fork_usec;
         self.rdb.total_forks += 1;
-        dict::set_resize_allowed(false);
         tracing::info!("Background saving started by pid {pid}");
         self.rdb.child = Some(SaveChild {
             pid,
@@ -166,6 +151,7 @@ impl Node {
     /// From the cron: collect a finished child, start due or scheduled saves.
     pub fn persistence_cron(&mut self) {
         self.reap_child();
+        self.aof_cron();
         if self.has_child() {
             return;
         }
@@ -193,51 +179,43 @@ impl Node {
 
     /// Handle the end of a background save, if it ended.
     fn reap_child(&mut self) {
-        let Some(child) = &self.rdb.child else {
+        let Some(running) = &self.rdb.child else {
             return;
         };
-        let mut status = 0;
-        // SAFETY: waitpid on our own child, with a valid status pointer.
-        let r = unsafe { libc::waitpid(child.pid, &mut status, libc::WNOHANG) };
-        if r == 0 {
+        let Some(exit) = child::reap(running.pid) else {
             return;
-        }
-        let child = self.rdb.child.take().expect("checked above");
-        dict::set_resize_allowed(true);
-        self.rdb.last_bgsave_secs = child.started.elapsed().as_secs() as i64;
-        let exited_ok = r == child.pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-        if exited_ok {
-            tracing::info!("Background saving terminated with success");
-            self.dirty = self.dirty.saturating_sub(child.dirty_before);
-            self.lastsave_unix = unix_ms() / 1000;
-            self.rdb.last_bgsave_ok = true;
-            self.rdb.saves += 1;
-        } else if r == child.pid && libc::WIFSIGNALED(status) {
-            let sig = libc::WTERMSIG(status);
-            tracing::warn!("Background saving terminated by signal {sig}");
-            let _ = std::fs::remove_file(format!("temp-{}.rdb", child.pid));
-            // SIGUSR1 is how a save is cancelled on purpose.
-            if sig != libc::SIGUSR1 {
+        };
+        let running = self.rdb.child.take().expect("checked above");
+        self.rdb.last_bgsave_secs = running.started.elapsed().as_secs() as i64;
+        match exit {
+            Exit::Success => {
+                tracing::info!("Background saving terminated with success");
+                self.dirty = self.dirty.saturating_sub(running.dirty_before);
+                self.lastsave_unix = unix_ms() / 1000;
+                self.rdb.last_bgsave_ok = true;
+                self.rdb.saves += 1;
+            }
+            Exit::Signal(sig) => {
+                tracing::warn!("Background saving terminated by signal {sig}");
+                let _ = std::fs::remove_file(format!("temp-{}.rdb", running.pid));
+                // SIGUSR1 is how a save is cancelled on purpose.
+                if sig != libc::SIGUSR1 {
+                    self.rdb.last_bgsave_ok = false;
+                }
+            }
+            Exit::Failure => {
+                tracing::warn!("Background saving error");
                 self.rdb.last_bgsave_ok = false;
             }
-        } else {
-            tracing::warn!("Background saving error");
-            self.rdb.last_bgsave_ok = false;
         }
     }
 
     /// Stop a running background save (shutdown, FLUSHALL).
     pub fn kill_save_child(&mut self) {
-        if let Some(child) = self.rdb.child.take() {
-            // SAFETY: signalling and reaping our own child process.
-            unsafe {
-                libc::kill(child.pid, libc::SIGUSR1);
-                let mut status = 0;
-                libc::waitpid(child.pid, &mut status, 0);
-            }
-            let _ = std::fs::remove_file(format!("temp-{}.rdb", child.pid));
-            dict::set_resize_allowed(true);
-            tracing::info!("Killed the background saving child {}", child.pid);
+        if let Some(running) = self.rdb.child.take() {
+            child::kill(running.pid);
+            let _ = std::fs::remove_file(format!("temp-{}.rdb", running.pid));
+            tracing::info!("Killed the background saving child {}", running.pid);
         }
     }
 

@@ -43,6 +43,13 @@ pub static METADATA: &[Meta] = &[
         ],
         ..Meta::BLANK
     },
+    // command: bgrewriteaof
+    Meta {
+        name: "bgrewriteaof",
+        summary: "Rewrites the append-only file in the background, compacting it to the current dataset",
+        complexity: Some("O(1)"),
+        ..Meta::BLANK
+    },
     // command: bgsave
     Meta {
         name: "bgsave",

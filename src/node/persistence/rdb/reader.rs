@@ -70,6 +70,8 @@ pub struct FileInfo {
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
     /// Keys skipped because their collection was empty.
     pub empty_keys_skipped: u64,
+    /// Bytes the RDB took, up to its checksum (an AOF may go on after it).
+    pub length: u64,
 }
 
 impl FileInfo {
@@ -195,6 +197,7 @@ pub fn read<R: Read>(
             });
         }
     }
+    info.length = d.offset();
     Ok(info)
 }
 
