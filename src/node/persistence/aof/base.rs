@@ -53,12 +53,8 @@ pub fn write_commands<W: Write>(
                     batched_pairs(&mut buf, b"ZADD", key, &items);
                 }
                 Data::Hash(hash) => {
-                    let mut pairs: Vec<Vec<u8>> = Vec::with_capacity(hash.len() * 2);
-                    hash.for_each(|field, val| {
-                        pairs.push(field.to_vec());
-                        pairs.push(val.to_vec());
-                    });
-                    let items: Vec<&[u8]> = pairs.iter().map(Vec::as_slice).collect();
+                    // Borrowed from the hash, not copied.
+                    let items: Vec<&[u8]> = hash.iter().flat_map(|(f, v)| [f, v]).collect();
                     batched_pairs(&mut buf, b"HMSET", key, &items);
                 }
                 data => {
