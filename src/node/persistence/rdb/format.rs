@@ -256,11 +256,12 @@ impl<R: Read> Decoder<R> {
     pub fn bytes(&mut self, n: u64) -> Result<Vec<u8>, RdbError> {
         let mut out = Vec::with_capacity(n.min(self.max_alloc) as usize);
         let mut left = n;
-        let mut chunk = [0u8; 64 * 1024];
         while left > 0 {
-            let take = left.min(chunk.len() as u64) as usize;
-            self.read_exact(&mut chunk[..take])?;
-            out.extend_from_slice(&chunk[..take]);
+            // Read straight into the result, 64 KiB of growth at a time.
+            let take = left.min(64 * 1024) as usize;
+            let at = out.len();
+            out.resize(at + take, 0);
+            self.read_exact(&mut out[at..])?;
             left -= take as u64;
         }
         Ok(out)
