@@ -17,11 +17,20 @@ impl Node {
     /// Delete `key` if its expire time has passed. Returns true if the key
     /// is (now) gone because it expired.
     pub fn expire_if_needed(&mut self, cur: &mut Client, db: usize, key: &[u8]) -> bool {
-        if !self.keyspace.dbs[db].is_expired(key, self.now_ms) {
+        // While loading, the file's own DELs decide what goes: expiring now
+        // would replay differently from the stream that was recorded.
+        if self.loading.is_some() || !self.keyspace.dbs[db].is_expired(key, self.now_ms) {
             return false;
         }
         self.delete_expired(cur, db, key);
         true
+    }
+
+    /// Whether a deadline set now deletes the key at once (Redis's
+    /// `checkAlreadyExpired`): not while loading a file, which replays the
+    /// deletions it recorded.
+    pub fn already_expired(&self, when_ms: i64) -> bool {
+        when_ms <= self.now_ms && self.loading.is_none()
     }
 
     /// Remove an expired key: notify, touch WATCHers, propagate `DEL`, count.

@@ -82,6 +82,8 @@ pub struct Client {
     /// Bytes waiting in the query buffer (kept by the connection).
     pub query_buf_len: usize,
     pub query_buf_free: usize,
+    /// The client that replays an AOF: its commands leave no statistics.
+    pub aof_loader: bool,
 }
 
 impl Client {
@@ -116,6 +118,7 @@ impl Client {
             soft_limit_since_ms: None,
             query_buf_len: 0,
             query_buf_free: 0,
+            aof_loader: false,
         }
     }
 

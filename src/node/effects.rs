@@ -15,8 +15,9 @@
 //! The stream is RESP arrays of bulk strings with a `SELECT` whenever the
 //! database changes. Nothing is encoded while no consumer is attached
 //! ([`Effects::active`]), so a node without replicas or AOF pays nothing.
-//! Consumers: a capture buffer (tests and tools); the AOF and the
-//! replication backlog attach here too.
+//! Consumers: the AOF (its buffer is drained by `persistence::aof` before
+//! replies are written) and a capture buffer (tests and tools); the
+//! replication backlog attaches here too.
 
 /// One effect: the database it applies to and the command.
 type Op = (usize, Vec<Vec<u8>>);
@@ -25,6 +26,7 @@ type Op = (usize, Vec<Vec<u8>>);
 pub struct Effects {
     pending: Vec<Op>,
     capture: Option<Sink>,
+    aof: Option<Sink>,
 }
 
 /// A consumer of the encoded stream, with its own notion of the selected db
@@ -32,10 +34,31 @@ pub struct Effects {
 struct Sink {
     selected_db: Option<usize>,
     bytes: Vec<u8>,
+    /// `aof-timestamp-enabled`: a `#TS:<unix s>` line whenever the second
+    /// changes, and the second last written.
+    timestamps: bool,
+    last_second: i64,
 }
 
 impl Sink {
+    fn new() -> Self {
+        Sink {
+            selected_db: None,
+            bytes: Vec::new(),
+            timestamps: false,
+            last_second: 0,
+        }
+    }
+
     fn feed(&mut self, db: usize, argv: &[&[u8]]) {
+        if self.timestamps {
+            let now = crate::node::unix_ms() / 1000;
+            if now > self.last_second {
+                self.bytes
+                    .extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
+                self.last_second = now;
+            }
+        }
         if self.selected_db != Some(db) {
             let db_text = db.to_string();
             encode_command(&mut self.bytes, &[b"SELECT", db_text.as_bytes()]);
@@ -63,11 +86,14 @@ pub fn encode_command(out: &mut Vec<u8>, argv: &[&[u8]]) {
 impl Effects {
     /// Whether anything consumes the stream (so effects must be built).
     pub fn active(&self) -> bool {
-        self.capture.is_some()
+        self.capture.is_some() || self.aof.is_some()
     }
 
     /// Write an effect immediately.
     pub fn propagate_now(&mut self, db: usize, argv: &[&[u8]]) {
+        if let Some(sink) = &mut self.aof {
+            sink.feed(db, argv);
+        }
         if let Some(sink) = &mut self.capture {
             sink.feed(db, argv);
         }
@@ -103,10 +129,42 @@ impl Effects {
 
     /// Start recording the stream (tests, tools).
     pub fn start_capture(&mut self) {
-        self.capture = Some(Sink {
-            selected_db: None,
-            bytes: Vec::new(),
-        });
+        self.capture = Some(Sink::new());
+    }
+
+    /// Start (or restart) feeding the AOF. The next effect is preceded by a
+    /// `SELECT`, since a new AOF file is loaded starting from db 0.
+    pub fn start_aof(&mut self, timestamps: bool) {
+        let pending = self.take_aof();
+        let mut sink = Sink::new();
+        sink.bytes = pending;
+        sink.timestamps = timestamps;
+        self.aof = Some(sink);
+    }
+
+    /// `CONFIG SET aof-timestamp-enabled`.
+    pub fn set_aof_timestamps(&mut self, on: bool) {
+        if let Some(sink) = &mut self.aof {
+            sink.timestamps = on;
+        }
+    }
+
+    /// Stop feeding the AOF; returns what was not taken yet.
+    pub fn stop_aof(&mut self) -> Vec<u8> {
+        self.aof.take().map(|s| s.bytes).unwrap_or_default()
+    }
+
+    /// The AOF bytes encoded since the last call.
+    pub fn take_aof(&mut self) -> Vec<u8> {
+        self.aof
+            .as_mut()
+            .map(|s| std::mem::take(&mut s.bytes))
+            .unwrap_or_default()
+    }
+
+    /// Bytes waiting for the AOF (`aof_buffer_length`).
+    pub fn aof_pending(&self) -> usize {
+        self.aof.as_ref().map_or(0, |s| s.bytes.len())
     }
 
     /// The bytes recorded since the last call.

@@ -184,12 +184,30 @@ impl Node {
             );
             return Flow::Continue;
         }
+        if is_write(c, cmd) || cmd.name == "ping" {
+            if self.writes_refused_by_save_error() {
+                self.reject(c, Some(cmd), CmdError::Static(MISCONF_RDB));
+                return Flow::Continue;
+            }
+            if let Some(refusal) = self.aof_write_refusal() {
+                self.reject(c, Some(cmd), CmdError::msg(refusal));
+                return Flow::Continue;
+            }
+        }
         if c.in_pubsub_context() && !allowed_in_pubsub_context(cmd) {
             let err = format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 cmd.full_name
             );
             self.reject(c, Some(cmd), CmdError::msg(err));
+            return Flow::Continue;
+        }
+        if self.loading.is_some() && !cmd.has(flags::LOADING) {
+            self.reject(
+                c,
+                Some(cmd),
+                CmdError::Static("LOADING Redis is loading the dataset in memory"),
+            );
             return Flow::Continue;
         }
         if self.is_paused_for(c, cmd) {
@@ -243,28 +261,12 @@ impl Node {
         let propagation = std::mem::replace(&mut ctx.propagation, Propagation::Suppressed);
         let forced = ctx.forced;
 
-        let elapsed = started.elapsed();
-        let usec = elapsed.as_micros() as u64;
-        if self.config.settings.latency_tracking {
-            self.stats
-                .latency
-                .entry(cmd.full_name)
-                .or_default()
-                .record(elapsed.as_nanos() as u64);
+        if !c.aof_loader {
+            self.account(c, cmd, started.elapsed(), &result);
         }
-        let failed = result.is_err();
         if let Err(err) = result {
             c.reply.error(err.text());
-            self.stats.count_error(err.text());
         }
-        let stat = self.stats.command(cmd.full_name);
-        stat.calls += 1;
-        stat.usec += usec;
-        if failed {
-            stat.failed_calls += 1;
-        }
-        self.stats.total_commands_processed += 1;
-        c.last_command = cmd.full_name;
 
         if (self.dirty > dirty_before || forced) && self.effects.active() {
             match propagation {
@@ -276,7 +278,10 @@ impl Node {
                 Propagation::Suppressed => {}
             }
         }
-        if !self.monitors.is_empty() && !cmd.has(flags::ADMIN | flags::SKIP_MONITOR) {
+        if !self.monitors.is_empty()
+            && !c.aof_loader
+            && !cmd.has(flags::ADMIN | flags::SKIP_MONITOR)
+        {
             self.feed_monitors(c, argv);
         }
 
@@ -294,6 +299,34 @@ impl Node {
         if self.call_depth == 0 {
             self.effects.flush_pending();
         }
+    }
+
+    /// Statistics for one call: latency, command and error counts.
+    fn account(
+        &mut self,
+        c: &mut Client,
+        cmd: &'static Command,
+        elapsed: std::time::Duration,
+        result: &Result<(), CmdError>,
+    ) {
+        if self.config.settings.latency_tracking {
+            self.stats
+                .latency
+                .entry(cmd.full_name)
+                .or_default()
+                .record(elapsed.as_nanos() as u64);
+        }
+        if let Err(err) = result {
+            self.stats.count_error(err.text());
+        }
+        let stat = self.stats.command(cmd.full_name);
+        stat.calls += 1;
+        stat.usec += elapsed.as_micros() as u64;
+        if result.is_err() {
+            stat.failed_calls += 1;
+        }
+        self.stats.total_commands_processed += 1;
+        c.last_command = cmd.full_name;
     }
 
     /// Whether `CLIENT PAUSE` holds this command back.
@@ -386,6 +419,21 @@ pub fn quote_arg(out: &mut Vec<u8>, arg: &[u8]) {
         }
     }
     out.push(b'"');
+}
+
+/// The refusal while the last background save failed.
+const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// Whether running `cmd` may write: a write command, or an EXEC whose
+/// queued commands include one.
+fn is_write(c: &Client, cmd: &Command) -> bool {
+    cmd.has(flags::WRITE)
+        || (cmd.name == "exec"
+            && c.multi.as_ref().is_some_and(|m| {
+                m.commands.iter().any(|argv| {
+                    commands::lookup_name(&argv[0]).is_some_and(|q| q.has(flags::WRITE))
+                })
+            }))
 }
 
 /// Commands a RESP2 client may run while subscribed.

@@ -164,6 +164,9 @@ enum Effect {
     },
     LogLevel,
     CapBacklog,
+    /// Turn the AOF on (a rewrite writes its first base) or off.
+    AppendOnly,
+    AofTimestamps,
     /// Reconfigure TLS, which Vigil does not serve.
     Tls,
 }
@@ -176,6 +179,8 @@ impl Effect {
             "bind" => Some(Effect::Relisten { via_port: false }),
             "loglevel" => Some(Effect::LogLevel),
             "repl-backlog-size" => Some(Effect::CapBacklog),
+            "appendonly" => Some(Effect::AppendOnly),
+            "aof-timestamp-enabled" => Some(Effect::AofTimestamps),
             "tls-port"
             | "tls-session-cache-size"
             | "tls-session-cache-timeout"
@@ -245,6 +250,7 @@ fn set_all(
                     "Unable to listen on this port. Check server logs."
                 }
                 Effect::Relisten { via_port: false } => "Failed to bind to specified addresses.",
+                Effect::AppendOnly => "Unable to turn on AOF. Check server logs.",
                 _ => "Unable to update TLS configuration. Check server logs.",
             };
             return Err(SetError::Invalid {
@@ -276,6 +282,17 @@ fn take_effect(node: &mut Node, effect: Effect) -> Result<(), String> {
             let s = &node.config.settings;
             if s.tls_port != 0 || s.tls_replication || s.tls_cluster {
                 return Err("Vigil does not serve TLS".into());
+            }
+        }
+        Effect::AofTimestamps => {
+            let on = node.config.settings.aof_timestamp_enabled;
+            node.effects.set_aof_timestamps(on);
+        }
+        Effect::AppendOnly => {
+            if node.config.settings.appendonly {
+                node.start_append_only()?;
+            } else {
+                node.stop_append_only();
             }
         }
         Effect::Relisten { .. } => {

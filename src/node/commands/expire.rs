@@ -171,7 +171,7 @@ fn expire_generic(ctx: &mut Ctx, relative: bool, seconds: bool) -> CmdResult {
         ctx.client.reply.int(0);
         return Ok(());
     }
-    if when <= ctx.node.now_ms {
+    if ctx.node.already_expired(when) {
         let lazy = ctx.node.config.settings.lazyfree_lazy_expire;
         ctx.node.delete_key(ctx.client, db, key, lazy);
         ctx.dirty(1);

@@ -498,7 +498,7 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
 
     let absolute = matches!(o.expire, Some((ExpireUnit::ExAt | ExpireUnit::PxAt, _)));
     match when {
-        Some(ms) if absolute && ms <= ctx.node.now_ms => {
+        Some(ms) if absolute && ctx.node.already_expired(ms) => {
             let lazy = ctx.node.config.settings.lazyfree_lazy_expire;
             ctx.node.delete_key(ctx.client, db, key, lazy);
             let verb: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };

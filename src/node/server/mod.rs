@@ -16,6 +16,7 @@
 
 mod connection;
 pub mod logging;
+mod startup;
 mod writes;
 
 use std::cell::RefCell;
@@ -292,11 +293,10 @@ async fn serve(config: Config) -> Result<(), StartError> {
     tokio::task::spawn_local(cron(shared.clone()));
     // Handlers go in before "Ready": a supervisor may signal right after it.
     let signals = Signals::install();
+    startup::load_data(&shared).await?;
     tracing::info!("Ready to accept connections tcp");
 
-    let reason = signals.wait(&shared).await;
-    tracing::warn!("{reason}");
-    tracing::warn!("User requested shutdown...");
+    signals.wait(&shared).await;
     if !settings.pidfile.is_empty() {
         let _ = std::fs::remove_file(&settings.pidfile);
     }
@@ -324,8 +324,10 @@ impl Signals {
         Signals { term, int }
     }
 
-    /// Wait for a signal or a SHUTDOWN request; returns what to log.
-    async fn wait(mut self, shared: &Shared) -> String {
+    /// Wait until the server must exit: a SHUTDOWN that succeeded, or a
+    /// signal after which the shutdown preparations (the final snapshot)
+    /// succeeded. If they fail, the server keeps running, as Redis does.
+    async fn wait(mut self, shared: &Shared) {
         async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
             match s {
                 Some(s) => {
@@ -334,10 +336,17 @@ impl Signals {
                 None => std::future::pending().await,
             }
         }
-        tokio::select! {
-            _ = recv(&mut self.term) => "Received SIGTERM scheduling shutdown...".into(),
-            _ = recv(&mut self.int) => "Received SIGINT scheduling shutdown...".into(),
-            _ = shared.shutdown.notified() => "SHUTDOWN requested by a client".into(),
+        loop {
+            let (name, flags) = tokio::select! {
+                _ = recv(&mut self.term) => ("SIGTERM", shared.node.borrow().config.settings.shutdown_on_sigterm),
+                _ = recv(&mut self.int) => ("SIGINT", shared.node.borrow().config.settings.shutdown_on_sigint),
+                _ = shared.shutdown.notified() => return,
+            };
+            tracing::warn!("Received {name} scheduling shutdown...");
+            if shared.node.borrow_mut().prepare_for_shutdown(flags).is_ok() {
+                return;
+            }
+            tracing::warn!("{name} received but errors trying to shut down the server, check the logs for more information");
         }
     }
 }

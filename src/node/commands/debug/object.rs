@@ -14,6 +14,8 @@
 use super::super::{CmdResult, Ctx, NO_SUCH_KEY};
 use crate::node::keyspace::value::{Data, LRU_CLOCK_MAX};
 use crate::node::keyspace::Value;
+use crate::node::persistence::rdb::format::Encoder;
+use crate::node::persistence::rdb::writer;
 use crate::util::lzf;
 
 pub fn debug_object(ctx: &mut Ctx) -> CmdResult {
@@ -47,9 +49,9 @@ pub fn debug_object(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// Bytes the value takes in an RDB file (without its type byte and key).
-/// Collections are measured in the plain RDB encodings (a length, then
-/// each element as an RDB string; sorted-set scores as 8-byte doubles),
-/// which every RDB reader accepts.
+/// Hashes are measured by the RDB writer itself; other collections in the
+/// plain RDB encodings (a length, then each element as an RDB string;
+/// sorted-set scores as 8-byte doubles), which every RDB reader accepts.
 pub fn serialized_len(value: &Value, compress: bool) -> usize {
     let mut total = 0;
     match &value.data {
@@ -67,10 +69,9 @@ pub fn serialized_len(value: &Value, compress: bool) -> usize {
             total += length_len(set.len());
             set.for_each(|m| total += string_len(m, compress));
         }
-        Data::Hash(hash) => {
-            total += length_len(hash.len());
-            hash.for_each(|f, v| total += string_len(f, compress) + string_len(v, compress));
-        }
+        // What the RDB writer produces: a listpack hash is one (possibly
+        // compressed) listpack blob, as in Redis.
+        Data::Hash(_) => return written_len(value, compress),
         Data::ZSet(zset) => {
             total += length_len(zset.len());
             zset.for_each(|m, _| total += string_len(m, compress) + 8);
@@ -82,6 +83,29 @@ pub fn serialized_len(value: &Value, compress: bool) -> usize {
         }
     }
     total
+}
+
+/// The length of `value`'s body as the RDB writer writes it.
+fn written_len(value: &Value, compress: bool) -> usize {
+    /// Counts bytes and keeps none.
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let opts = writer::WriteOptions {
+        compress,
+        ..writer::WriteOptions::default()
+    };
+    let mut e = Encoder::new(Count(0));
+    // Writing to a counter cannot fail.
+    let _ = writer::write_value(&mut e, value, opts);
+    e.into_inner().0
 }
 
 /// A string as RDB stores it: as an integer if it is the canonical text of

@@ -5,6 +5,7 @@ use rand::Rng;
 use super::super::keys::{parse_cursor, parse_scan_options};
 use super::super::{is, parse_int, CmdError, CmdResult, Ctx, SYNTAX};
 use super::{stored, zset_of};
+use crate::node::keyspace::zset::listpack::stored_score_text;
 use crate::node::keyspace::zset::ZSet;
 use crate::node::Node;
 use crate::util::glob;
@@ -180,16 +181,14 @@ fn zrandmember_with_count(ctx: &mut Ctx, l: i64, withscores: bool) -> CmdResult 
     Ok(())
 }
 
-/// A score as ZSCAN prints it: a listpack hands out its stored entry, and
-/// Redis stores an integral score within ±2^62 as an integer; a skiplist's
-/// score is printed `%.17g`.
+/// A score as ZSCAN prints it: a listpack hands out its stored entry, a
+/// skiplist's score is printed `%.17g`.
 fn scan_score(s: f64, from_listpack: bool, out: &mut Vec<u8>) {
-    const BOUND: f64 = 4_611_686_018_427_387_904.0; // 2^62
-    out.clear();
-    if from_listpack && s.fract() == 0.0 && (-BOUND..=BOUND).contains(&s) {
-        out.extend_from_slice(itoa::Buffer::new().format(s as i64).as_bytes());
+    if from_listpack {
+        stored_score_text(s, out);
     } else {
         let mut buf = [0u8; 32];
+        out.clear();
         out.extend_from_slice(crate::util::num::format_double(s, &mut buf));
     }
 }

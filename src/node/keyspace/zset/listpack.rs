@@ -28,6 +28,20 @@ fn encode_score(score: f64) -> [u8; 8] {
     score.to_le_bytes()
 }
 
+/// A score's text as a Redis listpack holds it (what ZSCAN hands out and an
+/// RDB listpack blob contains): an integral score within ±2^62 is stored
+/// as an integer (`double2ll`), anything else as `%.17g` text.
+pub fn stored_score_text(score: f64, out: &mut Vec<u8>) {
+    const BOUND: f64 = 4_611_686_018_427_387_904.0; // 2^62
+    out.clear();
+    if score.fract() == 0.0 && (-BOUND..=BOUND).contains(&score) {
+        out.extend_from_slice(itoa::Buffer::new().format(score as i64).as_bytes());
+    } else {
+        let mut buf = [0u8; 32];
+        out.extend_from_slice(crate::util::num::format_double(score, &mut buf));
+    }
+}
+
 fn decode_score(bytes: &[u8]) -> f64 {
     let mut b = [0u8; 8];
     let n = bytes.len().min(8);
@@ -155,5 +169,20 @@ mod tests {
         assert_eq!(got, [&b"c"[..], b"b"]);
         assert_eq!(lp.len(), 2);
         assert_eq!(lp.get(1), Some((&b"b"[..], 1.0)));
+    }
+
+    #[test]
+    fn stored_scores_read_as_redis_listpack_entries() {
+        let text = |s: f64| {
+            let mut out = Vec::new();
+            stored_score_text(s, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(text(123_456_789_012_345_678.0), "123456789012345680");
+        assert_eq!(text(4_611_686_018_427_387_904.0), "4611686018427387904");
+        assert_eq!(text(4_611_686_018_427_388_928.0), "4.6116860184273889e+18");
+        assert_eq!(text(-0.0), "0");
+        assert_eq!(text(1.5), "1.5");
+        assert_eq!(text(f64::NEG_INFINITY), "-inf");
     }
 }

@@ -158,6 +158,31 @@ impl ZSet {
         ZSet::Skip(set)
     }
 
+    /// A set read from a snapshot or a DUMP payload: `pairs` sorted by
+    /// (score, member) with no duplicate member, `packed` when the file
+    /// held a listpack or ziplist. As Redis loads them, a packed set stays
+    /// a listpack unless it has too many members; a set written member by
+    /// member becomes a listpack only if it fits every limit.
+    pub fn from_loaded<M: AsRef<[u8]>>(pairs: &[(M, f64)], packed: bool, limits: Limits) -> ZSet {
+        if packed && pairs.len() <= limits.max_entries {
+            let mut lp = ListPack::new();
+            for (m, s) in pairs {
+                lp.push(m.as_ref(), *s);
+            }
+            return ZSet::Pack(lp);
+        }
+        if packed {
+            return ZSet::from_sorted(
+                pairs,
+                Limits {
+                    max_entries: 0,
+                    ..limits
+                },
+            );
+        }
+        ZSet::from_sorted(pairs, limits)
+    }
+
     pub fn len(&self) -> usize {
         match self {
             ZSet::Pack(lp) => lp.len(),
