@@ -265,8 +265,22 @@ fn an_old_single_file_aof_is_moved_into_the_directory() {
 }
 
 /// Start vigil on `dir` and wait until it is ready or exits; the exit code
-/// and output if it exited.
+/// and output if it exited. A port taken meanwhile by another test is
+/// retried with another.
 fn start_or_fail(dir: &str, extra: &[&str]) -> Result<(std::process::Child, u16), (i32, String)> {
+    let mut result = try_start(dir, extra);
+    for _ in 0..5 {
+        match &result {
+            Err((_, log)) if log.contains("Is another server already running") => {
+                result = try_start(dir, extra)
+            }
+            _ => break,
+        }
+    }
+    result
+}
+
+fn try_start(dir: &str, extra: &[&str]) -> Result<(std::process::Child, u16), (i32, String)> {
     let port = common::free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_vigil-server"))
         .args([

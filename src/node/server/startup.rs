@@ -25,10 +25,14 @@ const COMMANDS_PER_STEP: usize = 1000;
 pub async fn load_data(shared: &Rc<Shared>) -> Result<(), StartError> {
     let appendonly = shared.node.borrow().config.settings.appendonly;
     if appendonly {
-        load_aof(shared).await
-    } else {
-        load_snapshot(shared).await
+        return load_aof(shared).await;
     }
+    let manifest = aof::read_manifest(&shared.node.borrow().config.settings)
+        .map_err(|e| StartError(format!("{e}. Exiting.")))?;
+    if let Some(m) = manifest {
+        shared.node.borrow_mut().aof.manifest = m;
+    }
+    load_snapshot(shared).await
 }
 
 /// Load `dbfilename` if it exists.

@@ -57,6 +57,22 @@ pub fn find(s: &Settings) -> Result<Option<Manifest>, String> {
     upgrade_single_file(&dir, &s.appendfilename).map(Some)
 }
 
+/// The manifest alone, when the AOF is off: a later BGREWRITEAOF or
+/// `CONFIG SET appendonly yes` continues its numbering, as in Redis.
+pub fn read_manifest(s: &Settings) -> Result<Option<Manifest>, String> {
+    let path = PathBuf::from(&s.appenddirname).join(format!("{}.manifest", s.appendfilename));
+    match std::fs::read(&path) {
+        Ok(text) => Manifest::parse(&text)
+            .map(Some)
+            .map_err(|e| format!("{e} (in the AOF manifest {})", path.display())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!(
+            "Can't read the AOF manifest {}: {e}",
+            path.display()
+        )),
+    }
+}
+
 /// Move `dir/../<stem>` into `dir` as the base of a new manifest.
 fn upgrade_single_file(dir: &Path, stem: &str) -> Result<Manifest, String> {
     let fail = |e: io::Error| format!("Can't upgrade the old-style AOF {stem}: {e}");
