@@ -49,9 +49,9 @@ pub fn debug_object(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// Bytes the value takes in an RDB file (without its type byte and key).
-/// Hashes are measured by the RDB writer itself; other collections in the
-/// plain RDB encodings (a length, then each element as an RDB string;
-/// sorted-set scores as 8-byte doubles), which every RDB reader accepts.
+/// Hashes and sorted sets are measured by the RDB writer itself; other
+/// collections in the plain RDB encodings (a length, then each element as
+/// an RDB string), which every RDB reader accepts.
 pub fn serialized_len(value: &Value, compress: bool) -> usize {
     let mut total = 0;
     match &value.data {
@@ -69,13 +69,9 @@ pub fn serialized_len(value: &Value, compress: bool) -> usize {
             total += length_len(set.len());
             set.for_each(|m| total += string_len(m, compress));
         }
-        // What the RDB writer produces: a listpack hash is one (possibly
-        // compressed) listpack blob, as in Redis.
-        Data::Hash(_) => return written_len(value, compress),
-        Data::ZSet(zset) => {
-            total += length_len(zset.len());
-            zset.for_each(|m, _| total += string_len(m, compress) + 8);
-        }
+        // What the RDB writer produces: a listpack hash or sorted set is
+        // one (possibly compressed) listpack blob, as in Redis.
+        Data::Hash(_) | Data::ZSet(_) => return written_len(value, compress),
         data => {
             if let Some(bytes) = data.string_bytes() {
                 total += string_len(&bytes, compress);
