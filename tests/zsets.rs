@@ -980,3 +980,51 @@ fn zset_members(c: &mut Raw) -> Vec<Vec<String>> {
         })
         .collect()
 }
+
+#[test]
+fn blocked_pops_count_once_in_commandstats() {
+    let mut stats = Vec::new();
+    for server in [Server::vigil(&[]), Server::redis(&[])] {
+        let mut admin = server.raw();
+        let mut w = server.raw();
+        // Served by a write, re-blocked once on the way (another waiter
+        // took the member), timed out, unblocked by CLIENT UNBLOCK.
+        let mut first = server.raw();
+        first.send_cmd(&[b"BZPOPMIN", b"k", b"5"]);
+        wait_blocked(&mut admin, 1);
+        w.send_cmd(&[b"BZPOPMIN", b"k", b"5"]);
+        wait_blocked(&mut admin, 2);
+        cmd(&mut admin, "ZADD k 1 x");
+        first.read_reply();
+        cmd(&mut admin, "ZADD k 2 y");
+        w.read_reply();
+        cmd(&mut w, "BZPOPMAX nokey 0.05");
+        let id = match cmd(&mut w, "CLIENT ID") {
+            Reply::Int(id) => id,
+            other => panic!("{other:?}"),
+        };
+        w.send_cmd(&[b"BZMPOP", b"0", b"1", b"nokey", b"MIN"]);
+        wait_blocked(&mut admin, 1);
+        cmd(&mut admin, &format!("CLIENT UNBLOCK {id} ERROR"));
+        w.read_reply();
+        let info =
+            String::from_utf8_lossy(&cmd(&mut admin, "INFO commandstats").bulk()).into_owned();
+        let counts: Vec<String> = info
+            .lines()
+            .filter(|l| l.starts_with("cmdstat_bz"))
+            .map(|l| {
+                // Times vary; the counts must not.
+                l.split(',')
+                    .filter(|f| !f.contains("usec"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        stats.push(counts);
+    }
+    let mut ours = stats[0].clone();
+    let mut theirs = stats[1].clone();
+    ours.sort();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+}

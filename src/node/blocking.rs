@@ -47,6 +47,10 @@ pub struct Blocking {
     ready: Vec<(usize, SmallBytes)>,
     /// Number of blocked clients (INFO `blocked_clients`).
     pub count: usize,
+    /// Set while a waiter's command runs again to serve it: that run ends
+    /// the command that blocked rather than being a new one, so it is not
+    /// counted in `total_commands_processed` or shown to MONITOR again.
+    pub serving: bool,
 }
 
 /// How a client leaves the blocked state without being served.
@@ -145,10 +149,20 @@ impl Node {
     /// Unblock without serving: reply as a timeout (null array) or with
     /// the UNBLOCKED error, and let the client run its next commands.
     pub fn unblock(&mut self, c: &mut Client, how: Unblock) {
-        if c.blocked.is_none() {
+        let Some(name) = c.blocked.as_ref().map(|b| b.cmd.full_name) else {
             return;
-        }
+        };
         self.dequeue(c);
+        // The blocked command ends here: count it now (Redis's
+        // `updateStatsOnUnblock`), as failed when unblocked with an error.
+        if self.config.settings.latency_tracking {
+            self.stats.latency.entry(name).or_default().record(0);
+        }
+        let stat = self.stats.command(name);
+        stat.calls += 1;
+        if how == Unblock::Error {
+            stat.failed_calls += 1;
+        }
         match how {
             Unblock::Timeout => c.reply.null_array(),
             Unblock::Error => {
@@ -212,7 +226,9 @@ impl Node {
             let argv: Vec<&[u8]> = state.argv.iter().map(Vec::as_slice).collect();
             let reply_mark = c.reply.len();
             self.now_ms = crate::node::unix_ms();
+            self.blocking.serving = true;
             self.call(&mut c, state.cmd, &argv);
+            self.blocking.serving = false;
             if c.blocked.is_some() {
                 // Still nothing for it: the re-run queued it again at the
                 // back of every queue; put it back where it was instead.

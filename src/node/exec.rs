@@ -280,6 +280,7 @@ impl Node {
         }
         if !self.monitors.is_empty()
             && !c.aof_loader
+            && !self.blocking.serving
             && !cmd.has(flags::ADMIN | flags::SKIP_MONITOR)
         {
             self.feed_monitors(c, argv);
@@ -309,23 +310,29 @@ impl Node {
         elapsed: std::time::Duration,
         result: &Result<(), CmdError>,
     ) {
-        if self.config.settings.latency_tracking {
-            self.stats
-                .latency
-                .entry(cmd.full_name)
-                .or_default()
-                .record(elapsed.as_nanos() as u64);
-        }
         if let Err(err) = result {
             self.stats.count_error(err.text());
         }
-        let stat = self.stats.command(cmd.full_name);
-        stat.calls += 1;
-        stat.usec += elapsed.as_micros() as u64;
-        if result.is_err() {
-            stat.failed_calls += 1;
+        // A command that blocked is counted when it ends (served, timed out
+        // or unblocked; see `blocking`), once, as in Redis.
+        if c.blocked.is_none() {
+            if self.config.settings.latency_tracking {
+                self.stats
+                    .latency
+                    .entry(cmd.full_name)
+                    .or_default()
+                    .record(elapsed.as_nanos() as u64);
+            }
+            let stat = self.stats.command(cmd.full_name);
+            stat.calls += 1;
+            stat.usec += elapsed.as_micros() as u64;
+            if result.is_err() {
+                stat.failed_calls += 1;
+            }
         }
-        self.stats.total_commands_processed += 1;
+        if !self.blocking.serving {
+            self.stats.total_commands_processed += 1;
+        }
         c.last_command = cmd.full_name;
     }
 
