@@ -1028,3 +1028,64 @@ fn blocked_pops_count_once_in_commandstats() {
     theirs.sort();
     assert_eq!(ours, theirs);
 }
+
+#[test]
+fn keys_that_become_sorted_sets_by_other_means_serve_waiters() {
+    let vigil = Server::vigil(&[]);
+    let mut admin = vigil.raw();
+    let mut w = vigil.raw();
+    let dump = {
+        cmd(&mut admin, "ZADD tmp 5 dumped");
+        let payload = cmd(&mut admin, "DUMP tmp").bulk();
+        cmd(&mut admin, "DEL tmp");
+        payload
+    };
+    let cases: Vec<(&str, Vec<Vec<u8>>)> = vec![
+        (
+            "RENAME",
+            vec![b"ZADD src 1 renamed".to_vec(), b"RENAME src k".to_vec()],
+        ),
+        (
+            "COPY",
+            vec![b"ZADD src 2 copied".to_vec(), b"COPY src k".to_vec()],
+        ),
+        (
+            "MOVE",
+            vec![
+                b"SELECT 1".to_vec(),
+                b"ZADD k 3 moved".to_vec(),
+                b"MOVE k 0".to_vec(),
+                b"SELECT 0".to_vec(),
+            ],
+        ),
+        ("RESTORE", vec![b"RESTORE k 0 {dump}".to_vec()]),
+        (
+            "SWAPDB",
+            vec![
+                b"SELECT 2".to_vec(),
+                b"ZADD k 4 swapped".to_vec(),
+                b"SELECT 0".to_vec(),
+                b"SWAPDB 0 2".to_vec(),
+            ],
+        ),
+    ];
+    for (name, lines) in cases {
+        cmd(&mut admin, "DEL k src");
+        w.send_cmd(&[b"BZPOPMIN", b"k", b"5"]);
+        wait_blocked(&mut admin, 1);
+        for line in lines {
+            let args: Vec<&[u8]> = if line.ends_with(b"{dump}") {
+                vec![b"RESTORE", b"k", b"0", &dump]
+            } else {
+                line.split(|&b| b == b' ').collect()
+            };
+            admin.cmd(&args);
+        }
+        let reply = Reply::parse(&w.read_reply());
+        assert_eq!(reply.items()[0].bulk(), b"k", "{name}: {reply:?}");
+        // SWAPDB moved the rest of db 0 to db 2: put it back.
+        if name == "SWAPDB" {
+            cmd(&mut admin, "SWAPDB 0 2");
+        }
+    }
+}

@@ -130,6 +130,23 @@ impl Node {
         }
     }
 
+    /// Signal every key of `db` that clients wait on and that now exists
+    /// (after SWAPDB brought in another database's keys).
+    pub fn signal_waited_keys_in(&mut self, db: usize) {
+        let waited: Vec<SmallBytes> = self
+            .blocking
+            .queues
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect();
+        for key in waited {
+            if let Some(kind) = self.keyspace.dbs[db].get(&key).map(|v| v.kind()) {
+                self.signal_key_as_ready(db, &key, kind);
+            }
+        }
+    }
+
     /// Remove a client from every queue it is in.
     fn dequeue(&mut self, c: &mut Client) {
         let Some(state) = c.blocked.take() else {
