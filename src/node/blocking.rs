@@ -11,8 +11,11 @@
 //! [`Node::serve_blocked_clients`] re-runs each waiter's command, oldest
 //! first. The re-run is an ordinary command: it pops, replies, and
 //! propagates the pop that happened (`LPOP k`, `LMOVE ...`), so replicas and
-//! the AOF stay identical. A waiter that still finds nothing (another got
-//! the data first) stays blocked, in its place.
+//! the AOF stay identical. While it runs, [`Ctx::served_key`] names the key
+//! that got data: the command takes its data from that key, as Redis serves
+//! a waiter from the key that became ready, and it is not counted as a new
+//! call (Redis counted it when it blocked). A waiter that still finds
+//! nothing (another got the data first) stays blocked, in its place.
 //!
 //! Timeouts are timed by the client's connection (with sub-second
 //! precision), which calls [`Node::unblock_timed_out`]; `CLIENT UNBLOCK`
@@ -47,6 +50,9 @@ pub struct Blocking {
     ready: Vec<(usize, SmallBytes)>,
     /// Number of blocked clients (INFO `blocked_clients`).
     pub count: usize,
+    /// The key whose data a waiter's re-run is being offered, while it
+    /// runs (see [`Ctx::served_key`]).
+    serving: Option<SmallBytes>,
 }
 
 /// How a client leaves the blocked state without being served.
@@ -59,23 +65,31 @@ pub enum Unblock {
 }
 
 /// Parse a blocking timeout in seconds (`0` waits forever) into an
-/// absolute deadline.
+/// absolute deadline, with Redis 7.0's arithmetic: the seconds are a C
+/// `long double` (so `0x10` and `inf` parse), the milliseconds are rounded
+/// up (`0.0001` waits 1 ms, `-0.0001` rounds to 0 and waits forever), and
+/// a product too big for 64 bits converts to the most negative integer
+/// (`1e300` is "negative"). A deadline past the 64-bit range never comes,
+/// as in Redis, whose timeout table wraps it out of reach.
 pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<Option<i64>, CmdError> {
-    let seconds = crate::util::num::parse_f64(arg)
-        .filter(|s| s.is_finite())
-        .ok_or(CmdError::Static(
-            "ERR timeout is not a float or out of range",
-        ))?;
-    if seconds < 0.0 {
+    let ms = crate::util::num::timeout_seconds_to_ms(arg).ok_or(CmdError::Static(
+        "ERR timeout is not a float or out of range",
+    ))?;
+    if ms < 0 {
         return Err(CmdError::Static("ERR timeout is negative"));
     }
-    let ms = (seconds * 1000.0) as i64;
     if ms == 0 {
         return Ok(None);
     }
-    ms.checked_add(now_ms)
-        .map(Some)
-        .ok_or(CmdError::Static("ERR timeout is out of range"))
+    Ok(ms.checked_add(now_ms))
+}
+
+impl Node {
+    /// Whether this run serves a blocked client rather than a new command
+    /// (it is then not counted as a call, nor shown to MONITOR, again).
+    pub fn serving_blocked(&self) -> bool {
+        self.blocking.serving.is_some()
+    }
 }
 
 impl Ctx<'_> {
@@ -83,6 +97,14 @@ impl Ctx<'_> {
     /// command there behaves as if it timed out at once).
     pub fn can_block(&self) -> bool {
         self.node.call_depth <= 1 && !self.client.in_multi()
+    }
+
+    /// When this run serves a blocked client (its command re-run because
+    /// a key it waits on got data), that key: the command must take its
+    /// data from there, as Redis serves a waiter from the key that became
+    /// ready, and propagates what it did.
+    pub fn served_key(&self) -> Option<SmallBytes> {
+        self.node.blocking.serving.clone()
     }
 
     /// Block the client on `keys` until one gets data of `kind`, or
@@ -212,7 +234,9 @@ impl Node {
             let argv: Vec<&[u8]> = state.argv.iter().map(Vec::as_slice).collect();
             let reply_mark = c.reply.len();
             self.now_ms = crate::node::unix_ms();
+            self.blocking.serving = Some(key.clone());
             self.call(&mut c, state.cmd, &argv);
+            self.blocking.serving = None;
             if c.blocked.is_some() {
                 // Still nothing for it: the re-run queued it again at the
                 // back of every queue; put it back where it was instead.

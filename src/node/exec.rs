@@ -257,13 +257,18 @@ impl Node {
             c.reply.error(err.text());
             self.stats.count_error(err.text());
         }
+        // A blocked client's command was counted when it blocked; serving
+        // it adds only the time it took.
+        let serving = self.serving_blocked();
         let stat = self.stats.command(cmd.full_name);
-        stat.calls += 1;
         stat.usec += usec;
-        if failed {
-            stat.failed_calls += 1;
+        if !serving {
+            stat.calls += 1;
+            if failed {
+                stat.failed_calls += 1;
+            }
+            self.stats.total_commands_processed += 1;
         }
-        self.stats.total_commands_processed += 1;
         c.last_command = cmd.full_name;
 
         if (self.dirty > dirty_before || forced) && self.effects.active() {
@@ -276,7 +281,7 @@ impl Node {
                 Propagation::Suppressed => {}
             }
         }
-        if !self.monitors.is_empty() && !cmd.has(flags::ADMIN | flags::SKIP_MONITOR) {
+        if !self.monitors.is_empty() && !cmd.has(flags::ADMIN | flags::SKIP_MONITOR) && !serving {
             self.feed_monitors(c, argv);
         }
 
