@@ -5,7 +5,7 @@
 //! yet; the rest of its input waits unprocessed. Blocked clients only ever
 //! wait on keys that are missing, so the only event that can serve them is
 //! a key being *created* with a list or sorted set (a push to a missing
-//! key, LMOVE into it, EXEC, RENAME, MOVE, a replicated write):
+//! key, LMOVE into it, EXEC, RENAME, MOVE, COPY, SWAPDB, a replicated write):
 //! [`Node::signal_key_as_ready`] notes it, and when the command that did it
 //! has finished (after its effects are propagated),
 //! [`Node::serve_blocked_clients`] re-runs each waiter's command, oldest
@@ -148,6 +148,24 @@ impl Node {
         }
     }
 
+    /// After a whole database changed under its waiters (SWAPDB): every
+    /// key of `db` some client waits on that now holds data may serve
+    /// them (Redis's `scanDatabaseForReadyKeys`).
+    pub fn signal_ready_keys_in_db(&mut self, db: usize) {
+        let waited: Vec<SmallBytes> = self
+            .blocking
+            .queues
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect();
+        for key in waited {
+            if let Some(kind) = self.keyspace.dbs[db].get(&key).map(|v| v.kind()) {
+                self.signal_key_as_ready(db, &key, kind);
+            }
+        }
+    }
+
     /// Remove a client from every queue it is in.
     fn dequeue(&mut self, c: &mut Client) {
         let Some(state) = c.blocked.take() else {
@@ -182,8 +200,8 @@ impl Node {
         self.wakeups.push(c.id);
     }
 
-    /// A connection's timer fired: time the client out if its deadline
-    /// has passed.
+    /// A connection's timer fired: time the client out if the clock has
+    /// passed its deadline (Redis's `timeout < now`).
     pub fn unblock_timed_out(&mut self, id: ClientId, now_ms: i64) {
         let Some(mut c) = self.clients.take(id) else {
             return;
@@ -191,7 +209,7 @@ impl Node {
         if c.blocked
             .as_ref()
             .and_then(|b| b.deadline_ms)
-            .is_some_and(|d| now_ms >= d)
+            .is_some_and(|d| now_ms > d)
         {
             self.unblock(&mut c, Unblock::Timeout);
         }
@@ -257,5 +275,61 @@ impl Node {
             }
             self.clients.put(c);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Serving waiters, checked through the node without sockets: who gets
+    //! what, and what replicas and the AOF receive. The scenario and the
+    //! expected stream are a fixture that tests/lists.rs replays against a
+    //! real redis-server's replication link.
+
+    use crate::node::config::Config;
+    use crate::node::{ClientId, Node};
+
+    const SERVED_POPS: &str = include_str!("../../tests/fixtures/lists/served-pops.txt");
+
+    fn replies(node: &mut Node, id: ClientId) -> String {
+        let mut out = Vec::new();
+        node.clients.get_mut(id).unwrap().reply.swap_out(&mut out);
+        String::from_utf8_lossy(&out).replace("\r\n", " ")
+    }
+
+    #[test]
+    fn served_pops_propagate_as_redis_propagates_them() {
+        let mut node = Node::new(Config::default());
+        node.effects.start_capture();
+        let mut clients: Vec<ClientId> = Vec::new();
+        let mut want_stream = String::new();
+        for line in SERVED_POPS
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            if let Some(s) = line.strip_prefix("stream: ") {
+                want_stream.push_str(s);
+                want_stream.push(' ');
+                continue;
+            }
+            let (n, rest) = line.split_at(line.find(['>', '|', '<']).expect("client mark"));
+            let n: usize = n.parse().expect("client number");
+            while clients.len() <= n {
+                clients.push(node.connect(|_| {}));
+            }
+            let id = clients[n];
+            let (mark, text) = (&rest[..1], &rest[2..]);
+            if mark == "<" {
+                assert_eq!(replies(&mut node, id).trim_end(), text, "{line}");
+                continue;
+            }
+            let input = format!("{text}\r\n");
+            node.process_input(id, input.as_bytes());
+            let got = replies(&mut node, id);
+            let blocked = node.clients.get(id).unwrap().blocked.is_some();
+            assert_eq!(blocked, mark == "|", "{line}: replied {got}");
+        }
+        let got = String::from_utf8(node.effects.take_captured()).unwrap();
+        assert_eq!(got.replace("\r\n", " "), want_stream);
+        assert_eq!(node.blocking.count, 0);
     }
 }

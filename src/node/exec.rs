@@ -258,15 +258,16 @@ impl Node {
             self.stats.count_error(err.text());
         }
         // A blocked client's command was counted when it blocked; serving
-        // it adds only the time it took.
+        // it adds the time it took and, if it failed then (BLMOVE into a
+        // key that became another type), a failed call.
         let serving = self.serving_blocked();
         let stat = self.stats.command(cmd.full_name);
         stat.usec += usec;
+        if failed {
+            stat.failed_calls += 1;
+        }
         if !serving {
             stat.calls += 1;
-            if failed {
-                stat.failed_calls += 1;
-            }
             self.stats.total_commands_processed += 1;
         }
         c.last_command = cmd.full_name;
