@@ -239,4 +239,5 @@ corpus!(
     hashes,
     sets,
     zsets,
+    persistence,
 );

@@ -184,12 +184,24 @@ impl Node {
             );
             return Flow::Continue;
         }
+        if self.writes_refused_by_save_error() && (is_write(c, cmd) || cmd.name == "ping") {
+            self.reject(c, Some(cmd), CmdError::Static(MISCONF_RDB));
+            return Flow::Continue;
+        }
         if c.in_pubsub_context() && !allowed_in_pubsub_context(cmd) {
             let err = format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 cmd.full_name
             );
             self.reject(c, Some(cmd), CmdError::msg(err));
+            return Flow::Continue;
+        }
+        if self.loading.is_some() && !cmd.has(flags::LOADING) {
+            self.reject(
+                c,
+                Some(cmd),
+                CmdError::Static("LOADING Redis is loading the dataset in memory"),
+            );
             return Flow::Continue;
         }
         if self.is_paused_for(c, cmd) {
@@ -392,6 +404,21 @@ pub fn quote_arg(out: &mut Vec<u8>, arg: &[u8]) {
         }
     }
     out.push(b'"');
+}
+
+/// The refusal while the last background save failed.
+const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// Whether running `cmd` may write: a write command, or an EXEC whose
+/// queued commands include one.
+fn is_write(c: &Client, cmd: &Command) -> bool {
+    cmd.has(flags::WRITE)
+        || (cmd.name == "exec"
+            && c.multi.as_ref().is_some_and(|m| {
+                m.commands.iter().any(|argv| {
+                    commands::lookup_name(&argv[0]).is_some_and(|q| q.has(flags::WRITE))
+                })
+            }))
 }
 
 /// Commands a RESP2 client may run while subscribed.

@@ -266,10 +266,15 @@ impl Node {
     }
 
     fn info_persistence(&self, out: &mut String) {
+        let r = &self.rdb;
+        let current = r
+            .child
+            .as_ref()
+            .map_or(-1, |c| c.started.elapsed().as_secs() as i64);
         let _ = write!(
             out,
             "# Persistence\r\n\
-             loading:0\r\n\
+             loading:{}\r\n\
              async_loading:0\r\n\
              current_cow_peak:0\r\n\
              current_cow_size:0\r\n\
@@ -278,15 +283,15 @@ impl Node {
              current_save_keys_processed:0\r\n\
              current_save_keys_total:0\r\n\
              rdb_changes_since_last_save:{}\r\n\
-             rdb_bgsave_in_progress:0\r\n\
+             rdb_bgsave_in_progress:{}\r\n\
              rdb_last_save_time:{}\r\n\
-             rdb_last_bgsave_status:ok\r\n\
-             rdb_last_bgsave_time_sec:-1\r\n\
-             rdb_current_bgsave_time_sec:-1\r\n\
-             rdb_saves:0\r\n\
+             rdb_last_bgsave_status:{}\r\n\
+             rdb_last_bgsave_time_sec:{}\r\n\
+             rdb_current_bgsave_time_sec:{current}\r\n\
+             rdb_saves:{}\r\n\
              rdb_last_cow_size:0\r\n\
-             rdb_last_load_keys_expired:0\r\n\
-             rdb_last_load_keys_loaded:0\r\n\
+             rdb_last_load_keys_expired:{}\r\n\
+             rdb_last_load_keys_loaded:{}\r\n\
              aof_enabled:0\r\n\
              aof_rewrite_in_progress:0\r\n\
              aof_rewrite_scheduled:0\r\n\
@@ -299,8 +304,36 @@ impl Node {
              aof_last_cow_size:0\r\n\
              module_fork_in_progress:0\r\n\
              module_fork_last_cow_size:0\r\n",
-            self.dirty, self.lastsave_unix,
+            self.loading.is_some() as u8,
+            self.dirty,
+            r.child.is_some() as u8,
+            self.lastsave_unix,
+            if r.last_bgsave_ok { "ok" } else { "err" },
+            r.last_bgsave_secs,
+            r.saves,
+            r.last_load_keys_expired,
+            r.last_load_keys_loaded,
         );
+        if let Some(l) = &self.loading {
+            let loaded = l.loaded_bytes.load(std::sync::atomic::Ordering::Relaxed);
+            let elapsed = (crate::node::unix_ms() / 1000 - l.started_unix).max(0);
+            let perc = if l.total_bytes > 0 {
+                loaded as f64 * 100.0 / l.total_bytes as f64
+            } else {
+                0.0
+            };
+            let eta = if loaded > 0 && elapsed > 0 {
+                ((l.total_bytes.saturating_sub(loaded)) as f64 / (loaded as f64 / elapsed as f64))
+                    as i64
+            } else {
+                1
+            };
+            let _ = write!(
+                out,
+                "loading_start_time:{}\r\nloading_total_bytes:{}\r\nloading_rdb_used_mem:0\r\nloading_loaded_bytes:{loaded}\r\nloading_loaded_perc:{perc:.2}\r\nloading_eta_seconds:{eta}\r\n",
+                l.started_unix, l.total_bytes
+            );
+        }
     }
 
     fn info_stats(&self, out: &mut String) {
@@ -339,8 +372,8 @@ impl Node {
              pubsub_channels:{channels}\r\n\
              pubsub_patterns:{patterns}\r\n\
              pubsubshard_channels:{shard}\r\n\
-             latest_fork_usec:0\r\n\
-             total_forks:0\r\n\
+             latest_fork_usec:{}\r\n\
+             total_forks:{}\r\n\
              migrate_cached_sockets:0\r\n\
              slave_expires_tracked_keys:0\r\n\
              active_defrag_hits:0\r\n\
@@ -376,6 +409,8 @@ impl Node {
             s.evicted_keys,
             s.keyspace_hits,
             s.keyspace_misses,
+            self.rdb.latest_fork_usec,
+            self.rdb.total_forks,
             s.unexpected_error_replies,
             s.total_error_replies,
             s.total_reads_processed,

@@ -21,6 +21,7 @@ pub mod exec;
 pub mod info;
 pub mod keyspace;
 pub mod memory;
+pub mod persistence;
 pub mod pubsub;
 pub mod server;
 pub mod stats;
@@ -62,10 +63,11 @@ pub struct Pause {
     pub until_ms: i64,
 }
 
-/// A shutdown asked for by `SHUTDOWN` or a signal.
+/// A shutdown asked for by `SHUTDOWN` or a signal (already prepared:
+/// the final snapshot, if any, is written).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownRequest {
-    pub save: Option<bool>,
+    pub flags: config::types::ShutdownFlags,
 }
 
 /// Facts about the running process shown by INFO server.
@@ -143,6 +145,9 @@ pub struct Node {
     pub clients: Clients,
     pub pubsub: PubSub,
     pub blocking: blocking::Blocking,
+    pub rdb: persistence::snapshot::RdbState,
+    /// Set while a snapshot is being loaded (commands get -LOADING).
+    pub loading: Option<persistence::load::LoadingState>,
     /// Per database: WATCHed key → the clients watching it.
     pub watched: Vec<HashMap<SmallBytes, Vec<ClientId>>>,
     pub effects: Effects,
@@ -192,6 +197,8 @@ impl Node {
             clients: Clients::default(),
             pubsub: PubSub::default(),
             blocking: blocking::Blocking::default(),
+            rdb: persistence::snapshot::RdbState::default(),
+            loading: None,
             effects: Effects::default(),
             stats: Stats::default(),
             monitors: Vec::new(),
@@ -277,11 +284,16 @@ impl Node {
     /// pause expiry, idle client timeouts.
     pub fn cron(&mut self) {
         self.now_ms = unix_ms();
+        if self.loading.is_some() {
+            // Nothing may expire, save or resize while keys arrive.
+            return;
+        }
         let hz = self.config.settings.hz.clamp(1, 500);
         let period_us = 1_000_000 / hz as u64;
         if self.active_expire_enabled {
             self.active_expire_cycle(period_us);
         }
+        self.persistence_cron();
         if self.config.settings.activerehashing {
             for db in self.keyspace.dbs.iter_mut() {
                 db.maintain_tables(std::time::Duration::from_millis(1));
@@ -303,6 +315,30 @@ impl Node {
             }
         }
         self.close_idle_clients();
+    }
+
+    /// Everything a clean shutdown does before the process exits: stop a
+    /// background save and write the final snapshot when save points are
+    /// configured (or SAVE was asked for) unless NOSAVE. A failed save
+    /// aborts the shutdown unless FORCE, as in Redis.
+    pub fn prepare_for_shutdown(
+        &mut self,
+        flags: config::types::ShutdownFlags,
+    ) -> Result<(), String> {
+        tracing::warn!("User requested shutdown...");
+        self.kill_save_child();
+        let wants_save = (!self.config.settings.save.0.is_empty() && !flags.nosave) || flags.save;
+        if wants_save {
+            tracing::info!("Saving the final RDB snapshot before exiting.");
+            if let Err(e) = self.save_now() {
+                if !flags.force {
+                    tracing::warn!("Error trying to save the DB, can't exit.");
+                    return Err(e);
+                }
+                tracing::warn!("Error trying to save the DB. Exit anyway.");
+            }
+        }
+        Ok(())
     }
 
     /// End a `CLIENT PAUSE`: every paused client resumes.

@@ -295,6 +295,15 @@ impl Raw {
         }
     }
 
+    /// Allow slow replies (big SAVE, DEBUG POPULATE in debug builds).
+    pub fn patient(self, timeout: Duration) -> Raw {
+        self.stream
+            .get_ref()
+            .set_read_timeout(Some(timeout))
+            .unwrap();
+        self
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.get_mut().write_all(bytes).expect("send");
     }

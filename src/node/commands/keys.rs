@@ -636,7 +636,17 @@ fn flushall(ctx: &mut Ctx) -> CmdResult {
     for db in 0..ctx.node.keyspace.dbs.len() {
         removed += empty_db(ctx, db, lazy);
     }
-    ctx.dirty(removed + 1);
+    ctx.dirty(removed);
+    // A snapshot in progress would resurrect the data: stop it, and with
+    // save points write the (empty) snapshot now, as Redis does. The save
+    // resets `dirty`, which must survive for propagation and INFO.
+    ctx.node.kill_save_child();
+    if !ctx.node.config.settings.save.0.is_empty() {
+        let dirty = ctx.node.dirty;
+        let _ = ctx.node.save_now();
+        ctx.node.dirty = dirty;
+    }
+    ctx.dirty(1);
     ctx.force_propagation();
     ctx.client.reply.ok();
     Ok(())

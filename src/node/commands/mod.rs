@@ -13,6 +13,7 @@ pub mod client_cmd;
 pub mod config_cmd;
 pub mod connection;
 pub mod debug;
+pub mod dump;
 pub mod expire;
 pub mod hashes;
 pub mod info;
@@ -283,7 +284,7 @@ pub const fn subcommand(
 }
 
 /// Every command family's table.
-fn families() -> [&'static [Command]; 17] {
+fn families() -> [&'static [Command]; 18] {
     [
         strings::COMMANDS,
         lists::COMMANDS,
@@ -292,6 +293,7 @@ fn families() -> [&'static [Command]; 17] {
         zsets::COMMANDS,
         bits::COMMANDS,
         keys::COMMANDS,
+        dump::COMMANDS,
         expire::COMMANDS,
         pubsub::COMMANDS,
         transactions::COMMANDS,

@@ -1,9 +1,30 @@
 //! Server commands: TIME, LASTSAVE, MONITOR, SHUTDOWN.
 
-use super::{acl, command, flags, CmdError, CmdResult, Command, Ctx, NO_KEYS, SYNTAX};
+use super::{acl, command, flags, is, CmdError, CmdResult, Command, Ctx, NO_KEYS, SYNTAX};
+use crate::node::config::types::ShutdownFlags;
 use crate::node::ShutdownRequest;
 
 pub const COMMANDS: &[Command] = &[
+    command(
+        "save",
+        1,
+        flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
+        0,
+        NO_KEYS,
+        "server",
+        "1.0.0",
+        save,
+    ),
+    command(
+        "bgsave",
+        -1,
+        flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING,
+        0,
+        NO_KEYS,
+        "server",
+        "1.0.0",
+        bgsave,
+    ),
     command(
         "time",
         1,
@@ -81,37 +102,66 @@ fn monitor(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn shutdown(ctx: &mut Ctx) -> CmdResult {
-    let (mut nosave, mut save, mut abort) = (false, false, false);
+    let mut flags = ShutdownFlags::default();
+    let mut abort = false;
     for arg in &ctx.argv[1..] {
         match arg.to_ascii_lowercase().as_slice() {
-            b"nosave" => nosave = true,
-            b"save" => save = true,
-            b"now" | b"force" => {}
+            b"nosave" => flags.nosave = true,
+            b"save" => flags.save = true,
+            b"now" => flags.now = true,
+            b"force" => flags.force = true,
             b"abort" => abort = true,
             _ => return Err(SYNTAX),
         }
     }
-    if (abort && ctx.argc() > 2) || (nosave && save) {
+    if (abort && ctx.argc() > 2) || (flags.nosave && flags.save) {
         return Err(SYNTAX);
     }
     if abort {
-        // Shutdown is never left pending (it does not wait for replicas
-        // yet), so there is nothing to abort.
+        // Shutdown never waits (for lagging replicas) yet, so there is
+        // never one in progress to abort.
         return Err(CmdError::Static("ERR No shutdown in progress."));
     }
-    if save {
-        // An explicit save that cannot happen fails the shutdown, as a
-        // failed save does in Redis: the node has no snapshot writer yet.
-        tracing::warn!(
-            "Error trying to save the DB: this build has no RDB persistence yet; not shutting down"
-        );
+    if ctx.node.prepare_for_shutdown(flags).is_err() {
         return Err(CmdError::Static(
             "ERR Errors trying to SHUTDOWN. Check logs.",
         ));
     }
-    let save = if nosave { Some(false) } else { None };
-    ctx.node.shutdown = Some(ShutdownRequest { save });
+    ctx.node.shutdown = Some(ShutdownRequest { flags });
     // The client gets no reply: the connection closes with the server.
     ctx.client.close_asap = true;
+    Ok(())
+}
+
+fn save(ctx: &mut Ctx) -> CmdResult {
+    if ctx.node.has_child() {
+        return Err(CmdError::Static("ERR Background save already in progress"));
+    }
+    ctx.node.save_now().map_err(|_| CmdError::Static("ERR"))?;
+    ctx.client.reply.ok();
+    Ok(())
+}
+
+fn bgsave(ctx: &mut Ctx) -> CmdResult {
+    let schedule = match ctx.argc() {
+        1 => false,
+        2 if is(ctx.arg(1), "schedule") => true,
+        _ => return Err(SYNTAX),
+    };
+    if ctx.node.has_child() {
+        return Err(CmdError::Static("ERR Background save already in progress"));
+    }
+    // Inside EXEC a fork would catch the transaction half applied: the
+    // save waits for the cron (Redis does the same).
+    if ctx.node.call_depth > 1 {
+        ctx.node.rdb.scheduled = true;
+        ctx.client.reply.simple(b"Background saving scheduled");
+        return Ok(());
+    }
+    let _ = schedule;
+    ctx.node
+        .start_bgsave()
+        .map_err(|_| CmdError::Static("ERR"))?;
+    ctx.client.reply.simple(b"Background saving started");
     Ok(())
 }

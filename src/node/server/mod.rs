@@ -292,11 +292,10 @@ async fn serve(config: Config) -> Result<(), StartError> {
     tokio::task::spawn_local(cron(shared.clone()));
     // Handlers go in before "Ready": a supervisor may signal right after it.
     let signals = Signals::install();
+    load_snapshot(&shared).await?;
     tracing::info!("Ready to accept connections tcp");
 
-    let reason = signals.wait(&shared).await;
-    tracing::warn!("{reason}");
-    tracing::warn!("User requested shutdown...");
+    signals.wait(&shared).await;
     if !settings.pidfile.is_empty() {
         let _ = std::fs::remove_file(&settings.pidfile);
     }
@@ -305,6 +304,84 @@ async fn serve(config: Config) -> Result<(), StartError> {
     }
     tracing::warn!("Vigil is now ready to exit, bye bye...");
     Ok(())
+}
+
+/// Load `dbfilename` if it exists (and the AOF is off), while serving
+/// `-LOADING` to clients that connect meanwhile.
+async fn load_snapshot(shared: &Rc<Shared>) -> Result<(), StartError> {
+    use crate::node::persistence::load::{spawn_reader, InsertRules, LoadMessage, LoadingState};
+    let (path, databases, aof) = {
+        let node = shared.node.borrow();
+        let s = &node.config.settings;
+        (
+            std::path::PathBuf::from(&s.dbfilename),
+            s.databases as usize,
+            s.appendonly,
+        )
+    };
+    if aof || !path.exists() {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let (mut rx, total, progress) = spawn_reader(&path, databases).map_err(|e| {
+        StartError(format!(
+            "Fatal error loading the DB ({}): {e}. Exiting.",
+            path.display()
+        ))
+    })?;
+    shared.node.borrow_mut().loading = Some(LoadingState {
+        started_unix: crate::node::unix_ms() / 1000,
+        total_bytes: total,
+        loaded_bytes: progress,
+        keys_loaded: 0,
+        keys_expired: 0,
+    });
+    let fail = |shared: &Shared, e: String| {
+        shared.node.borrow_mut().loading = None;
+        StartError(format!(
+            "Fatal error loading the DB ({}): {e}. Exiting.",
+            path.display()
+        ))
+    };
+    while let Some(message) = rx.recv().await {
+        match message {
+            LoadMessage::Keys(batch) => {
+                let rules = InsertRules {
+                    drop_expired: true,
+                    replace_existing: false,
+                };
+                let inserted = shared.node.borrow_mut().insert_loaded(batch, rules);
+                if let Err(e) = inserted {
+                    // Dropping the receiver stops the reading thread.
+                    return Err(fail(shared, e));
+                }
+            }
+            LoadMessage::Done(Err(e)) => return Err(fail(shared, e)),
+            LoadMessage::Done(Ok(info)) => {
+                let mut node = shared.node.borrow_mut();
+                let state = node.loading.take().expect("set above");
+                node.rdb.last_load_keys_loaded = state.keys_loaded;
+                node.rdb.last_load_keys_expired = state.keys_expired;
+                if info.empty_keys_skipped > 0 {
+                    tracing::warn!("Done loading RDB, keys loaded: {}, keys expired: {}, empty keys skipped: {}.", state.keys_loaded, state.keys_expired, info.empty_keys_skipped);
+                } else {
+                    tracing::info!(
+                        "Done loading RDB, keys loaded: {}, keys expired: {}.",
+                        state.keys_loaded,
+                        state.keys_expired
+                    );
+                }
+                tracing::info!(
+                    "DB loaded from disk: {:.3} seconds",
+                    started.elapsed().as_secs_f64()
+                );
+                return Ok(());
+            }
+        }
+        // Let clients (and their -LOADING replies) through between batches.
+        tokio::task::yield_now().await;
+    }
+    Err(fail(shared, "the reading thread stopped".into()))
 }
 
 /// SIGTERM and SIGINT, which shut the server down gracefully.
@@ -324,8 +401,10 @@ impl Signals {
         Signals { term, int }
     }
 
-    /// Wait for a signal or a SHUTDOWN request; returns what to log.
-    async fn wait(mut self, shared: &Shared) -> String {
+    /// Wait until the server must exit: a SHUTDOWN that succeeded, or a
+    /// signal after which the shutdown preparations (the final snapshot)
+    /// succeeded. If they fail, the server keeps running, as Redis does.
+    async fn wait(mut self, shared: &Shared) {
         async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
             match s {
                 Some(s) => {
@@ -334,10 +413,17 @@ impl Signals {
                 None => std::future::pending().await,
             }
         }
-        tokio::select! {
-            _ = recv(&mut self.term) => "Received SIGTERM scheduling shutdown...".into(),
-            _ = recv(&mut self.int) => "Received SIGINT scheduling shutdown...".into(),
-            _ = shared.shutdown.notified() => "SHUTDOWN requested by a client".into(),
+        loop {
+            let (name, flags) = tokio::select! {
+                _ = recv(&mut self.term) => ("SIGTERM", shared.node.borrow().config.settings.shutdown_on_sigterm),
+                _ = recv(&mut self.int) => ("SIGINT", shared.node.borrow().config.settings.shutdown_on_sigint),
+                _ = shared.shutdown.notified() => return,
+            };
+            tracing::warn!("Received {name} scheduling shutdown...");
+            if shared.node.borrow_mut().prepare_for_shutdown(flags).is_ok() {
+                return;
+            }
+            tracing::warn!("{name} received but errors trying to shut down the server, check the logs for more information");
         }
     }
 }

@@ -14,7 +14,7 @@ mod object;
 
 use std::time::Duration;
 
-use super::{command, flags, CmdError, CmdResult, Command, Ctx, NO_KEYS};
+use super::{c_str, command, flags, CmdError, CmdResult, Command, Ctx, NO_KEYS};
 use crate::node::client::Client;
 use crate::node::config::types::Permission;
 use crate::node::keyspace::value::Data;
@@ -83,6 +83,7 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
         _ if is("digest-value") => digest_value(ctx),
         _ if is("populate") && (3..=5).contains(&argc) => populate(ctx),
         _ if is("protocol") && argc == 3 => protocol(ctx),
+        _ if is("reload") => reload(ctx),
         _ if is("log") && argc == 3 => {
             tracing::warn!("DEBUG LOG: {}", String::from_utf8_lossy(c_str(ctx.arg(2))));
             ctx.client.reply.ok();
@@ -98,9 +99,46 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
     }
 }
 
-/// An argument as C code sees it: up to the first NUL byte.
-fn c_str(arg: &[u8]) -> &[u8] {
-    &arg[..arg.iter().position(|&b| b == 0).unwrap_or(arg.len())]
+/// `DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]`: save, empty the dataset, and
+/// load the snapshot back (tests use it to prove a value survives a
+/// save/load cycle).
+fn reload(ctx: &mut Ctx) -> CmdResult {
+    let (mut merge, mut flush, mut save) = (false, true, true);
+    for opt in &ctx.argv[2..] {
+        if super::is(opt, "merge") {
+            merge = true;
+        } else if super::is(opt, "noflush") {
+            flush = false;
+        } else if super::is(opt, "nosave") {
+            save = false;
+        } else {
+            return Err(CmdError::Static(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+            ));
+        }
+    }
+    if save && ctx.node.save_now().is_err() {
+        return Err(CmdError::Static("ERR"));
+    }
+    if flush {
+        for db in 0..ctx.node.keyspace.dbs.len() {
+            ctx.node.touch_all_watched_in_db(ctx.client, db, None);
+            ctx.node.keyspace.dbs[db].take();
+        }
+    }
+    let rules = crate::node::persistence::load::InsertRules {
+        drop_expired: true,
+        replace_existing: merge,
+    };
+    if let Err(e) = ctx.node.load_now(rules) {
+        tracing::warn!("Error loading the RDB dump on DEBUG RELOAD: {e}");
+        return Err(CmdError::Static(
+            "ERR Error trying to load the RDB dump, check server logs.",
+        ));
+    }
+    tracing::warn!("DB reloaded by DEBUG RELOAD");
+    ctx.client.reply.ok();
+    Ok(())
 }
 
 /// C's `atoi`: optional blanks and sign, then as many digits as there are;

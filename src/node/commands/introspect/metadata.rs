@@ -43,6 +43,24 @@ pub static METADATA: &[Meta] = &[
         ],
         ..Meta::BLANK
     },
+    // command: bgsave
+    Meta {
+        name: "bgsave",
+        summary: "Asynchronously saves the dataset to disk in a background process",
+        complexity: Some("O(1)"),
+        history: &[("3.2.2", "Added the `SCHEDULE` option.")],
+        arguments: &[
+            Arg {
+                name: "schedule",
+                kind: ArgType::PureToken,
+                token: Some("SCHEDULE"),
+                since: Some("3.2.2"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        ..Meta::BLANK
+    },
     // command: bitcount
     Meta {
         name: "bitcount",
@@ -1160,6 +1178,23 @@ pub static METADATA: &[Meta] = &[
         name: "discard",
         summary: "Drops the commands queued since MULTI",
         complexity: Some("O(N), when N is the number of queued commands"),
+        ..Meta::BLANK
+    },
+    // command: dump
+    Meta {
+        name: "dump",
+        summary: "Serialize a key's value in the RDB payload format RESTORE reads",
+        complexity: Some("O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1)."),
+        arguments: &[Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK }],
+        tips: &["nondeterministic_output"],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
         ..Meta::BLANK
     },
     // command: echo
@@ -2573,6 +2608,63 @@ pub static METADATA: &[Meta] = &[
         complexity: Some("O(1)"),
         ..Meta::BLANK
     },
+    // command: restore
+    Meta {
+        name: "restore",
+        summary: "Create a key from a DUMP payload, with optional TTL, REPLACE and idle/frequency hints",
+        complexity: Some("O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N))."),
+        history: &[
+            ("3.0.0", "Added the `REPLACE` modifier."),
+            ("5.0.0", "Added the `ABSTTL` modifier."),
+            ("5.0.0", "Added the `IDLETIME` and `FREQ` options."),
+        ],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "ttl", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg { name: "serialized-value", kind: ArgType::String, ..Arg::BLANK },
+            Arg {
+                name: "replace",
+                kind: ArgType::PureToken,
+                token: Some("REPLACE"),
+                since: Some("3.0.0"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "absttl",
+                kind: ArgType::PureToken,
+                token: Some("ABSTTL"),
+                since: Some("5.0.0"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "seconds",
+                kind: ArgType::Integer,
+                token: Some("IDLETIME"),
+                since: Some("5.0.0"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "frequency",
+                kind: ArgType::Integer,
+                token: Some("FREQ"),
+                since: Some("5.0.0"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::OW | kf::UPDATE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
     // command: rpop
     Meta {
         name: "rpop",
@@ -2667,6 +2759,33 @@ pub static METADATA: &[Meta] = &[
         ],
         ..Meta::BLANK
     },
+    // command: sadd
+    Meta {
+        name: "sadd",
+        summary: "Adds members to a set, creating the set if needed",
+        complexity: Some("O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments."),
+        history: &[("2.4.0", "Accepts multiple `member` arguments.")],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "member", kind: ArgType::String, flags: af::MULTIPLE, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::INSERT,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: save
+    Meta {
+        name: "save",
+        summary: "Synchronously saves the dataset to disk, blocking every client meanwhile",
+        complexity: Some("O(N) where N is the total number of keys in all databases"),
+        ..Meta::BLANK
+    },
     // command: scan
     Meta {
         name: "scan",
@@ -2699,6 +2818,78 @@ pub static METADATA: &[Meta] = &[
             },
         ],
         tips: &["nondeterministic_output", "request_policy:special"],
+        ..Meta::BLANK
+    },
+    // command: scard
+    Meta {
+        name: "scard",
+        summary: "Returns the number of members of a set",
+        complexity: Some("O(1)"),
+        arguments: &[Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK }],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: sdiff
+    Meta {
+        name: "sdiff",
+        summary: "Returns the members of the first set that are in none of the other sets",
+        complexity: Some("O(N) where N is the total number of elements in all given sets."),
+        arguments: &[
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(0),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+        ],
+        tips: &["nondeterministic_output_order"],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: -1, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: sdiffstore
+    Meta {
+        name: "sdiffstore",
+        summary: "Stores the members of the first set that are in none of the other sets at a key",
+        complexity: Some("O(N) where N is the total number of elements in all given sets."),
+        arguments: &[
+            Arg { name: "destination", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(1),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::OW | kf::UPDATE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range { lastkey: -1, keystep: 1, limit: 0 },
+            },
+        ],
         ..Meta::BLANK
     },
     // command: select
@@ -2929,6 +3120,202 @@ pub static METADATA: &[Meta] = &[
         ],
         ..Meta::BLANK
     },
+    // command: sinter
+    Meta {
+        name: "sinter",
+        summary: "Returns the members that all of the given sets have in common",
+        complexity: Some("O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets."),
+        arguments: &[
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(0),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+        ],
+        tips: &["nondeterministic_output_order"],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: -1, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: sintercard
+    Meta {
+        name: "sintercard",
+        summary: "Counts the members all of the given sets share, optionally stopping at a limit",
+        complexity: Some("O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets."),
+        arguments: &[
+            Arg { name: "numkeys", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(0),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "limit",
+                kind: ArgType::Integer,
+                token: Some("LIMIT"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: sinterstore
+    Meta {
+        name: "sinterstore",
+        summary: "Stores the members all of the given sets share at a key",
+        complexity: Some("O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets."),
+        arguments: &[
+            Arg { name: "destination", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(1),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::UPDATE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range { lastkey: -1, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: sismember
+    Meta {
+        name: "sismember",
+        summary: "Tells whether a value is a member of a set",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "member", kind: ArgType::String, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: smembers
+    Meta {
+        name: "smembers",
+        summary: "Returns every member of a set",
+        complexity: Some("O(N) where N is the set cardinality."),
+        arguments: &[Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK }],
+        tips: &["nondeterministic_output_order"],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: smismember
+    Meta {
+        name: "smismember",
+        summary: "Tells, for each of several values, whether it is a member of a set",
+        complexity: Some("O(N) where N is the number of elements being checked for membership"),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "member", kind: ArgType::String, flags: af::MULTIPLE, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: smove
+    Meta {
+        name: "smove",
+        summary: "Moves a member from one set to another",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg { name: "source", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "destination", kind: ArgType::Key, key_spec_index: Some(1), ..Arg::BLANK },
+            Arg { name: "member", kind: ArgType::String, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::INSERT,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: spop
+    Meta {
+        name: "spop",
+        summary: "Removes and returns one or more members chosen at random from a set",
+        complexity: Some("Without the count argument O(1), otherwise O(N) where N is the value of the passed count."),
+        history: &[("3.2.0", "Added the `count` argument.")],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg {
+                name: "count",
+                kind: ArgType::Integer,
+                since: Some("3.2.0"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        tips: &["nondeterministic_output"],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
     // command: spublish
     Meta {
         name: "spublish",
@@ -2942,6 +3329,87 @@ pub static METADATA: &[Meta] = &[
             KeySpec {
                 notes: None,
                 flags: kf::NOT_KEY,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: srandmember
+    Meta {
+        name: "srandmember",
+        summary: "Returns members chosen at random from a set, with repetition for negative counts",
+        complexity: Some("Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count."),
+        history: &[("2.6.0", "Added the optional `count` argument.")],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg {
+                name: "count",
+                kind: ArgType::Integer,
+                since: Some("2.6.0"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        tips: &["nondeterministic_output"],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: srem
+    Meta {
+        name: "srem",
+        summary: "Removes members from a set, deleting the set when it becomes empty",
+        complexity: Some("O(N) where N is the number of members to be removed."),
+        history: &[("2.4.0", "Accepts multiple `member` arguments.")],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "member", kind: ArgType::String, flags: af::MULTIPLE, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: sscan
+    Meta {
+        name: "sscan",
+        summary: "Iterates over the members of a set with a cursor",
+        complexity: Some("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "cursor", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg {
+                name: "pattern",
+                kind: ArgType::Pattern,
+                token: Some("MATCH"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "count",
+                kind: ArgType::Integer,
+                token: Some("COUNT"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        tips: &["nondeterministic_output"],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
                 begin_search: BeginSearch::Index(1),
                 find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
             },
@@ -3007,6 +3475,62 @@ pub static METADATA: &[Meta] = &[
                 flags: kf::RO | kf::ACCESS,
                 begin_search: BeginSearch::Index(1),
                 find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: sunion
+    Meta {
+        name: "sunion",
+        summary: "Returns the members found in any of the given sets",
+        complexity: Some("O(N) where N is the total number of elements in all given sets."),
+        arguments: &[
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(0),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+        ],
+        tips: &["nondeterministic_output_order"],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: -1, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: sunionstore
+    Meta {
+        name: "sunionstore",
+        summary: "Stores the members found in any of the given sets at a key",
+        complexity: Some("O(N) where N is the total number of elements in all given sets."),
+        arguments: &[
+            Arg { name: "destination", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(1),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::OW | kf::UPDATE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range { lastkey: -1, keystep: 1, limit: 0 },
             },
         ],
         ..Meta::BLANK

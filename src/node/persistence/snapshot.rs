@@ -1,0 +1,250 @@
+//! RDB snapshots: `SAVE` (in the foreground), `BGSAVE` and the automatic
+//! save points (in a forked child), and the bookkeeping INFO persistence
+//! reports.
+//!
+//! A background snapshot forks the process: the child owns a copy-on-write
+//! image of memory at the fork, so it serializes a point-in-time view while
+//! the parent keeps serving; the only pause clients see is the `fork()`
+//! call itself (DESIGN principle 4). The child never touches the runtime:
+//! it writes the file (temporary file, fsync, rename, fsync of the
+//! directory, so a crash never loses the previous snapshot) and exits with
+//! 0 or 1. The parent notices the exit from the cron. While a child runs,
+//! hash tables do not resize, so that writes copy as few pages as possible.
+
+use std::io;
+use std::path::Path;
+use std::time::Instant;
+
+use super::files::replace_atomically;
+use super::rdb::writer::{write_keyspace, AuxFields, WriteOptions};
+use crate::node::keyspace::dict;
+use crate::node::{unix_ms, Node};
+
+/// A running background save.
+#[derive(Debug)]
+pub struct SaveChild {
+    pub pid: libc::pid_t,
+    pub started: Instant,
+    /// `dirty` when the child started: changes after it are not in the file.
+    pub dirty_before: u64,
+}
+
+/// RDB persistence state.
+#[derive(Debug)]
+pub struct RdbState {
+    pub child: Option<SaveChild>,
+    /// Last background save succeeded (`rdb_last_bgsave_status`).
+    pub last_bgsave_ok: bool,
+    /// Duration of the last background save, -1 before any.
+    pub last_bgsave_secs: i64,
+    /// When a background save was last attempted (Unix s): a failed one is
+    /// retried by the save points only after a delay.
+    pub last_try_unix: i64,
+    /// `rdb_saves`.
+    pub saves: u64,
+    /// A BGSAVE asked for while it could not run (inside EXEC).
+    pub scheduled: bool,
+    pub last_load_keys_loaded: u64,
+    pub last_load_keys_expired: u64,
+    /// Duration of the last `fork()`, µs (`latest_fork_usec`).
+    pub latest_fork_usec: u64,
+    pub total_forks: u64,
+}
+
+impl Default for RdbState {
+    fn default() -> Self {
+        RdbState {
+            child: None,
+            last_bgsave_ok: true,
+            last_bgsave_secs: -1,
+            last_try_unix: 0,
+            saves: 0,
+            scheduled: false,
+            last_load_keys_loaded: 0,
+            last_load_keys_expired: 0,
+            latest_fork_usec: 0,
+            total_forks: 0,
+        }
+    }
+}
+
+/// A failed background save is retried by the save points only after
+/// this many seconds.
+const BGSAVE_RETRY_DELAY: i64 = 5;
+
+impl Node {
+    fn rdb_options(&self) -> WriteOptions {
+        let s = &self.config.settings;
+        WriteOptions {
+            compress: s.rdbcompression,
+            checksum: s.rdbchecksum,
+            list_node_limit: s.list_max_listpack_size,
+        }
+    }
+
+    fn aux_fields(&self) -> AuxFields {
+        AuxFields {
+            ctime: unix_ms() / 1000,
+            used_mem: crate::node::memory::used_memory(),
+            replication: None,
+            aof_base: false,
+        }
+    }
+
+    /// Write the dataset to `dbfilename` in the working directory (`dir`).
+    fn write_rdb_file(&self, temp_name: &str) -> io::Result<u64> {
+        let target = self.config.settings.dbfilename.clone();
+        let (aux, opts) = (self.aux_fields(), self.rdb_options());
+        replace_atomically(Path::new("."), &target, temp_name, |out| {
+            write_keyspace(out, &self.keyspace, &aux, opts)
+        })
+    }
+
+    /// `SAVE`: write the snapshot now, blocking every client meanwhile.
+    pub fn save_now(&mut self) -> Result<(), String> {
+        let temp = format!("temp-{}.rdb", std::process::id());
+        match self.write_rdb_file(&temp) {
+            Ok(_) => {
+                tracing::info!("DB saved on disk");
+                self.dirty = 0;
+                self.lastsave_unix = unix_ms() / 1000;
+                self.rdb.last_bgsave_ok = true;
+                self.rdb.saves += 1;
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!("Failed saving the DB: {e}");
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// Whether a background child (save, and later AOF rewrite) runs.
+    pub fn has_child(&self) -> bool {
+        self.rdb.child.is_some()
+    }
+
+    /// Fork a child that writes the snapshot. The parent returns at once.
+    pub fn start_bgsave(&mut self) -> Result<(), String> {
+        if self.has_child() {
+            return Err("Background save already in progress".into());
+        }
+        self.rdb.last_try_unix = unix_ms() / 1000;
+        let fork_start = Instant::now();
+        // SAFETY: after fork the child only reads its copy of the node,
+        // writes a file with plain blocking I/O and leaves with _exit: it
+        // never returns into the runtime or runs destructors that could
+        // touch state shared with other threads of the parent.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let temp = format!("temp-{}.rdb", std::process::id());
+            let code = match self.write_rdb_file(&temp) {
+                Ok(_) => 0,
+                Err(_) => 1,
+            };
+            // SAFETY: ends the child without unwinding into the parent's code.
+            unsafe { libc::_exit(code) };
+        }
+        if pid < 0 {
+            let e = io::Error::last_os_error();
+            self.rdb.last_bgsave_ok = false;
+            tracing::warn!("Can't save in background: fork: {e}");
+            return Err(format!("fork failed: {e}"));
+        }
+        self.rdb.latest_fork_usec = fork_start.elapsed().as_micros() as u64;
+        self.rdb.total_forks += 1;
+        dict::set_resize_allowed(false);
+        tracing::info!("Background saving started by pid {pid}");
+        self.rdb.child = Some(SaveChild {
+            pid,
+            started: Instant::now(),
+            dirty_before: self.dirty,
+        });
+        Ok(())
+    }
+
+    /// From the cron: collect a finished child, start due or scheduled saves.
+    pub fn persistence_cron(&mut self) {
+        self.reap_child();
+        if self.has_child() {
+            return;
+        }
+        let now = unix_ms() / 1000;
+        let retry_ok = self.rdb.last_bgsave_ok || now - self.rdb.last_try_unix > BGSAVE_RETRY_DELAY;
+        if !retry_ok {
+            return;
+        }
+        let due = self
+            .config
+            .settings
+            .save
+            .0
+            .iter()
+            .find(|&&(seconds, changes)| {
+                self.dirty >= changes as u64 && now - self.lastsave_unix > seconds
+            });
+        if let Some(&(seconds, changes)) = due {
+            tracing::info!("{changes} changes in {seconds} seconds. Saving...");
+            let _ = self.start_bgsave();
+        } else if self.rdb.scheduled && self.start_bgsave().is_ok() {
+            self.rdb.scheduled = false;
+        }
+    }
+
+    /// Handle the end of a background save, if it ended.
+    fn reap_child(&mut self) {
+        let Some(child) = &self.rdb.child else {
+            return;
+        };
+        let mut status = 0;
+        // SAFETY: waitpid on our own child, with a valid status pointer.
+        let r = unsafe { libc::waitpid(child.pid, &mut status, libc::WNOHANG) };
+        if r == 0 {
+            return;
+        }
+        let child = self.rdb.child.take().expect("checked above");
+        dict::set_resize_allowed(true);
+        self.rdb.last_bgsave_secs = child.started.elapsed().as_secs() as i64;
+        let exited_ok = r == child.pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+        if exited_ok {
+            tracing::info!("Background saving terminated with success");
+            self.dirty = self.dirty.saturating_sub(child.dirty_before);
+            self.lastsave_unix = unix_ms() / 1000;
+            self.rdb.last_bgsave_ok = true;
+            self.rdb.saves += 1;
+        } else if r == child.pid && libc::WIFSIGNALED(status) {
+            let sig = libc::WTERMSIG(status);
+            tracing::warn!("Background saving terminated by signal {sig}");
+            let _ = std::fs::remove_file(format!("temp-{}.rdb", child.pid));
+            // SIGUSR1 is how a save is cancelled on purpose.
+            if sig != libc::SIGUSR1 {
+                self.rdb.last_bgsave_ok = false;
+            }
+        } else {
+            tracing::warn!("Background saving error");
+            self.rdb.last_bgsave_ok = false;
+        }
+    }
+
+    /// Stop a running background save (shutdown, FLUSHALL).
+    pub fn kill_save_child(&mut self) {
+        if let Some(child) = self.rdb.child.take() {
+            // SAFETY: signalling and reaping our own child process.
+            unsafe {
+                libc::kill(child.pid, libc::SIGUSR1);
+                let mut status = 0;
+                libc::waitpid(child.pid, &mut status, 0);
+            }
+            let _ = std::fs::remove_file(format!("temp-{}.rdb", child.pid));
+            dict::set_resize_allowed(true);
+            tracing::info!("Killed the background saving child {}", child.pid);
+        }
+    }
+
+    /// Whether writes are refused because the last background save failed
+    /// (`stop-writes-on-bgsave-error` with save points configured).
+    pub fn writes_refused_by_save_error(&self) -> bool {
+        let s = &self.config.settings;
+        s.stop_writes_on_bgsave_error && !s.save.0.is_empty() && !self.rdb.last_bgsave_ok
+    }
+}
