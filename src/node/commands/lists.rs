@@ -339,12 +339,14 @@ fn list_at<'n>(node: &'n mut Node, db: usize, key: &[u8]) -> Option<&'n mut List
 }
 
 /// Create an empty list at `key` (known to be missing), with the node
-/// size configured now, as Redis fixes it at creation.
+/// size and compress depth configured now, as Redis fixes them at
+/// creation.
 fn create_list<'n>(node: &'n mut Node, db: usize, key: &[u8]) -> &'n mut List {
-    let fill = node.config.settings.list_max_listpack_size;
+    let s = &node.config.settings;
+    let list = List::with_options(s.list_max_listpack_size, s.list_compress_depth);
     let value = Value {
         lru: 0,
-        data: Data::List(Box::new(List::with_fill(fill))),
+        data: Data::List(Box::new(list)),
     };
     match &mut node.db_add(db, key, value).data {
         Data::List(l) => l.as_mut(),

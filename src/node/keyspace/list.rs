@@ -47,6 +47,8 @@ const LP_EMPTY_SIZE: usize = 7;
 /// Redis clamps the fill to this range (`quicklistSetFill`).
 const FILL_MIN: i32 = -5;
 const FILL_MAX: i32 = (1 << 15) - 1;
+/// And the compress depth to this one (`quicklistSetCompressDepth`).
+const COMPRESS_MAX: i32 = (1 << 16) - 1;
 
 /// A list of byte strings.
 #[derive(Clone)]
@@ -54,6 +56,11 @@ pub struct List {
     nodes: VecDeque<Node>,
     len: usize,
     fill: i32,
+    /// `list-compress-depth` when the list was created: how many nodes at
+    /// each end Redis keeps uncompressed. Vigil keeps every node plain in
+    /// memory; the depth decides which nodes an RDB file stores as Redis
+    /// does, LZF-compressed (see [`List::compressed_in_redis`]).
+    compress: i32,
 }
 
 impl Default for List {
@@ -76,6 +83,9 @@ pub struct NodeStats {
     pub nodes: usize,
     /// The fill the list was created with (`ql_listpack_max`).
     pub fill: i32,
+    /// The compress depth it was created with (`ql_compressed` is whether
+    /// it is not 0).
+    pub compress: i32,
     /// Sum of the nodes' sizes as Redis listpacks.
     pub listpack_bytes: usize,
 }
@@ -87,10 +97,17 @@ impl List {
 
     /// An empty list whose nodes follow `list-max-listpack-size` = `fill`.
     pub fn with_fill(fill: i64) -> Self {
+        List::with_options(fill, 0)
+    }
+
+    /// An empty list with Redis's two quicklist options, as a new list
+    /// takes them from `list-max-listpack-size` and `list-compress-depth`.
+    pub fn with_options(fill: i64, compress: i64) -> Self {
         List {
             nodes: VecDeque::new(),
             len: 0,
             fill: fill.clamp(FILL_MIN as i64, FILL_MAX as i64) as i32,
+            compress: compress.clamp(0, COMPRESS_MAX as i64) as i32,
         }
     }
 
@@ -116,8 +133,66 @@ impl List {
         NodeStats {
             nodes: self.nodes.len(),
             fill: self.fill,
+            compress: self.compress,
             listpack_bytes: self.nodes.iter().map(|n| n.lp_size).sum(),
         }
+    }
+
+    // ---- whole nodes (snapshots) ----------------------------------------
+
+    /// The nodes, head to tail, as an RDB file stores them.
+    pub fn nodes(&self) -> impl ExactSizeIterator<Item = NodeRef<'_>> {
+        self.nodes.iter().map(|node| NodeRef { node })
+    }
+
+    /// Append `items` as one node at the tail, whatever the fill says, as
+    /// Redis appends each node of a loaded quicklist whole
+    /// (`quicklistAppendListpack`), so a list keeps its node layout across
+    /// a save and a load. An empty node is skipped, as Redis does.
+    pub fn append_node<'a>(&mut self, items: impl IntoIterator<Item = &'a [u8]>) {
+        let mut node: Option<Node> = None;
+        for item in items {
+            let lp = lp_entry_size(item);
+            match &mut node {
+                Some(n) => n.push_back(item, lp),
+                None => node = Some(Node::single(item, lp)),
+            }
+            self.len += 1;
+        }
+        if let Some(mut node) = node {
+            if let Some(tail) = self.nodes.back_mut() {
+                tail.fit();
+            }
+            node.fit();
+            self.nodes.push_back(node);
+        }
+    }
+
+    /// Whether Redis would hold node `i` LZF-compressed: nodes past the
+    /// compress depth from both ends (when the ends leave any), of at
+    /// least 48 bytes, that compress by more than 8 bytes
+    /// (`__quicklistCompress`, `__quicklistCompressNode`). Returns the
+    /// compressed bytes of `listpack` (the node's listpack) if so.
+    ///
+    /// This is Redis's settled state. Redis decides node by node as
+    /// operations touch them, so after some inserts it leaves an inner
+    /// node uncompressed until another operation reaches it; it then
+    /// stores that node uncompressed, where Vigil stores it compressed.
+    /// Both load the same list.
+    pub fn compressed_in_redis(&self, i: usize, listpack: &[u8]) -> Option<Vec<u8>> {
+        /// `MIN_COMPRESS_BYTES` and `MIN_COMPRESS_IMPROVE`.
+        const MIN_BYTES: usize = 48;
+        const MIN_IMPROVE: usize = 8;
+        let depth = self.compress as usize;
+        let n = self.nodes.len();
+        if depth == 0 || n <= 2 * depth || i < depth || i >= n - depth {
+            return None;
+        }
+        if listpack.len() < MIN_BYTES {
+            return None;
+        }
+        crate::util::lzf::compress(listpack, listpack.len())
+            .filter(|packed| packed.len() + MIN_IMPROVE < listpack.len())
     }
 
     // ---- the ends -------------------------------------------------------
@@ -433,6 +508,47 @@ impl List {
             back: (bnode, data + len + varint_len(len)),
             remaining: end - start,
         }
+    }
+}
+
+/// One node of a list, read-only.
+#[derive(Clone, Copy)]
+pub struct NodeRef<'a> {
+    node: &'a Node,
+}
+
+impl<'a> NodeRef<'a> {
+    /// Its elements, in order.
+    pub fn iter(self) -> impl Iterator<Item = &'a [u8]> {
+        let node = self.node;
+        let mut at = node.start;
+        std::iter::from_fn(move || {
+            if at >= node.end {
+                return None;
+            }
+            let (data, len, next) = read_forward(&node.buf, at);
+            at = next;
+            Some(&node.buf[data..data + len])
+        })
+    }
+
+    pub fn len(self) -> usize {
+        self.node.count
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.node.count == 0
+    }
+
+    /// A node Redis stores "plain" (`QUICKLIST_NODE_CONTAINER_PLAIN`): one
+    /// element too big for a listpack.
+    pub fn is_plain(self) -> bool {
+        self.node.count == 1 && self.node.first().len() >= PACKED_THRESHOLD
+    }
+
+    /// Its size as a Redis listpack (`node->sz`).
+    pub fn listpack_size(self) -> usize {
+        self.node.lp_size
     }
 }
 
@@ -1095,6 +1211,51 @@ mod tests {
                 (8168, 206),
             ]
         );
+    }
+
+    #[test]
+    fn appended_nodes_keep_their_layout() {
+        // As Redis appends the nodes of a loaded quicklist: whole, whatever
+        // the fill; pushes then follow the fill from the tail node on.
+        let mut list = List::with_options(2, 1);
+        list.append_node([&b"a"[..], b"b", b"c", b"d"]);
+        list.append_node(std::iter::empty());
+        list.append_node([&b"e"[..]]);
+        assert_eq!(list.len(), 5);
+        let counts: Vec<usize> = list.nodes().map(NodeRef::len).collect();
+        assert_eq!(counts, [4, 1]);
+        list.push_back(b"f");
+        list.push_back(b"g");
+        let counts: Vec<usize> = list.nodes().map(NodeRef::len).collect();
+        assert_eq!(counts, [4, 2, 1]);
+        let second: Vec<&[u8]> = list.nodes().nth(1).unwrap().iter().collect();
+        assert_eq!(second, [&b"e"[..], b"f"]);
+        assert_eq!(list.node_stats().compress, 1);
+        check(&list);
+    }
+
+    #[test]
+    fn only_inner_compressible_nodes_are_compressed_as_in_redis() {
+        let lp = |n: usize| vec![b'a'; n];
+        let mut list = List::with_options(1, 1);
+        for _ in 0..4 {
+            list.push_back(&[b'x'; 100]);
+        }
+        // Depth 1 keeps the head and the tail plain.
+        assert!(list.compressed_in_redis(0, &lp(200)).is_none());
+        assert!(list.compressed_in_redis(1, &lp(200)).is_some());
+        assert!(list.compressed_in_redis(2, &lp(200)).is_some());
+        assert!(list.compressed_in_redis(3, &lp(200)).is_none());
+        // Under 48 bytes, or not compressible by more than 8: plain.
+        assert!(list.compressed_in_redis(1, &lp(47)).is_none());
+        let noise: Vec<u8> = (0..200u32).map(|i| (i * 7919 % 251) as u8).collect();
+        assert!(list.compressed_in_redis(1, &noise).is_none());
+        // Depth 2 on four nodes leaves nothing inside.
+        let mut deep = List::with_options(1, 2);
+        (0..4).for_each(|_| deep.push_back(b"y"));
+        assert!((0..4).all(|i| deep.compressed_in_redis(i, &lp(200)).is_none()));
+        // No depth, no compression.
+        assert!(List::new().compressed_in_redis(1, &lp(200)).is_none());
     }
 
     #[test]
