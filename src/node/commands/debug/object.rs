@@ -9,11 +9,16 @@
 //! bytes, others as a length prefix and the bytes, and strings over 20
 //! bytes LZF-compressed when `rdbcompression` is on and that saves at
 //! least 4 bytes. Test suites use it to check encodings, so it is computed
-//! the way the RDB writer would store the value.
+//! the way the RDB writer would store the value (for lists, by running the
+//! writer: their nodes are listpacks, some LZF-compressed). A list's line
+//! ends with Redis's quicklist figures (`ql_nodes` ... `ql_uncompressed_size`).
 
 use super::super::{CmdResult, Ctx, NO_SUCH_KEY};
+use crate::node::keyspace::list::List;
 use crate::node::keyspace::value::{Data, LRU_CLOCK_MAX};
 use crate::node::keyspace::Value;
+use crate::node::persistence::rdb::format::Encoder;
+use crate::node::persistence::rdb::writer::{self, WriteOptions};
 use crate::util::lzf;
 
 pub fn debug_object(ctx: &mut Ctx) -> CmdResult {
@@ -33,7 +38,7 @@ pub fn debug_object(ctx: &mut Ctx) -> CmdResult {
     } else {
         clock + (LRU_CLOCK_MAX - value.lru)
     };
-    let line = format!(
+    let mut line = format!(
         "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
         value as *const Value,
         refcount,
@@ -42,6 +47,9 @@ pub fn debug_object(ctx: &mut Ctx) -> CmdResult {
         value.lru,
         idle
     );
+    if let Data::List(list) = &value.data {
+        line.push_str(&quicklist_fields(list));
+    }
     ctx.client.reply.simple(line.as_bytes());
     Ok(())
 }
@@ -59,9 +67,17 @@ pub fn serialized_len(value: &Value, compress: bool) -> usize {
                 length_len(digits) + digits
             })
         }
-        Data::List(list) => {
-            total += length_len(list.len());
-            list.iter().for_each(|e| total += string_len(e, compress));
+        Data::List(_) => {
+            // Nodes as listpacks, some compressed: measured by writing.
+            let mut e = Encoder::new(std::io::sink());
+            let opts = WriteOptions {
+                compress,
+                checksum: false,
+            };
+            return match writer::write_value(&mut e, value, opts) {
+                Ok(()) => e.written() as usize,
+                Err(_) => 0,
+            };
         }
         Data::Set(set) => {
             total += length_len(set.len());
@@ -82,6 +98,21 @@ pub fn serialized_len(value: &Value, compress: bool) -> usize {
         }
     }
     total
+}
+
+/// The quicklist figures Redis adds for a list: nodes, elements per node,
+/// the options the list was created with, and the bytes of its nodes as
+/// listpacks (uncompressed).
+fn quicklist_fields(list: &List) -> String {
+    let stats = list.node_stats();
+    format!(
+        " ql_nodes:{} ql_avg_node:{:.2} ql_listpack_max:{} ql_compressed:{} ql_uncompressed_size:{}",
+        stats.nodes,
+        list.len() as f64 / stats.nodes as f64,
+        stats.fill,
+        (stats.compress != 0) as i32,
+        stats.listpack_bytes
+    )
 }
 
 /// A string as RDB stores it: as an integer if it is the canonical text of
