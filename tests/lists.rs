@@ -212,6 +212,13 @@ fn transactions_lmove_and_arriving_keys_wake_waiters() {
             "BLPOP sw 0",
             &["SELECT 2", "RPUSH sw 5", "SWAPDB 0 2", "SELECT 0"],
         );
+        // RESTORE of a dumped list.
+        ctl.cmd_str("RPUSH x 6");
+        let dump = ctl.cmd(&[b"DUMP", b"x"]);
+        let payload = &dump[dump.iter().position(|&b| b == b'\n').unwrap() + 1..dump.len() - 2];
+        block(&mut w, &mut ctl, "BLPOP rs 0");
+        t.push(text(&ctl.cmd(&[b"RESTORE", b"rs", b"0", payload])));
+        t.push(text(&w.read_reply()));
         t.push(ctl.cmd_str("FLUSHALL"));
         // A key of another type does not serve; the list that replaces it does.
         block(&mut w, &mut ctl, "BLPOP ty 0");
@@ -259,6 +266,15 @@ fn served_blmove_chains_and_wrong_types() {
         t.extend(blocking_command_stats(&mut ctl));
         t
     });
+}
+
+/// INFO's blocked-client figures.
+fn clients_info(ctl: &mut Raw) -> String {
+    ctl.cmd_str("INFO clients")
+        .lines()
+        .filter(|l| l.starts_with("blocked") || l.starts_with("clients_in_timeout"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The `cmdstat_` lines of the blocking commands (B...), sorted (Redis
@@ -344,12 +360,16 @@ fn blocked_clients_show_in_client_list_and_client_unblock_frees_them() {
                 .collect::<Vec<_>>()
                 .join(" "),
         );
-        t.push(
-            ctl.cmd_str("INFO clients")
-                .lines()
-                .filter(|l| l.starts_with("blocked"))
-                .collect(),
-        );
+        t.push(clients_info(&mut ctl));
+        // One with a timeout is in the timeout table too.
+        let mut timed = s.raw();
+        let timed_id = timed.cmd_str("CLIENT ID");
+        block(&mut timed, &mut ctl, "BRPOP c 100");
+        t.push(clients_info(&mut ctl));
+        let timed_id = timed_id.trim_start_matches(':').trim();
+        t.push(ctl.cmd_str(&format!("CLIENT UNBLOCK {timed_id}")));
+        t.push(text(&timed.read_reply()));
+        t.push(clients_info(&mut ctl));
         // TIMEOUT (the default) answers as a timeout would.
         t.push(ctl.cmd_str(&format!("CLIENT UNBLOCK {id}")));
         t.push(text(&w.read_reply()));
