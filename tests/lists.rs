@@ -448,6 +448,58 @@ fn served_pops_notify_as_redis_does() {
     });
 }
 
+/// The keyspace notifications until the `SET end-of-events` marker.
+fn events_until_marker(ctl: &mut Raw, sub: &mut Raw) -> Vec<String> {
+    ctl.cmd_str("SET end-of-events 1");
+    let mut t = Vec::new();
+    loop {
+        let msg = text(&sub.read_reply());
+        if msg.contains("end-of-events") {
+            return t;
+        }
+        t.push(msg);
+    }
+}
+
+#[test]
+fn list_commands_notify_as_redis_does() {
+    same_as_redis(|s| {
+        let mut ctl = s.raw();
+        ctl.cmd_str("CONFIG SET notify-keyspace-events KEA");
+        let mut sub = s.raw();
+        sub.cmd_str("PSUBSCRIBE __key*__:*");
+        for cmd in [
+            "LPUSH l a b c d e f",
+            "RPUSH l g",
+            "LPUSHX l h",
+            "RPUSHX none x",
+            "LPOP l",
+            "RPOP l 2",
+            "LPOP l 0",
+            "LSET l 0 z",
+            "LINSERT l BEFORE z y",
+            "LINSERT l BEFORE nothing y",
+            "LREM l 0 y",
+            "LREM l 0 nothing",
+            "LTRIM l 0 -1",
+            "LTRIM l 1 -1",
+            "LMOVE l m LEFT RIGHT",
+            "RPOPLPUSH m m",
+            "LMPOP 2 none l RIGHT COUNT 100",
+            "RPOPLPUSH m n",
+            "LPOS n z",
+            "LRANGE n 0 -1",
+            "RPUSH t 1",
+            "LTRIM t 5 10",
+            "BLPOP n 0",
+            "BRPOPLPUSH none x 0.01",
+        ] {
+            ctl.cmd_str(cmd);
+        }
+        events_until_marker(&mut ctl, &mut sub)
+    });
+}
+
 /// Redis's replication stream as a replica sees it (SYNC, skip the RDB).
 struct ReplicationLink(Raw);
 
