@@ -281,6 +281,7 @@ impl Node {
         if !self.monitors.is_empty()
             && !c.aof_loader
             && !cmd.has(flags::ADMIN | flags::SKIP_MONITOR)
+            && !self.serving_blocked()
         {
             self.feed_monitors(c, argv);
         }
@@ -319,13 +320,19 @@ impl Node {
         if let Err(err) = result {
             self.stats.count_error(err.text());
         }
+        // A blocked client's command was counted when it blocked; serving
+        // it adds the time it took and, if it failed then (BLMOVE into a
+        // key that became another type), a failed call.
+        let serving = self.serving_blocked();
         let stat = self.stats.command(cmd.full_name);
-        stat.calls += 1;
         stat.usec += elapsed.as_micros() as u64;
         if result.is_err() {
             stat.failed_calls += 1;
         }
-        self.stats.total_commands_processed += 1;
+        if !serving {
+            stat.calls += 1;
+            self.stats.total_commands_processed += 1;
+        }
         c.last_command = cmd.full_name;
     }
 

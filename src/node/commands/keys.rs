@@ -329,10 +329,13 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     let d = &mut ctx.node.keyspace.dbs[db];
     let expire = d.expire_of(from);
     let value = d.remove(from).expect("looked up above");
+    let kind = value.kind();
     d.add(to, value);
     if let Some(when) = expire {
         d.set_expire(to, when);
     }
+    // A list arriving under a name clients wait on serves them.
+    ctx.node.signal_key_as_ready(db, to, kind);
     ctx.node.signal_modified_key(ctx.client, db, from);
     ctx.node.signal_modified_key(ctx.client, db, to);
     ctx.node
@@ -373,10 +376,12 @@ fn move_cmd(ctx: &mut Ctx) -> CmdResult {
     let value = ctx.node.keyspace.dbs[src]
         .remove(key)
         .expect("looked up above");
+    let kind = value.kind();
     ctx.node.keyspace.dbs[dst].add(key, value);
     if let Some(when) = expire {
         ctx.node.keyspace.dbs[dst].set_expire(key, when);
     }
+    ctx.node.signal_key_as_ready(dst, key, kind);
     ctx.node.signal_modified_key(ctx.client, src, key);
     ctx.node.signal_modified_key(ctx.client, dst, key);
     ctx.node
@@ -659,6 +664,10 @@ fn swapdb(ctx: &mut Ctx) -> CmdResult {
         ctx.node.touch_all_watched_in_db(ctx.client, a, Some(b));
         ctx.node.touch_all_watched_in_db(ctx.client, b, Some(a));
         ctx.node.keyspace.swap(a, b);
+        // Clients wait on a (db, key) pair: the data that moved in may
+        // serve them.
+        ctx.node.signal_ready_keys_in_db(a);
+        ctx.node.signal_ready_keys_in_db(b);
     }
     ctx.dirty(1);
     ctx.client.reply.ok();
