@@ -69,3 +69,14 @@ int vigil_long_double_add(const char *current, size_t current_len,
     int len = format_human(sum, out, cap);
     return len < 0 ? -4 : len;
 }
+
+/* A blocking command's timeout: seconds as Redis 7.0 reads them
+ * (getTimeoutFromObjectOrReply), as milliseconds rounded up and converted to
+ * long long the way C converts (an out-of-range value becomes LLONG_MIN on
+ * x86_64). Returns 0 if `s` is not a valid float. */
+int vigil_timeout_seconds_to_ms(const char *s, size_t len, long long *ms) {
+    long double seconds;
+    if (!parse_long_double(s, len, &seconds)) return 0;
+    *ms = (long long)ceill(seconds * 1000.0);
+    return 1;
+}

@@ -121,8 +121,10 @@ fn the_incr_file_is_byte_identical_to_redis() {
     ];
     let mut files = Vec::new();
     for server in [
-        Server::vigil(&["--appendonly", "yes"]),
-        Server::redis(&["--appendonly", "yes"]),
+        // `always`: the write is in the file before the reply (with
+        // `everysec` a busy fsync may hold it back for a while).
+        Server::vigil(&["--appendonly", "yes", "--appendfsync", "always"]),
+        Server::redis(&["--appendonly", "yes", "--appendfsync", "always"]),
     ] {
         let mut c = server.raw();
         for line in script {
@@ -294,6 +296,10 @@ fn try_start(dir: &str, extra: &[&str]) -> Result<(std::process::Child, u16), (i
             "",
             "--appendonly",
             "yes",
+            // Each write is in the file before its reply, so a test may
+            // kill the server and read the file at once.
+            "--appendfsync",
+            "always",
             "--enable-debug-command",
             "yes",
         ])

@@ -760,8 +760,10 @@ fn the_aof_records_hash_writes_byte_for_byte_like_redis() {
     ];
     let mut files = Vec::new();
     for server in [
-        Server::vigil(&["--appendonly", "yes"]),
-        Server::redis(&["--appendonly", "yes"]),
+        // `always`: the write is in the file before the reply (with
+        // `everysec` a busy fsync may hold it back for a while).
+        Server::vigil(&["--appendonly", "yes", "--appendfsync", "always"]),
+        Server::redis(&["--appendonly", "yes", "--appendfsync", "always"]),
     ] {
         let mut c = server.raw();
         for line in script {

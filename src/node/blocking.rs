@@ -5,14 +5,17 @@
 //! yet; the rest of its input waits unprocessed. Blocked clients only ever
 //! wait on keys that are missing, so the only event that can serve them is
 //! a key being *created* with a list or sorted set (a push to a missing
-//! key, LMOVE into it, EXEC, RENAME, MOVE, a replicated write):
+//! key, LMOVE into it, EXEC, RENAME, MOVE, COPY, SWAPDB, a replicated write):
 //! [`Node::signal_key_as_ready`] notes it, and when the command that did it
 //! has finished (after its effects are propagated),
 //! [`Node::serve_blocked_clients`] re-runs each waiter's command, oldest
 //! first. The re-run is an ordinary command: it pops, replies, and
 //! propagates the pop that happened (`LPOP k`, `LMOVE ...`), so replicas and
-//! the AOF stay identical. A waiter that still finds nothing (another got
-//! the data first) stays blocked, in its place.
+//! the AOF stay identical. While it runs, [`Ctx::served_key`] names the key
+//! that got data: the command takes its data from that key, as Redis serves
+//! a waiter from the key that became ready, and it is not counted as a new
+//! call (Redis counted it when it blocked). A waiter that still finds
+//! nothing (another got the data first) stays blocked, in its place.
 //!
 //! Timeouts are timed by the client's connection (with sub-second
 //! precision), which calls [`Node::unblock_timed_out`]; `CLIENT UNBLOCK`
@@ -47,10 +50,9 @@ pub struct Blocking {
     ready: Vec<(usize, SmallBytes)>,
     /// Number of blocked clients (INFO `blocked_clients`).
     pub count: usize,
-    /// Set while a waiter's command runs again to serve it: that run ends
-    /// the command that blocked rather than being a new one, so it is not
-    /// counted in `total_commands_processed` or shown to MONITOR again.
-    pub serving: bool,
+    /// The key whose data a waiter's re-run is being offered, while it
+    /// runs (see [`Ctx::served_key`]).
+    serving: Option<SmallBytes>,
 }
 
 /// How a client leaves the blocked state without being served.
@@ -63,23 +65,31 @@ pub enum Unblock {
 }
 
 /// Parse a blocking timeout in seconds (`0` waits forever) into an
-/// absolute deadline.
+/// absolute deadline, with Redis 7.0's arithmetic: the seconds are a C
+/// `long double` (so `0x10` and `inf` parse), the milliseconds are rounded
+/// up (`0.0001` waits 1 ms, `-0.0001` rounds to 0 and waits forever), and
+/// a product too big for 64 bits converts to the most negative integer
+/// (`1e300` is "negative"). A deadline past the 64-bit range never comes,
+/// as in Redis, whose timeout table wraps it out of reach.
 pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<Option<i64>, CmdError> {
-    let seconds = crate::util::num::parse_f64(arg)
-        .filter(|s| s.is_finite())
-        .ok_or(CmdError::Static(
-            "ERR timeout is not a float or out of range",
-        ))?;
-    if seconds < 0.0 {
+    let ms = crate::util::num::timeout_seconds_to_ms(arg).ok_or(CmdError::Static(
+        "ERR timeout is not a float or out of range",
+    ))?;
+    if ms < 0 {
         return Err(CmdError::Static("ERR timeout is negative"));
     }
-    let ms = (seconds * 1000.0) as i64;
     if ms == 0 {
         return Ok(None);
     }
-    ms.checked_add(now_ms)
-        .map(Some)
-        .ok_or(CmdError::Static("ERR timeout is out of range"))
+    Ok(ms.checked_add(now_ms))
+}
+
+impl Node {
+    /// Whether this run serves a blocked client rather than a new command
+    /// (it is then not counted as a call, nor shown to MONITOR, again).
+    pub fn serving_blocked(&self) -> bool {
+        self.blocking.serving.is_some()
+    }
 }
 
 impl Ctx<'_> {
@@ -87,6 +97,14 @@ impl Ctx<'_> {
     /// command there behaves as if it timed out at once).
     pub fn can_block(&self) -> bool {
         self.node.call_depth <= 1 && !self.client.in_multi()
+    }
+
+    /// When this run serves a blocked client (its command re-run because
+    /// a key it waits on got data), that key: the command must take its
+    /// data from there, as Redis serves a waiter from the key that became
+    /// ready, and propagates what it did.
+    pub fn served_key(&self) -> Option<SmallBytes> {
+        self.node.blocking.serving.clone()
     }
 
     /// Block the client on `keys` until one gets data of `kind`, or
@@ -130,9 +148,10 @@ impl Node {
         }
     }
 
-    /// Signal every key of `db` that clients wait on and that now exists
-    /// (after SWAPDB brought in another database's keys).
-    pub fn signal_waited_keys_in(&mut self, db: usize) {
+    /// After a whole database changed under its waiters (SWAPDB): every
+    /// key of `db` some client waits on that now holds data may serve
+    /// them (Redis's `scanDatabaseForReadyKeys`).
+    pub fn signal_ready_keys_in_db(&mut self, db: usize) {
         let waited: Vec<SmallBytes> = self
             .blocking
             .queues
@@ -166,20 +185,10 @@ impl Node {
     /// Unblock without serving: reply as a timeout (null array) or with
     /// the UNBLOCKED error, and let the client run its next commands.
     pub fn unblock(&mut self, c: &mut Client, how: Unblock) {
-        let Some(name) = c.blocked.as_ref().map(|b| b.cmd.full_name) else {
+        if c.blocked.is_none() {
             return;
-        };
+        }
         self.dequeue(c);
-        // The blocked command ends here: count it now (Redis's
-        // `updateStatsOnUnblock`), as failed when unblocked with an error.
-        if self.config.settings.latency_tracking {
-            self.stats.latency.entry(name).or_default().record(0);
-        }
-        let stat = self.stats.command(name);
-        stat.calls += 1;
-        if how == Unblock::Error {
-            stat.failed_calls += 1;
-        }
         match how {
             Unblock::Timeout => c.reply.null_array(),
             Unblock::Error => {
@@ -191,8 +200,8 @@ impl Node {
         self.wakeups.push(c.id);
     }
 
-    /// A connection's timer fired: time the client out if its deadline
-    /// has passed.
+    /// A connection's timer fired: time the client out if the clock has
+    /// passed its deadline (Redis's `timeout < now`).
     pub fn unblock_timed_out(&mut self, id: ClientId, now_ms: i64) {
         let Some(mut c) = self.clients.take(id) else {
             return;
@@ -200,7 +209,7 @@ impl Node {
         if c.blocked
             .as_ref()
             .and_then(|b| b.deadline_ms)
-            .is_some_and(|d| now_ms >= d)
+            .is_some_and(|d| now_ms > d)
         {
             self.unblock(&mut c, Unblock::Timeout);
         }
@@ -243,9 +252,9 @@ impl Node {
             let argv: Vec<&[u8]> = state.argv.iter().map(Vec::as_slice).collect();
             let reply_mark = c.reply.len();
             self.now_ms = crate::node::unix_ms();
-            self.blocking.serving = true;
+            self.blocking.serving = Some(key.clone());
             self.call(&mut c, state.cmd, &argv);
-            self.blocking.serving = false;
+            self.blocking.serving = None;
             if c.blocked.is_some() {
                 // Still nothing for it: the re-run queued it again at the
                 // back of every queue; put it back where it was instead.
@@ -266,5 +275,61 @@ impl Node {
             }
             self.clients.put(c);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Serving waiters, checked through the node without sockets: who gets
+    //! what, and what replicas and the AOF receive. The scenario and the
+    //! expected stream are a fixture that tests/lists.rs replays against a
+    //! real redis-server's replication link.
+
+    use crate::node::config::Config;
+    use crate::node::{ClientId, Node};
+
+    const SERVED_POPS: &str = include_str!("../../tests/fixtures/lists/served-pops.txt");
+
+    fn replies(node: &mut Node, id: ClientId) -> String {
+        let mut out = Vec::new();
+        node.clients.get_mut(id).unwrap().reply.swap_out(&mut out);
+        String::from_utf8_lossy(&out).replace("\r\n", " ")
+    }
+
+    #[test]
+    fn served_pops_propagate_as_redis_propagates_them() {
+        let mut node = Node::new(Config::default());
+        node.effects.start_capture();
+        let mut clients: Vec<ClientId> = Vec::new();
+        let mut want_stream = String::new();
+        for line in SERVED_POPS
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            if let Some(s) = line.strip_prefix("stream: ") {
+                want_stream.push_str(s);
+                want_stream.push(' ');
+                continue;
+            }
+            let (n, rest) = line.split_at(line.find(['>', '|', '<']).expect("client mark"));
+            let n: usize = n.parse().expect("client number");
+            while clients.len() <= n {
+                clients.push(node.connect(|_| {}));
+            }
+            let id = clients[n];
+            let (mark, text) = (&rest[..1], &rest[2..]);
+            if mark == "<" {
+                assert_eq!(replies(&mut node, id).trim_end(), text, "{line}");
+                continue;
+            }
+            let input = format!("{text}\r\n");
+            node.process_input(id, input.as_bytes());
+            let got = replies(&mut node, id);
+            let blocked = node.clients.get(id).unwrap().blocked.is_some();
+            assert_eq!(blocked, mark == "|", "{line}: replied {got}");
+        }
+        let got = String::from_utf8(node.effects.take_captured()).unwrap();
+        assert_eq!(got.replace("\r\n", " "), want_stream);
+        assert_eq!(node.blocking.count, 0);
     }
 }

@@ -280,8 +280,8 @@ impl Node {
         }
         if !self.monitors.is_empty()
             && !c.aof_loader
-            && !self.blocking.serving
             && !cmd.has(flags::ADMIN | flags::SKIP_MONITOR)
+            && !self.serving_blocked()
         {
             self.feed_monitors(c, argv);
         }
@@ -310,27 +310,27 @@ impl Node {
         elapsed: std::time::Duration,
         result: &Result<(), CmdError>,
     ) {
+        if self.config.settings.latency_tracking {
+            self.stats
+                .latency
+                .entry(cmd.full_name)
+                .or_default()
+                .record(elapsed.as_nanos() as u64);
+        }
         if let Err(err) = result {
             self.stats.count_error(err.text());
         }
-        // A command that blocked is counted when it ends (served, timed out
-        // or unblocked; see `blocking`), once, as in Redis.
-        if c.blocked.is_none() {
-            if self.config.settings.latency_tracking {
-                self.stats
-                    .latency
-                    .entry(cmd.full_name)
-                    .or_default()
-                    .record(elapsed.as_nanos() as u64);
-            }
-            let stat = self.stats.command(cmd.full_name);
-            stat.calls += 1;
-            stat.usec += elapsed.as_micros() as u64;
-            if result.is_err() {
-                stat.failed_calls += 1;
-            }
+        // A blocked client's command was counted when it blocked; serving
+        // it adds the time it took and, if it failed then (BLMOVE into a
+        // key that became another type), a failed call.
+        let serving = self.serving_blocked();
+        let stat = self.stats.command(cmd.full_name);
+        stat.usec += elapsed.as_micros() as u64;
+        if result.is_err() {
+            stat.failed_calls += 1;
         }
-        if !self.blocking.serving {
+        if !serving {
+            stat.calls += 1;
             self.stats.total_commands_processed += 1;
         }
         c.last_command = cmd.full_name;

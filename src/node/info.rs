@@ -131,6 +131,13 @@ impl Node {
             .max()
             .unwrap_or(0);
         let max_out = all().map(|c| c.reply.len()).max().unwrap_or(0);
+        // Redis's timeout table holds the blocked clients that have a
+        // deadline (timeout 0 waits forever and is not in it).
+        let in_timeout_table = self
+            .clients
+            .iter()
+            .filter(|c| c.blocked.as_ref().is_some_and(|b| b.deadline_ms.is_some()))
+            .count();
         let _ = write!(
             out,
             "# Clients\r\n\
@@ -141,7 +148,7 @@ impl Node {
              client_recent_max_output_buffer:{max_out}\r\n\
              blocked_clients:{}\r\n\
              tracking_clients:0\r\n\
-             clients_in_timeout_table:0\r\n",
+             clients_in_timeout_table:{in_timeout_table}\r\n",
             self.clients.len(),
             self.config.settings.maxclients,
             self.blocking.count,

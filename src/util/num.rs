@@ -259,6 +259,25 @@ extern "C" {
         out: *mut libc::c_char,
         cap: usize,
     ) -> libc::c_int;
+    fn vigil_timeout_seconds_to_ms(
+        s: *const libc::c_char,
+        len: usize,
+        ms: *mut libc::c_longlong,
+    ) -> libc::c_int;
+}
+
+/// A blocking command's timeout argument (seconds, a C `long double`) as
+/// Redis 7.0 turns it into milliseconds: rounded up, with C's conversion
+/// of out-of-range values. `None` if it is not a float. See
+/// csrc/longdouble.c.
+pub fn timeout_seconds_to_ms(arg: &[u8]) -> Option<i64> {
+    let mut ms: libc::c_longlong = 0;
+    // SAFETY: `arg` is valid for its length (the shim copies it into its
+    // own NUL-terminated buffer) and `ms` is a valid place to write.
+    let ok = unsafe {
+        vigil_timeout_seconds_to_ms(arg.as_ptr() as *const libc::c_char, arg.len(), &mut ms)
+    };
+    (ok != 0).then_some(ms)
 }
 
 /// `current + increment` in C `long double`, formatted like Redis's
@@ -291,6 +310,19 @@ pub fn long_double_add(current: &[u8], increment: &[u8]) -> Result<Vec<u8>, Long
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeouts_follow_redis_long_double_arithmetic() {
+        assert_eq!(timeout_seconds_to_ms(b"1.5"), Some(1500));
+        assert_eq!(timeout_seconds_to_ms(b"0.0001"), Some(1));
+        assert_eq!(timeout_seconds_to_ms(b"-0.0001"), Some(0));
+        assert_eq!(timeout_seconds_to_ms(b"0x10"), Some(16_000));
+        assert_eq!(timeout_seconds_to_ms(b"1e300"), Some(i64::MIN));
+        assert_eq!(timeout_seconds_to_ms(b"inf"), Some(i64::MIN));
+        for bad in [&b"nan"[..], b"", b" 1", b"1x", b"1e5000"] {
+            assert_eq!(timeout_seconds_to_ms(bad), None);
+        }
+    }
 
     #[test]
     fn integers_are_parsed_as_strictly_as_redis() {

@@ -493,6 +493,9 @@ fn client_unblock(ctx: &mut Ctx) -> CmdResult {
     {
         if target.blocked.is_some() {
             ctx.node.unblock(&mut target, how);
+            // Redis counts the unblocked command as failed, whichever the
+            // reason (`updateStatsOnUnblock(target, 0, 0, 1)`).
+            ctx.node.stats.command(target.last_command).failed_calls += 1;
             unblocked = true;
         }
         ctx.node.clients.put(target);

@@ -52,7 +52,6 @@ fn dump(ctx: &mut Ctx) -> CmdResult {
     let opts = writer::WriteOptions {
         compress: s.rdbcompression,
         checksum: true,
-        list_node_limit: s.list_max_listpack_size,
     };
     match ctx.node.lookup_read(ctx.client, ctx.argv[1]) {
         Some(v) => {

@@ -334,6 +334,7 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     if let Some(when) = expire {
         d.set_expire(to, when);
     }
+    // A list arriving under a name clients wait on serves them.
     ctx.node.signal_key_as_ready(db, to, kind);
     ctx.node.signal_modified_key(ctx.client, db, from);
     ctx.node.signal_modified_key(ctx.client, db, to);
@@ -663,10 +664,10 @@ fn swapdb(ctx: &mut Ctx) -> CmdResult {
         ctx.node.touch_all_watched_in_db(ctx.client, a, Some(b));
         ctx.node.touch_all_watched_in_db(ctx.client, b, Some(a));
         ctx.node.keyspace.swap(a, b);
-        // Clients waiting on keys of either database may find data there
-        // now (Redis's `scanDatabaseForReadyKeys`).
-        ctx.node.signal_waited_keys_in(a);
-        ctx.node.signal_waited_keys_in(b);
+        // Clients wait on a (db, key) pair: the data that moved in may
+        // serve them.
+        ctx.node.signal_ready_keys_in_db(a);
+        ctx.node.signal_ready_keys_in_db(b);
     }
     ctx.dirty(1);
     ctx.client.reply.ok();

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::rdb::reader::{self, FileInfo, Loaded, LoadedKey};
+use super::rdb::reader::{self, FileInfo, Loaded, LoadedKey, LoadedList};
 use crate::node::config::Settings;
 use crate::node::keyspace::hash::Hash;
 use crate::node::keyspace::list::List;
@@ -157,9 +157,16 @@ impl Node {
 pub fn value_from(loaded: Loaded, s: &Settings) -> Result<Value, String> {
     let data = match loaded {
         Loaded::String(bytes) => Data::string(&bytes),
-        Loaded::List(items) => {
-            let mut list = List::new();
-            items.iter().for_each(|i| list.push_back(i));
+        Loaded::List(loaded) => {
+            // Like a new list, a loaded one takes the current options; its
+            // saved nodes stay as they were (see `List::append_node`).
+            let mut list = List::with_options(s.list_max_listpack_size, s.list_compress_depth);
+            match &loaded {
+                LoadedList::Elements(items) => items.iter().for_each(|i| list.push_back(i)),
+                LoadedList::Nodes(nodes) => nodes
+                    .iter()
+                    .for_each(|node| list.append_node(node.iter().map(Vec::as_slice))),
+            }
             Data::List(Box::new(list))
         }
         Loaded::Set { members, .. } => {

@@ -73,7 +73,6 @@ impl Node {
         WriteOptions {
             compress: s.rdbcompression,
             checksum: s.rdbchecksum,
-            list_node_limit: s.list_max_listpack_size,
         }
     }
 

@@ -218,9 +218,11 @@ impl Connection {
     }
 }
 
-/// The monotonic instant of a Unix ms deadline.
+/// When to check a blocked client's deadline: the first millisecond past
+/// it, as Redis times a client out only once the clock has passed its
+/// deadline (whole milliseconds, so never before the full wait).
 fn deadline_instant(deadline_ms: i64) -> tokio::time::Instant {
-    let left = (deadline_ms - unix_ms()).max(0) as u64;
+    let left = (deadline_ms.saturating_add(1) - unix_ms()).max(0) as u64;
     tokio::time::Instant::now() + std::time::Duration::from_millis(left)
 }
 

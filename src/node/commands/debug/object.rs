@@ -9,13 +9,16 @@
 //! bytes, others as a length prefix and the bytes, and strings over 20
 //! bytes LZF-compressed when `rdbcompression` is on and that saves at
 //! least 4 bytes. Test suites use it to check encodings, so it is computed
-//! the way the RDB writer would store the value.
+//! the way the RDB writer would store the value (for lists, by running the
+//! writer: their nodes are listpacks, some LZF-compressed). A list's line
+//! ends with Redis's quicklist figures (`ql_nodes` ... `ql_uncompressed_size`).
 
 use super::super::{CmdResult, Ctx, NO_SUCH_KEY};
+use crate::node::keyspace::list::List;
 use crate::node::keyspace::value::{Data, LRU_CLOCK_MAX};
 use crate::node::keyspace::Value;
 use crate::node::persistence::rdb::format::Encoder;
-use crate::node::persistence::rdb::writer;
+use crate::node::persistence::rdb::writer::{self, WriteOptions};
 use crate::util::lzf;
 
 pub fn debug_object(ctx: &mut Ctx) -> CmdResult {
@@ -35,7 +38,7 @@ pub fn debug_object(ctx: &mut Ctx) -> CmdResult {
     } else {
         clock + (LRU_CLOCK_MAX - value.lru)
     };
-    let line = format!(
+    let mut line = format!(
         "Value at:{:p} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
         value as *const Value,
         refcount,
@@ -44,14 +47,17 @@ pub fn debug_object(ctx: &mut Ctx) -> CmdResult {
         value.lru,
         idle
     );
+    if let Data::List(list) = &value.data {
+        line.push_str(&quicklist_fields(list));
+    }
     ctx.client.reply.simple(line.as_bytes());
     Ok(())
 }
 
 /// Bytes the value takes in an RDB file (without its type byte and key).
-/// Hashes and sorted sets are measured by the RDB writer itself; other
-/// collections in the plain RDB encodings (a length, then each element as
-/// an RDB string), which every RDB reader accepts.
+/// Lists, hashes and sorted sets are measured by the RDB writer itself;
+/// sets in the plain RDB encoding (a length, then each member as an RDB
+/// string).
 pub fn serialized_len(value: &Value, compress: bool) -> usize {
     let mut total = 0;
     match &value.data {
@@ -61,17 +67,14 @@ pub fn serialized_len(value: &Value, compress: bool) -> usize {
                 length_len(digits) + digits
             })
         }
-        Data::List(list) => {
-            total += length_len(list.len());
-            list.iter().for_each(|e| total += string_len(e, compress));
-        }
+        // What the RDB writer produces: list nodes as listpacks (some
+        // compressed), a listpack hash or sorted set as one blob, as in
+        // Redis.
+        Data::List(_) | Data::Hash(_) | Data::ZSet(_) => return written_len(value, compress),
         Data::Set(set) => {
             total += length_len(set.len());
             set.for_each(|m| total += string_len(m, compress));
         }
-        // What the RDB writer produces: a listpack hash or sorted set is
-        // one (possibly compressed) listpack blob, as in Redis.
-        Data::Hash(_) | Data::ZSet(_) => return written_len(value, compress),
         data => {
             if let Some(bytes) = data.string_bytes() {
                 total += string_len(&bytes, compress);
@@ -83,25 +86,30 @@ pub fn serialized_len(value: &Value, compress: bool) -> usize {
 
 /// The length of `value`'s body as the RDB writer writes it.
 fn written_len(value: &Value, compress: bool) -> usize {
-    /// Counts bytes and keeps none.
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let opts = writer::WriteOptions {
+    let mut e = Encoder::new(std::io::sink());
+    let opts = WriteOptions {
         compress,
-        ..writer::WriteOptions::default()
+        ..WriteOptions::default()
     };
-    let mut e = Encoder::new(Count(0));
-    // Writing to a counter cannot fail.
-    let _ = writer::write_value(&mut e, value, opts);
-    e.into_inner().0
+    match writer::write_value(&mut e, value, opts) {
+        Ok(()) => e.written() as usize,
+        Err(_) => 0,
+    }
+}
+
+/// The quicklist figures Redis adds for a list: nodes, elements per node,
+/// the options the list was created with, and the bytes of its nodes as
+/// listpacks (uncompressed).
+fn quicklist_fields(list: &List) -> String {
+    let stats = list.node_stats();
+    format!(
+        " ql_nodes:{} ql_avg_node:{:.2} ql_listpack_max:{} ql_compressed:{} ql_uncompressed_size:{}",
+        stats.nodes,
+        list.len() as f64 / stats.nodes as f64,
+        stats.fill,
+        (stats.compress != 0) as i32,
+        stats.listpack_bytes
+    )
 }
 
 /// A string as RDB stores it: as an integer if it is the canonical text of

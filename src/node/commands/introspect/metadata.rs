@@ -361,6 +361,204 @@ pub static METADATA: &[Meta] = &[
         ],
         ..Meta::BLANK
     },
+    // command: blmove
+    Meta {
+        name: "blmove",
+        summary: "Moves an element from one list to another, waiting for the source to get one if it is empty",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg { name: "source", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "destination", kind: ArgType::Key, key_spec_index: Some(1), ..Arg::BLANK },
+            Arg {
+                name: "wherefrom",
+                kind: ArgType::Oneof,
+                arguments: &[
+                    Arg {
+                        name: "left",
+                        kind: ArgType::PureToken,
+                        token: Some("LEFT"),
+                        ..Arg::BLANK
+                    },
+                    Arg {
+                        name: "right",
+                        kind: ArgType::PureToken,
+                        token: Some("RIGHT"),
+                        ..Arg::BLANK
+                    },
+                ],
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "whereto",
+                kind: ArgType::Oneof,
+                arguments: &[
+                    Arg {
+                        name: "left",
+                        kind: ArgType::PureToken,
+                        token: Some("LEFT"),
+                        ..Arg::BLANK
+                    },
+                    Arg {
+                        name: "right",
+                        kind: ArgType::PureToken,
+                        token: Some("RIGHT"),
+                        ..Arg::BLANK
+                    },
+                ],
+                ..Arg::BLANK
+            },
+            Arg { name: "timeout", kind: ArgType::Double, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::INSERT,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: blmpop
+    Meta {
+        name: "blmpop",
+        summary: "Pops one or more elements from the first non-empty list of several, waiting for one if all are empty",
+        complexity: Some("O(N+M) where N is the number of provided keys and M is the number of elements returned."),
+        arguments: &[
+            Arg { name: "timeout", kind: ArgType::Double, ..Arg::BLANK },
+            Arg { name: "numkeys", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(0),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "where",
+                kind: ArgType::Oneof,
+                arguments: &[
+                    Arg {
+                        name: "left",
+                        kind: ArgType::PureToken,
+                        token: Some("LEFT"),
+                        ..Arg::BLANK
+                    },
+                    Arg {
+                        name: "right",
+                        kind: ArgType::PureToken,
+                        token: Some("RIGHT"),
+                        ..Arg::BLANK
+                    },
+                ],
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "count",
+                kind: ArgType::Integer,
+                token: Some("COUNT"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::DELETE,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: blpop
+    Meta {
+        name: "blpop",
+        summary: "Pops the first element of the first non-empty list of several, waiting for one if all are empty",
+        complexity: Some("O(N) where N is the number of provided keys."),
+        history: &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
+        arguments: &[
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(0),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+            Arg { name: "timeout", kind: ArgType::Double, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: -2, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: brpop
+    Meta {
+        name: "brpop",
+        summary: "Pops the last element of the first non-empty list of several, waiting for one if all are empty",
+        complexity: Some("O(N) where N is the number of provided keys."),
+        history: &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
+        arguments: &[
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(0),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+            Arg { name: "timeout", kind: ArgType::Double, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: -2, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: brpoplpush
+    Meta {
+        name: "brpoplpush",
+        summary: "Moves the last element of a list to the head of another, waiting for one if the source is empty",
+        complexity: Some("O(1)"),
+        doc_flags: df::DEPRECATED,
+        deprecated_since: Some("6.2.0"),
+        replaced_by: Some("`BLMOVE` with the `RIGHT` and `LEFT` arguments"),
+        history: &[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
+        arguments: &[
+            Arg { name: "source", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "destination", kind: ArgType::Key, key_spec_index: Some(1), ..Arg::BLANK },
+            Arg { name: "timeout", kind: ArgType::Double, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::INSERT,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
     // command: bzmpop
     Meta {
         name: "bzmpop",
@@ -1965,6 +2163,380 @@ pub static METADATA: &[Meta] = &[
         ],
         ..Meta::BLANK
     },
+    // command: lindex
+    Meta {
+        name: "lindex",
+        summary: "Returns the element of a list at an index",
+        complexity: Some("O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1)."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "index", kind: ArgType::Integer, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: linsert
+    Meta {
+        name: "linsert",
+        summary: "Inserts an element before or after the first occurrence of a pivot element in a list",
+        complexity: Some("O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N)."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg {
+                name: "where",
+                kind: ArgType::Oneof,
+                arguments: &[
+                    Arg {
+                        name: "before",
+                        kind: ArgType::PureToken,
+                        token: Some("BEFORE"),
+                        ..Arg::BLANK
+                    },
+                    Arg {
+                        name: "after",
+                        kind: ArgType::PureToken,
+                        token: Some("AFTER"),
+                        ..Arg::BLANK
+                    },
+                ],
+                ..Arg::BLANK
+            },
+            Arg { name: "pivot", kind: ArgType::String, ..Arg::BLANK },
+            Arg { name: "element", kind: ArgType::String, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::INSERT,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: llen
+    Meta {
+        name: "llen",
+        summary: "Returns the number of elements in a list",
+        complexity: Some("O(1)"),
+        arguments: &[Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK }],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: lmove
+    Meta {
+        name: "lmove",
+        summary: "Pops an element from one end of a list and pushes it to an end of another, returning it",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg { name: "source", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "destination", kind: ArgType::Key, key_spec_index: Some(1), ..Arg::BLANK },
+            Arg {
+                name: "wherefrom",
+                kind: ArgType::Oneof,
+                arguments: &[
+                    Arg {
+                        name: "left",
+                        kind: ArgType::PureToken,
+                        token: Some("LEFT"),
+                        ..Arg::BLANK
+                    },
+                    Arg {
+                        name: "right",
+                        kind: ArgType::PureToken,
+                        token: Some("RIGHT"),
+                        ..Arg::BLANK
+                    },
+                ],
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "whereto",
+                kind: ArgType::Oneof,
+                arguments: &[
+                    Arg {
+                        name: "left",
+                        kind: ArgType::PureToken,
+                        token: Some("LEFT"),
+                        ..Arg::BLANK
+                    },
+                    Arg {
+                        name: "right",
+                        kind: ArgType::PureToken,
+                        token: Some("RIGHT"),
+                        ..Arg::BLANK
+                    },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::INSERT,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: lmpop
+    Meta {
+        name: "lmpop",
+        summary: "Pops one or more elements from the first non-empty list of several",
+        complexity: Some("O(N+M) where N is the number of provided keys and M is the number of elements returned."),
+        arguments: &[
+            Arg { name: "numkeys", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg {
+                name: "key",
+                kind: ArgType::Key,
+                key_spec_index: Some(0),
+                flags: af::MULTIPLE,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "where",
+                kind: ArgType::Oneof,
+                arguments: &[
+                    Arg {
+                        name: "left",
+                        kind: ArgType::PureToken,
+                        token: Some("LEFT"),
+                        ..Arg::BLANK
+                    },
+                    Arg {
+                        name: "right",
+                        kind: ArgType::PureToken,
+                        token: Some("RIGHT"),
+                        ..Arg::BLANK
+                    },
+                ],
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "count",
+                kind: ArgType::Integer,
+                token: Some("COUNT"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: lpop
+    Meta {
+        name: "lpop",
+        summary: "Removes and returns elements from the head of a list",
+        complexity: Some("O(N) where N is the number of elements returned"),
+        history: &[("6.2.0", "Added the `count` argument.")],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg {
+                name: "count",
+                kind: ArgType::Integer,
+                since: Some("6.2.0"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: lpos
+    Meta {
+        name: "lpos",
+        summary: "Finds the indexes of the elements of a list equal to a value",
+        complexity: Some("O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "element", kind: ArgType::String, ..Arg::BLANK },
+            Arg {
+                name: "rank",
+                kind: ArgType::Integer,
+                token: Some("RANK"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "num-matches",
+                kind: ArgType::Integer,
+                token: Some("COUNT"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "len",
+                kind: ArgType::Integer,
+                token: Some("MAXLEN"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: lpush
+    Meta {
+        name: "lpush",
+        summary: "Adds elements to the head of a list, creating the list if needed",
+        complexity: Some("O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments."),
+        history: &[("2.4.0", "Accepts multiple `element` arguments.")],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "element", kind: ArgType::String, flags: af::MULTIPLE, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::INSERT,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: lpushx
+    Meta {
+        name: "lpushx",
+        summary: "Adds elements to the head of a list, only if the list exists",
+        complexity: Some("O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments."),
+        history: &[("4.0.0", "Accepts multiple `element` arguments.")],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "element", kind: ArgType::String, flags: af::MULTIPLE, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::INSERT,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: lrange
+    Meta {
+        name: "lrange",
+        summary: "Returns the elements of a list between two indexes",
+        complexity: Some("O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "start", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg { name: "stop", kind: ArgType::Integer, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: lrem
+    Meta {
+        name: "lrem",
+        summary: "Removes elements equal to a value from a list, from the head or from the tail",
+        complexity: Some("O(N+M) where N is the length of the list and M is the number of elements removed."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "count", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg { name: "element", kind: ArgType::String, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: lset
+    Meta {
+        name: "lset",
+        summary: "Replaces the element of a list at an index",
+        complexity: Some("O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1)."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "index", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg { name: "element", kind: ArgType::String, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::UPDATE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: ltrim
+    Meta {
+        name: "ltrim",
+        summary: "Keeps only the elements of a list between two indexes, removing the others",
+        complexity: Some("O(N) where N is the number of elements to be removed by the operation."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "start", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg { name: "stop", kind: ArgType::Integer, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
     // command: mget
     Meta {
         name: "mget",
@@ -2540,6 +3112,100 @@ pub static METADATA: &[Meta] = &[
             KeySpec {
                 notes: None,
                 flags: kf::OW | kf::UPDATE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: rpop
+    Meta {
+        name: "rpop",
+        summary: "Removes and returns elements from the tail of a list",
+        complexity: Some("O(N) where N is the number of elements returned"),
+        history: &[("6.2.0", "Added the `count` argument.")],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg {
+                name: "count",
+                kind: ArgType::Integer,
+                since: Some("6.2.0"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: rpoplpush
+    Meta {
+        name: "rpoplpush",
+        summary: "Moves the last element of a list to the head of another, returning it",
+        complexity: Some("O(1)"),
+        doc_flags: df::DEPRECATED,
+        deprecated_since: Some("6.2.0"),
+        replaced_by: Some("`LMOVE` with the `RIGHT` and `LEFT` arguments"),
+        arguments: &[
+            Arg { name: "source", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "destination", kind: ArgType::Key, key_spec_index: Some(1), ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::ACCESS | kf::DELETE,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::INSERT,
+                begin_search: BeginSearch::Index(2),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: rpush
+    Meta {
+        name: "rpush",
+        summary: "Adds elements to the tail of a list, creating the list if needed",
+        complexity: Some("O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments."),
+        history: &[("2.4.0", "Accepts multiple `element` arguments.")],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "element", kind: ArgType::String, flags: af::MULTIPLE, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::INSERT,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: rpushx
+    Meta {
+        name: "rpushx",
+        summary: "Adds elements to the tail of a list, only if the list exists",
+        complexity: Some("O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments."),
+        history: &[("4.0.0", "Accepts multiple `element` arguments.")],
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg { name: "element", kind: ArgType::String, flags: af::MULTIPLE, ..Arg::BLANK },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RW | kf::INSERT,
                 begin_search: BeginSearch::Index(1),
                 find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
             },

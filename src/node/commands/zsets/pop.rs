@@ -162,7 +162,8 @@ fn bzpop(ctx: &mut Ctx, max: bool) -> CmdResult {
 
 /// `blockingGenericZpopCommand`: pop from the first key holding members,
 /// or block on all of them (or, where blocking is not allowed, as inside
-/// MULTI, reply as a timeout would).
+/// MULTI, reply as a timeout would). A waiter being served pops from the
+/// key that got members, as Redis serves it from the ready key.
 fn blocking_zpop(
     ctx: &mut Ctx,
     keys: &[&[u8]],
@@ -171,7 +172,17 @@ fn blocking_zpop(
     count: Option<i64>,
     shape: Shape,
 ) -> CmdResult {
-    for key in keys {
+    let served = ctx.served_key();
+    let candidates: Vec<&[u8]> = match &served {
+        Some(ready) => keys
+            .iter()
+            .copied()
+            .filter(|k| *k == &ready[..])
+            .take(1)
+            .collect(),
+        None => keys.to_vec(),
+    };
+    for key in &candidates {
         let Some(v) = ctx.node.lookup_write(ctx.client, key) else {
             continue;
         };

@@ -118,14 +118,20 @@ impl<W: Write> Encoder<W> {
         }
         if compress && s.len() > 20 {
             if let Some(packed) = lzf::compress(s, s.len() - 4) {
-                self.byte(0xc0 | ENC_LZF)?;
-                self.length(packed.len() as u64)?;
-                self.length(s.len() as u64)?;
-                return self.raw(&packed);
+                return self.lzf_blob(&packed, s.len());
             }
         }
         self.length(s.len() as u64)?;
         self.raw(s)
+    }
+
+    /// A string already LZF-compressed (`packed`, from `len` bytes), as
+    /// Redis writes a compressed quicklist node (`rdbSaveLzfBlob`).
+    pub fn lzf_blob(&mut self, packed: &[u8], len: usize) -> io::Result<()> {
+        self.byte(0xc0 | ENC_LZF)?;
+        self.length(packed.len() as u64)?;
+        self.length(len as u64)?;
+        self.raw(packed)
     }
 
     /// An integer value: int-encoded if it fits 32 bits, else its text.

@@ -21,8 +21,7 @@ pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Loaded {
     String(Vec<u8>),
-    /// Head to tail.
-    List(Vec<Vec<u8>>),
+    List(LoadedList),
     /// Members; `ints` tells whether they came from an intset.
     Set {
         members: Vec<Vec<u8>>,
@@ -43,11 +42,33 @@ pub enum Loaded {
     },
 }
 
+/// A list's elements, head to tail, in the shape the file gave them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadedList {
+    /// One by one (`RDB_TYPE_LIST`, a whole-list ziplist): Redis pushes
+    /// them, so nodes follow the loading node's `list-max-listpack-size`.
+    Elements(Vec<Vec<u8>>),
+    /// Quicklist nodes (ziplists or listpacks, and plain nodes as nodes of
+    /// one element), which Redis appends as they were saved. No node is
+    /// empty (Redis skips empty ones).
+    Nodes(Vec<Vec<Vec<u8>>>),
+}
+
+impl LoadedList {
+    /// Every element, head to tail.
+    pub fn elements(&self) -> Box<dyn Iterator<Item = &[u8]> + '_> {
+        match self {
+            LoadedList::Elements(items) => Box::new(items.iter().map(Vec::as_slice)),
+            LoadedList::Nodes(nodes) => Box::new(nodes.iter().flatten().map(Vec::as_slice)),
+        }
+    }
+}
+
 impl Loaded {
     fn is_empty(&self) -> bool {
         match self {
             Loaded::String(_) => false,
-            Loaded::List(v) => v.is_empty(),
+            Loaded::List(list) => list.elements().next().is_none(),
             Loaded::Set { members, .. } => members.is_empty(),
             Loaded::Hash { pairs, .. } => pairs.is_empty(),
             Loaded::ZSet { pairs, .. } => pairs.is_empty(),
@@ -223,7 +244,7 @@ fn read_value<R: Read>(d: &mut Decoder<R>, type_id: u8, at: u64) -> Result<Loade
             for _ in 0..n {
                 items.push(d.string()?);
             }
-            Loaded::List(items)
+            Loaded::List(LoadedList::Elements(items))
         }
         TYPE_SET => {
             let n = d.length()?;
@@ -317,36 +338,44 @@ fn read_value<R: Read>(d: &mut Decoder<R>, type_id: u8, at: u64) -> Result<Loade
         }
         TYPE_LIST_ZIPLIST => {
             let blob = d.string()?;
-            Loaded::List(legacy::decode_ziplist(&blob).map_err(|e| blob_error(d, "ziplist", e))?)
+            let items = legacy::decode_ziplist(&blob).map_err(|e| blob_error(d, "ziplist", e))?;
+            Loaded::List(LoadedList::Elements(items))
         }
         TYPE_LIST_QUICKLIST => {
-            let nodes = d.length()?;
-            let mut items = Vec::new();
-            for _ in 0..nodes {
+            let count = d.length()?;
+            let mut nodes = Vec::with_capacity(count.min(1 << 16) as usize);
+            for _ in 0..count {
                 let blob = d.string()?;
-                items.extend(
-                    legacy::decode_ziplist(&blob).map_err(|e| blob_error(d, "ziplist", e))?,
-                );
+                let items =
+                    legacy::decode_ziplist(&blob).map_err(|e| blob_error(d, "ziplist", e))?;
+                // Empty nodes are skipped, as Redis does.
+                if !items.is_empty() {
+                    nodes.push(items);
+                }
             }
-            Loaded::List(items)
+            Loaded::List(LoadedList::Nodes(nodes))
         }
         TYPE_LIST_QUICKLIST_2 => {
-            let nodes = d.length()?;
-            let mut items = Vec::new();
-            for _ in 0..nodes {
+            let count = d.length()?;
+            let mut nodes = Vec::with_capacity(count.min(1 << 16) as usize);
+            for _ in 0..count {
                 let container = d.length()?;
                 let blob = d.string()?;
                 match container {
-                    QUICKLIST_NODE_PLAIN => items.push(blob),
-                    // Empty nodes are skipped, as Redis does.
-                    QUICKLIST_NODE_PACKED => items
-                        .extend(listpack::decode(&blob).map_err(|e| blob_error(d, "listpack", e))?),
+                    QUICKLIST_NODE_PLAIN => nodes.push(vec![blob]),
+                    QUICKLIST_NODE_PACKED => {
+                        let items =
+                            listpack::decode(&blob).map_err(|e| blob_error(d, "listpack", e))?;
+                        if !items.is_empty() {
+                            nodes.push(items);
+                        }
+                    }
                     other => {
                         return Err(d.error(format!("unknown quicklist node container {other}")))
                     }
                 }
             }
-            Loaded::List(items)
+            Loaded::List(LoadedList::Nodes(nodes))
         }
         TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 => {
             return Err(RdbError {
@@ -436,7 +465,7 @@ mod tests {
                     (Loaded::String(s), "string") => {
                         assert_eq!(text(s), value.as_str().unwrap(), "{name}")
                     }
-                    (Loaded::List(items), "list") => {
+                    (Loaded::List(list), "list") => {
                         let want: Vec<&str> = value
                             .as_array()
                             .unwrap()
@@ -444,7 +473,7 @@ mod tests {
                             .map(|v| v.as_str().unwrap())
                             .collect();
                         assert_eq!(
-                            items.iter().map(|i| text(i)).collect::<Vec<_>>(),
+                            list.elements().map(text).collect::<Vec<_>>(),
                             want,
                             "{name}"
                         );

@@ -10,6 +10,7 @@ use std::io::{self, Write};
 
 use super::format::*;
 use super::{intset, listpack};
+use crate::node::keyspace::list::List;
 use crate::node::keyspace::set::Set;
 use crate::node::keyspace::zset::listpack::stored_score_text;
 use crate::node::keyspace::{Data, Keyspace, Value};
@@ -21,8 +22,6 @@ pub struct WriteOptions {
     pub compress: bool,
     /// `rdbchecksum`: write the CRC (else 8 zero bytes).
     pub checksum: bool,
-    /// `list-max-listpack-size`: the size of each quicklist node.
-    pub list_node_limit: i64,
 }
 
 impl Default for WriteOptions {
@@ -30,7 +29,6 @@ impl Default for WriteOptions {
         WriteOptions {
             compress: true,
             checksum: true,
-            list_node_limit: -2,
         }
     }
 }
@@ -120,23 +118,7 @@ pub fn write_value<W: Write>(
 ) -> io::Result<()> {
     match &value.data {
         Data::Int(n) => e.int(*n),
-        Data::List(list) => {
-            let nodes = list_nodes(list.iter(), opts.list_node_limit);
-            e.length(nodes.len() as u64)?;
-            for node in nodes {
-                match node {
-                    Node::Plain(item) => {
-                        e.length(QUICKLIST_NODE_PLAIN)?;
-                        e.string(item, opts.compress)?;
-                    }
-                    Node::Packed(items) => {
-                        e.length(QUICKLIST_NODE_PACKED)?;
-                        e.string(&listpack::encode(items), opts.compress)?;
-                    }
-                }
-            }
-            Ok(())
-        }
+        Data::List(list) => write_list(e, list, opts.compress),
         // A listpack hash is one listpack blob in its own order (as Redis
         // writes its listpack verbatim); a table, its count and then each
         // field and value. Both straight from the hash, without copies.
@@ -201,50 +183,31 @@ pub fn write_value<W: Write>(
     }
 }
 
-enum Node<'a> {
-    /// An element of 1 GiB or more travels on its own.
-    Plain(&'a [u8]),
-    Packed(Vec<&'a [u8]>),
-}
-
-/// Cut a list into quicklist nodes honouring `list-max-listpack-size`
-/// (negative: -1..-5 → 4..64 KiB per node; positive: elements per node).
-fn list_nodes<'a>(items: impl Iterator<Item = &'a [u8]>, limit: i64) -> Vec<Node<'a>> {
-    const PLAIN_THRESHOLD: usize = 1 << 30;
-    let max_bytes = match limit {
-        l if l < 0 => 4096usize << ((-l).clamp(1, 5) - 1),
-        _ => usize::MAX,
-    };
-    let max_items = if limit > 0 {
-        limit as usize
-    } else {
-        usize::MAX
-    };
-    let mut nodes = Vec::new();
-    let mut current: Vec<&[u8]> = Vec::new();
-    let mut bytes = 0usize;
-    for item in items {
-        if item.len() >= PLAIN_THRESHOLD {
-            if !current.is_empty() {
-                nodes.push(Node::Packed(std::mem::take(&mut current)));
-                bytes = 0;
-            }
-            nodes.push(Node::Plain(item));
-            continue;
+/// A list as a QUICKLIST_2: the list's own nodes (so a load gives back
+/// the same layout, as in Redis), each a listpack, or a plain node for an
+/// element too big for one. Nodes Redis would hold compressed
+/// (`list-compress-depth`) are written as their LZF blob, as Redis writes
+/// them whatever `rdbcompression` says; the others as strings.
+fn write_list<W: Write>(e: &mut Encoder<W>, list: &List, compress: bool) -> io::Result<()> {
+    e.length(list.nodes().len() as u64)?;
+    for (i, node) in list.nodes().enumerate() {
+        let plain = node.is_plain();
+        let blob = if plain {
+            node.iter().next().unwrap_or_default().to_vec()
+        } else {
+            listpack::encode(node.iter())
+        };
+        e.length(if plain {
+            QUICKLIST_NODE_PLAIN
+        } else {
+            QUICKLIST_NODE_PACKED
+        })?;
+        match list.compressed_in_redis(i, &blob) {
+            Some(packed) => e.lzf_blob(&packed, blob.len())?,
+            None => e.string(&blob, compress)?,
         }
-        // Roughly the listpack size: header, entries with their lengths.
-        let entry = item.len() + 11;
-        if !current.is_empty() && (bytes + entry > max_bytes || current.len() >= max_items) {
-            nodes.push(Node::Packed(std::mem::take(&mut current)));
-            bytes = 0;
-        }
-        bytes += entry;
-        current.push(item);
     }
-    if !current.is_empty() {
-        nodes.push(Node::Packed(current));
-    }
-    nodes
+    Ok(())
 }
 
 #[cfg(test)]
@@ -308,18 +271,44 @@ mod tests {
     }
 
     #[test]
-    fn list_nodes_respect_the_size_limit() {
-        let items: Vec<Vec<u8>> = (0..10_000)
-            .map(|i| format!("element-{i}").into_bytes())
-            .collect();
-        let nodes = list_nodes(items.iter().map(Vec::as_slice), -2);
-        assert!(nodes.len() > 10);
-        for node in &nodes {
-            if let Node::Packed(items) = node {
-                assert!(listpack::encode(items.iter().copied()).len() <= 8192);
-            }
+    fn lists_are_written_node_by_node_and_read_back_so() {
+        use crate::node::keyspace::list::List;
+        use crate::node::persistence::rdb::reader::LoadedList;
+        // Small nodes, inner ones compressed (depth 1), one node of a
+        // single big element.
+        let mut list = List::with_options(3, 1);
+        for i in 0..10 {
+            list.push_back(format!("element number {i:02} of the list").as_bytes());
         }
-        let by_count = list_nodes(items.iter().map(Vec::as_slice), 128);
-        assert_eq!(by_count.len(), 10_000usize.div_ceil(128));
+        list.push_back(&[b'b'; 20_000]);
+        list.push_back(b"tail");
+        let want: Vec<Vec<Vec<u8>>> = list
+            .nodes()
+            .map(|n| n.iter().map(<[u8]>::to_vec).collect())
+            .collect();
+        assert_eq!(want.len(), 6);
+        let mut ks = Keyspace::new(16);
+        ks.dbs[0].add(
+            b"l",
+            Value {
+                lru: 0,
+                data: Data::List(Box::new(list)),
+            },
+        );
+        for compress in [true, false] {
+            let mut file = Vec::new();
+            let opts = WriteOptions {
+                compress,
+                checksum: true,
+            };
+            write_keyspace(&mut file, &ks, &AuxFields::default(), opts).unwrap();
+            let mut keys = Vec::new();
+            reader::read(&file[..], 16, |k| {
+                keys.push(k);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(keys[0].value, Loaded::List(LoadedList::Nodes(want.clone())));
+        }
     }
 }
