@@ -239,5 +239,6 @@ corpus!(
     hashes,
     sets,
     zsets,
+    sort,
     persistence,
 );

@@ -23,6 +23,7 @@ pub mod lists;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
@@ -284,12 +285,13 @@ pub const fn subcommand(
 }
 
 /// Every command family's table.
-fn families() -> [&'static [Command]; 18] {
+fn families() -> [&'static [Command]; 19] {
     [
         strings::COMMANDS,
         lists::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
+        sort::COMMANDS,
         zsets::COMMANDS,
         bits::COMMANDS,
         keys::COMMANDS,

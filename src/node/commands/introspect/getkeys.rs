@@ -40,6 +40,12 @@ pub fn find_keys(cmd: &Command, argv: &[&[u8]]) -> Option<Vec<KeyRef>> {
     let Some(meta) = spec::lookup(cmd.full_name) else {
         return legacy_range(cmd, argv);
     };
+    match cmd.full_name {
+        "sort" => return Some(sort_keys(meta.key_specs, argv)),
+        // SORT_RO has no STORE: only the sorted key.
+        "sort_ro" => return Some(sort_keys(meta.key_specs, &argv[..2.min(argv.len())])),
+        _ => {}
+    }
     let mut keys = Vec::new();
     for ks in meta.key_specs {
         if ks.flags & key_flags::NOT_KEY != 0 {
@@ -53,6 +59,39 @@ pub fn find_keys(cmd: &Command, argv: &[&[u8]]) -> Option<Vec<KeyRef>> {
         }
     }
     Some(keys)
+}
+
+/// SORT's keys, found as Redis's `sortGetKeys` does (its BY/GET key spec
+/// is incomplete, and STORE may hide among the options): the sorted key,
+/// and the STORE destination, skipping the arguments of LIMIT, BY and GET.
+/// Flags come from the specs of the sorted key and of STORE.
+fn sort_keys(specs: &[KeySpec], argv: &[&[u8]]) -> Vec<KeyRef> {
+    let flags_of = |i: usize| specs.get(i).map_or(0, |s| s.flags);
+    let mut keys = vec![KeyRef {
+        pos: 1,
+        flags: flags_of(0),
+    }];
+    let mut i = 2;
+    while i < argv.len() {
+        let arg = argv[i];
+        let skip = if super::super::is(arg, "limit") {
+            2
+        } else if super::super::is(arg, "get") || super::super::is(arg, "by") {
+            1
+        } else if super::super::is(arg, "store") && i + 1 < argv.len() {
+            // The last STORE wins, as the command takes the last one.
+            keys.truncate(1);
+            keys.push(KeyRef {
+                pos: i + 1,
+                flags: flags_of(specs.len().saturating_sub(1)),
+            });
+            1
+        } else {
+            0
+        };
+        i += skip + 1;
+    }
+    keys
 }
 
 /// Add the keys one spec finds to `out`. `None` when the spec cannot be

@@ -3742,6 +3742,166 @@ pub static METADATA: &[Meta] = &[
         ],
         ..Meta::BLANK
     },
+    // command: sort
+    Meta {
+        name: "sort",
+        summary: "Sorts the elements of a list, set or sorted set, optionally by other keys, and returns or stores them",
+        complexity: Some("O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N)."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg {
+                name: "pattern",
+                kind: ArgType::Pattern,
+                key_spec_index: Some(1),
+                token: Some("BY"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "offset_count",
+                kind: ArgType::Block,
+                token: Some("LIMIT"),
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "offset", kind: ArgType::Integer, ..Arg::BLANK },
+                    Arg { name: "count", kind: ArgType::Integer, ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "pattern",
+                kind: ArgType::Pattern,
+                key_spec_index: Some(1),
+                token: Some("GET"),
+                flags: af::OPTIONAL | af::MULTIPLE | af::MULTIPLE_TOKEN,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "order",
+                kind: ArgType::Oneof,
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "asc", kind: ArgType::PureToken, token: Some("ASC"), ..Arg::BLANK },
+                    Arg {
+                        name: "desc",
+                        kind: ArgType::PureToken,
+                        token: Some("DESC"),
+                        ..Arg::BLANK
+                    },
+                ],
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "sorting",
+                kind: ArgType::PureToken,
+                token: Some("ALPHA"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "destination",
+                kind: ArgType::Key,
+                key_spec_index: Some(2),
+                token: Some("STORE"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: Some("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"),
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Unknown,
+                find_keys: FindKeys::Unknown,
+            },
+            KeySpec {
+                notes: Some("For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array"),
+                flags: kf::OW | kf::UPDATE,
+                begin_search: BeginSearch::Unknown,
+                find_keys: FindKeys::Unknown,
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: sort_ro
+    Meta {
+        name: "sort_ro",
+        summary: "Sorts the elements of a list, set or sorted set, optionally by other keys, without storing",
+        complexity: Some("O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N)."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg {
+                name: "pattern",
+                kind: ArgType::Pattern,
+                key_spec_index: Some(1),
+                token: Some("BY"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "offset_count",
+                kind: ArgType::Block,
+                token: Some("LIMIT"),
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "offset", kind: ArgType::Integer, ..Arg::BLANK },
+                    Arg { name: "count", kind: ArgType::Integer, ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "pattern",
+                kind: ArgType::Pattern,
+                key_spec_index: Some(1),
+                token: Some("GET"),
+                flags: af::OPTIONAL | af::MULTIPLE | af::MULTIPLE_TOKEN,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "order",
+                kind: ArgType::Oneof,
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "asc", kind: ArgType::PureToken, token: Some("ASC"), ..Arg::BLANK },
+                    Arg {
+                        name: "desc",
+                        kind: ArgType::PureToken,
+                        token: Some("DESC"),
+                        ..Arg::BLANK
+                    },
+                ],
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "sorting",
+                kind: ArgType::PureToken,
+                token: Some("ALPHA"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: Some("For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort"),
+                flags: kf::RO | kf::ACCESS,
+                begin_search: BeginSearch::Unknown,
+                find_keys: FindKeys::Unknown,
+            },
+        ],
+        ..Meta::BLANK
+    },
     // command: spop
     Meta {
         name: "spop",
