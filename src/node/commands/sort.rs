@@ -119,7 +119,7 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
         Some(_) => ctx.node.lookup_write(ctx.client, key),
         None => ctx.node.lookup_read(ctx.client, key),
     };
-    let (elements, is_set) = match found.map(|v| &v.data) {
+    let (elements, is_set) = match found.map(|v| &mut v.data) {
         None => (Vec::new(), false),
         Some(Data::List(list)) => (list.iter().map(<[u8]>::to_vec).collect(), false),
         Some(Data::Set(set)) => {
@@ -128,6 +128,9 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
             (out, true)
         }
         Some(Data::ZSet(zset)) => {
+            // Redis converts the sorted sets it sorts, even for SORT_RO
+            // ("destructively convert encoded sorted sets for SORT").
+            zset.convert_to_skiplist();
             let mut out = Vec::with_capacity(zset.len());
             zset.for_each(|m, _| out.push(m.to_vec()));
             (out, false)

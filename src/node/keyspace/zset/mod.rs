@@ -215,6 +215,12 @@ impl ZSet {
         }
     }
 
+    /// Switch to the skiplist encoding, if not already there. Redis's SORT
+    /// does this to every sorted set it reads (`OBJECT ENCODING` shows it).
+    pub fn convert_to_skiplist(&mut self) {
+        self.skiplist_mut();
+    }
+
     /// Switch to the skiplist encoding (if not already) and return it.
     fn skiplist_mut(&mut self) -> &mut SkipSet {
         if let ZSet::Pack(lp) = self {
