@@ -5,6 +5,8 @@
 # after loading 1,000,000 `SET key:N <16-byte value>`.
 #
 #   scripts/bench.sh [ROUNDS] [REQUESTS]       (defaults: 3 rounds, 1000000)
+#   TESTS=lpush,rpush,... scripts/bench.sh      (redis-benchmark -t list;
+#                                               default set,get,incr,mset)
 #
 # Prints a table of ops/s and the Vigil/Redis ratio for each test, unpipelined
 # and with -P 16, plus each server's CPU time per request (on a 2-core
@@ -16,7 +18,7 @@ cd "$(dirname "$0")/.."
 
 ROUNDS=${1:-3}
 REQUESTS=${2:-1000000}
-TESTS=set,get,incr,mset
+TESTS=${TESTS:-set,get,incr,mset}
 CLIENTS=50
 
 for tool in redis-server redis-benchmark redis-cli; do
@@ -55,6 +57,7 @@ echo "redis-benchmark -t $TESTS -n $REQUESTS -c $CLIENTS [-P 16], $ROUNDS altern
 echo
 
 declare -A RESULTS CPU
+NAMES=()
 TICKS=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run() { # server port pipeline
@@ -67,6 +70,7 @@ run() { # server port pipeline
             tail -n +2 | tr -d '"' | while IFS=, read -r name rps _; do echo "$name,$rps"; done >"$WORK/out"
         after=$(cpu_ticks "${PID_OF[$server]}")
         while IFS=, read -r name rps; do
+            [[ " ${NAMES[*]} " == *" ${name// /~} "* ]] || NAMES+=("${name// /~}")
             RESULTS["$server|$pipe|$name"]+="$rps "
             CPU["$server|$pipe|$name"]+="$(echo "($after - $before) * 1000000 / $TICKS / $REQUESTS" | bc -l) "
         done <"$WORK/out"
@@ -81,14 +85,15 @@ for pipe in 1 16; do
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-printf '%-16s %-6s %12s %12s %7s %14s %14s\n' test pipe "vigil ops/s" "redis ops/s" ratio "vigil cpu µs/op" "redis cpu µs/op"
+printf '%-34s %-6s %12s %12s %7s %14s %14s\n' test pipe "vigil ops/s" "redis ops/s" ratio "vigil cpu µs/op" "redis cpu µs/op"
 for pipe in 1 16; do
-    for test in SET GET INCR "MSET (10 keys)"; do
+    for name in "${NAMES[@]}"; do
+        test=${name//~/ }
         v=$(echo "${RESULTS["vigil|$pipe|$test"]:-}" | median)
         r=$(echo "${RESULTS["redis|$pipe|$test"]:-}" | median)
         vc=$(echo "${CPU["vigil|$pipe|$test"]:-}" | median)
         rc=$(echo "${CPU["redis|$pipe|$test"]:-}" | median)
-        printf '%-16s %-6s %12.0f %12.0f %7.2f %14.2f %14.2f\n' "$test" "-P $pipe" "$v" "$r" "$(echo "$v / $r" | bc -l)" "$vc" "$rc"
+        printf '%-34s %-6s %12.0f %12.0f %7.2f %14.2f %14.2f\n' "$test" "-P $pipe" "$v" "$r" "$(echo "$v / $r" | bc -l)" "$vc" "$rc"
     done
 done
 
