@@ -274,7 +274,7 @@ fn an_old_single_file_aof_is_moved_into_the_directory() {
 /// Start vigil on `dir` and wait until it is ready or exits; the exit code
 /// and output if it exited. A port taken meanwhile by another test is
 /// retried with another.
-fn start_or_fail(dir: &str, extra: &[&str]) -> Result<(std::process::Child, u16), (i32, String)> {
+fn start_or_fail(dir: &str, extra: &[&str]) -> Result<(Running, u16), (i32, String)> {
     let mut result = try_start(dir, extra);
     for _ in 0..5 {
         match &result {
@@ -287,7 +287,7 @@ fn start_or_fail(dir: &str, extra: &[&str]) -> Result<(std::process::Child, u16)
     result
 }
 
-fn try_start(dir: &str, extra: &[&str]) -> Result<(std::process::Child, u16), (i32, String)> {
+fn try_start(dir: &str, extra: &[&str]) -> Result<(Running, u16), (i32, String)> {
     let port = common::free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_vigil-server"))
         .args([
@@ -322,9 +322,13 @@ fn try_start(dir: &str, extra: &[&str]) -> Result<(std::process::Child, u16), (i
             return Err((status.code().unwrap_or(-1), text));
         }
         if ping(port).is_some_and(|r| r.starts_with(b"+PONG")) {
-            return Ok((child, port));
+            return Ok((Running(child), port));
         }
-        assert!(Instant::now() < deadline, "not ready");
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("not ready after 15 s");
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -341,9 +345,20 @@ fn ping(port: u16) -> Option<Vec<u8>> {
     Some(buf[..n].to_vec())
 }
 
-fn stop(mut child: std::process::Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+/// A server started by [`start_or_fail`]: killed when dropped, so a
+/// failing test leaves no process behind.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Kill a server now (SIGKILL: a crash, as far as its files know).
+fn stop(server: Running) {
+    drop(server);
 }
 
 #[test]
