@@ -143,10 +143,13 @@ fn a_config_file_with_redis_test_directives_starts() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // The pidfile is written just after the listeners open (as in Redis),
+    // so wait for both.
+    let read_pidfile = || std::fs::read_to_string(dir.0.join("vigil.pid")).unwrap_or_default();
     let ok = wait_until(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() && read_pidfile().ends_with('\n')
     });
-    let pidfile = std::fs::read_to_string(dir.0.join("vigil.pid")).unwrap_or_default();
+    let pidfile = read_pidfile();
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();
     assert!(ok, "server did not start");
