@@ -8,118 +8,13 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::{show, Raw, Server};
-
-/// A parsed reply: enough structure to compare shapes and read members.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Reply {
-    Bulk(Vec<u8>),
-    Int(i64),
-    /// An aggregate with its type byte (`*`, `~`, `>`).
-    Agg(u8, Vec<Reply>),
-    /// Any other line (status, error, null).
-    Line(Vec<u8>),
-}
-
-impl Reply {
-    fn parse(bytes: &[u8]) -> Reply {
-        let mut pos = 0;
-        let r = Reply::parse_at(bytes, &mut pos);
-        assert_eq!(pos, bytes.len(), "trailing bytes in {}", show(bytes));
-        r
-    }
-
-    fn parse_at(bytes: &[u8], pos: &mut usize) -> Reply {
-        let start = *pos;
-        let eol = start
-            + bytes[start..]
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .expect("a complete line");
-        let line = &bytes[start..eol];
-        *pos = eol + 2;
-        let n = || -> i64 { std::str::from_utf8(&line[1..]).unwrap().parse().unwrap() };
-        match line[0] {
-            b'$' if n() >= 0 => {
-                let len = n() as usize;
-                let data = bytes[*pos..*pos + len].to_vec();
-                *pos += len + 2;
-                Reply::Bulk(data)
-            }
-            b':' => Reply::Int(n()),
-            b'*' | b'~' | b'>' if n() >= 0 => {
-                let items = (0..n()).map(|_| Reply::parse_at(bytes, pos)).collect();
-                Reply::Agg(line[0], items)
-            }
-            _ => Reply::Line(line.to_vec()),
-        }
-    }
-
-    fn items(&self) -> &[Reply] {
-        match self {
-            Reply::Agg(_, items) => items,
-            other => panic!("not an aggregate: {other:?}"),
-        }
-    }
-
-    fn bulks(&self) -> Vec<Vec<u8>> {
-        self.items()
-            .iter()
-            .map(|r| match r {
-                Reply::Bulk(b) => b.clone(),
-                other => panic!("not a bulk string: {other:?}"),
-            })
-            .collect()
-    }
-
-    fn bulk(&self) -> Vec<u8> {
-        match self {
-            Reply::Bulk(b) => b.clone(),
-            other => panic!("not a bulk string: {other:?}"),
-        }
-    }
-}
-
-fn cmd(c: &mut Raw, line: &str) -> Reply {
-    let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
-    Reply::parse(&c.cmd(&args))
-}
+use common::{cmd, counter_deltas, notifications, Raw, Reply, Server};
 
 fn sadd_range(c: &mut Raw, key: &str, prefix: &str, range: std::ops::Range<usize>) {
     let members: Vec<String> = range.map(|i| format!("{prefix}{i}")).collect();
     let mut args: Vec<&[u8]> = vec![b"SADD", key.as_bytes()];
     args.extend(members.iter().map(|m| m.as_bytes()));
     c.cmd(&args);
-}
-
-/// Every notification the commands cause (key misses included), as
-/// `channel payload` lines.
-fn notifications(server: &Server, commands: &[&str]) -> Vec<String> {
-    let mut sub = server.raw();
-    cmd(&mut sub, "CONFIG SET notify-keyspace-events KEAm");
-    sub.send(b"PSUBSCRIBE __key*@*__:*\r\n");
-    sub.read_reply();
-    sub.send(b"SUBSCRIBE done\r\n");
-    sub.read_reply();
-    let mut c = server.raw();
-    for line in commands {
-        cmd(&mut c, line);
-    }
-    cmd(&mut c, "PUBLISH done done");
-    let mut events = Vec::new();
-    loop {
-        let msg = Reply::parse(&sub.read_reply());
-        let items = msg.items();
-        let (channel, payload) = (items[items.len() - 2].bulk(), items[items.len() - 1].bulk());
-        if channel == b"done" {
-            return events;
-        }
-        events.push(format!(
-            "{} {}",
-            String::from_utf8_lossy(&channel),
-            String::from_utf8_lossy(&payload)
-        ));
-    }
 }
 
 /// Writes whose notifications, dirty counts and results are deterministic.
@@ -180,24 +75,6 @@ fn notifications_come_in_redis_order() {
     assert_eq!(ours, theirs);
 }
 
-/// The counters a command moves: changes since the last save, keyspace
-/// hits and misses.
-fn counters(c: &mut Raw) -> [i64; 3] {
-    let info = cmd(c, "INFO").bulk();
-    let info = String::from_utf8_lossy(&info);
-    let field = |name: &str| -> i64 {
-        info.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("INFO has no {name}"))
-    };
-    [
-        field("rdb_changes_since_last_save"),
-        field("keyspace_hits"),
-        field("keyspace_misses"),
-    ]
-}
-
 /// Reads, for the keyspace hit and miss counters.
 const READS: &[&str] = &[
     "SADD r 1 2",
@@ -220,20 +97,11 @@ const READS: &[&str] = &[
 fn dirty_counts_and_keyspace_stats_match_redis() {
     let vigil = Server::vigil(&[]);
     let redis = Server::redis(&[]);
-    let mut deltas = Vec::new();
-    for server in [&vigil, &redis] {
-        let mut c = server.raw();
-        let mut d = Vec::new();
-        for line in WRITES.iter().chain(READS) {
-            let before = counters(&mut c);
-            cmd(&mut c, line);
-            let after = counters(&mut c);
-            let delta: Vec<i64> = (0..3).map(|i| after[i] - before[i]).collect();
-            d.push(format!("{line} => changes, hits, misses {delta:?}"));
-        }
-        deltas.push(d);
-    }
-    assert_eq!(deltas[0], deltas[1]);
+    let script: Vec<&str> = WRITES.iter().chain(READS).copied().collect();
+    assert_eq!(
+        counter_deltas(&vigil, &script),
+        counter_deltas(&redis, &script)
+    );
 }
 
 /// Commands whose replies are random, on equal sets on both servers: the

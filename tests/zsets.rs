@@ -11,99 +11,7 @@ mod common;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use common::{show, wait_until, Raw, Server};
-
-/// A parsed reply: enough structure to compare shapes and read members.
-#[derive(Debug, Clone, PartialEq)]
-enum Reply {
-    Bulk(Vec<u8>),
-    Int(i64),
-    Double(f64),
-    /// An aggregate with its type byte (`*`, `~`, `>`).
-    Agg(u8, Vec<Reply>),
-    /// Any other line (status, error, null).
-    Line(Vec<u8>),
-}
-
-impl Reply {
-    fn parse(bytes: &[u8]) -> Reply {
-        let mut pos = 0;
-        let r = Reply::parse_at(bytes, &mut pos);
-        assert_eq!(pos, bytes.len(), "trailing bytes in {}", show(bytes));
-        r
-    }
-
-    fn parse_at(bytes: &[u8], pos: &mut usize) -> Reply {
-        let start = *pos;
-        let eol = start
-            + bytes[start..]
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .expect("a complete line");
-        let line = &bytes[start..eol];
-        *pos = eol + 2;
-        let text = std::str::from_utf8(&line[1..]).unwrap_or("");
-        let n = || -> i64 { text.parse().unwrap_or(-1) };
-        match line[0] {
-            b'$' if n() >= 0 => {
-                let len = n() as usize;
-                let data = bytes[*pos..*pos + len].to_vec();
-                *pos += len + 2;
-                Reply::Bulk(data)
-            }
-            b':' => Reply::Int(n()),
-            b',' => Reply::Double(text.parse().expect("a double")),
-            b'*' | b'~' | b'>' if n() >= 0 => {
-                let items = (0..n()).map(|_| Reply::parse_at(bytes, pos)).collect();
-                Reply::Agg(line[0], items)
-            }
-            _ => Reply::Line(line.to_vec()),
-        }
-    }
-
-    fn items(&self) -> &[Reply] {
-        match self {
-            Reply::Agg(_, items) => items,
-            other => panic!("not an aggregate: {other:?}"),
-        }
-    }
-
-    fn bulk(&self) -> Vec<u8> {
-        match self {
-            Reply::Bulk(b) => b.clone(),
-            other => panic!("not a bulk string: {other:?}"),
-        }
-    }
-
-    fn bulks(&self) -> Vec<Vec<u8>> {
-        self.items().iter().map(Reply::bulk).collect()
-    }
-
-    /// A score, as RESP2 (bulk) or RESP3 (double) sends it.
-    fn score(&self) -> f64 {
-        match self {
-            Reply::Double(d) => *d,
-            Reply::Bulk(b) => String::from_utf8_lossy(b).parse().expect("a score"),
-            other => panic!("not a score: {other:?}"),
-        }
-    }
-
-    /// A header summarising the shape (`*5`, `bulk`, ...).
-    fn shape(&self) -> String {
-        match self {
-            Reply::Agg(t, items) => format!("{}{}", *t as char, items.len()),
-            Reply::Bulk(_) => "bulk".into(),
-            Reply::Int(_) => "int".into(),
-            Reply::Double(_) => "double".into(),
-            Reply::Line(l) => String::from_utf8_lossy(l).into_owned(),
-        }
-    }
-}
-
-fn cmd(c: &mut Raw, line: &str) -> Reply {
-    let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
-    Reply::parse(&c.cmd(&args))
-}
+use common::{cmd, counter_deltas, notifications, show, wait_until, Raw, Reply, Server};
 
 /// ZADD `key` with members `{prefix}{i}` scored `score(i)`, in batches.
 fn zadd_range(
@@ -123,36 +31,6 @@ fn zadd_range(
             args.push(m.as_bytes());
         }
         c.cmd(&args);
-    }
-}
-
-/// Every notification the commands cause (key misses included), as
-/// `channel payload` lines.
-fn notifications(server: &Server, commands: &[&str]) -> Vec<String> {
-    let mut sub = server.raw();
-    cmd(&mut sub, "CONFIG SET notify-keyspace-events KEAm");
-    sub.send(b"PSUBSCRIBE __key*@*__:*\r\n");
-    sub.read_reply();
-    sub.send(b"SUBSCRIBE done\r\n");
-    sub.read_reply();
-    let mut c = server.raw();
-    for line in commands {
-        cmd(&mut c, line);
-    }
-    cmd(&mut c, "PUBLISH done done");
-    let mut events = Vec::new();
-    loop {
-        let msg = Reply::parse(&sub.read_reply());
-        let items = msg.items();
-        let (channel, payload) = (items[items.len() - 2].bulk(), items[items.len() - 1].bulk());
-        if channel == b"done" {
-            return events;
-        }
-        events.push(format!(
-            "{} {}",
-            String::from_utf8_lossy(&channel),
-            String::from_utf8_lossy(&payload)
-        ));
     }
 }
 
@@ -218,24 +96,6 @@ fn notifications_come_in_redis_order() {
     assert_eq!(ours, theirs);
 }
 
-/// The counters a command moves: changes since the last save, keyspace
-/// hits and misses.
-fn counters(c: &mut Raw) -> [i64; 3] {
-    let info = cmd(c, "INFO").bulk();
-    let info = String::from_utf8_lossy(&info);
-    let field = |name: &str| -> i64 {
-        info.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("INFO has no {name}"))
-    };
-    [
-        field("rdb_changes_since_last_save"),
-        field("keyspace_hits"),
-        field("keyspace_misses"),
-    ]
-}
-
 /// Reads, for the keyspace hit and miss counters.
 const READS: &[&str] = &[
     "ZADD r 1 a 2 b",
@@ -270,20 +130,11 @@ const READS: &[&str] = &[
 fn dirty_counts_and_keyspace_stats_match_redis() {
     let vigil = Server::vigil(&[]);
     let redis = Server::redis(&[]);
-    let mut deltas = Vec::new();
-    for server in [&vigil, &redis] {
-        let mut c = server.raw();
-        let mut d = Vec::new();
-        for line in WRITES.iter().chain(READS) {
-            let before = counters(&mut c);
-            cmd(&mut c, line);
-            let after = counters(&mut c);
-            let delta: Vec<i64> = (0..3).map(|i| after[i] - before[i]).collect();
-            d.push(format!("{line} => changes, hits, misses {delta:?}"));
-        }
-        deltas.push(d);
-    }
-    assert_eq!(deltas[0], deltas[1]);
+    let script: Vec<&str> = WRITES.iter().chain(READS).copied().collect();
+    assert_eq!(
+        counter_deltas(&vigil, &script),
+        counter_deltas(&redis, &script)
+    );
 }
 
 /// ZRANDMEMBER on equal sets on both servers, in both encodings: the

@@ -25,6 +25,8 @@ pub mod persistence;
 pub mod pubsub;
 pub mod server;
 pub mod stats;
+#[cfg(test)]
+pub mod test_support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};

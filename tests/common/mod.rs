@@ -431,3 +431,159 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// A parsed reply: enough structure to compare shapes and read members.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Bulk(Vec<u8>),
+    Int(i64),
+    Double(f64),
+    /// An aggregate with its type byte (`*`, `~`, `>`).
+    Agg(u8, Vec<Reply>),
+    /// Any other line (status, error, null).
+    Line(Vec<u8>),
+}
+
+impl Reply {
+    pub fn parse(bytes: &[u8]) -> Reply {
+        let mut pos = 0;
+        let r = Reply::parse_at(bytes, &mut pos);
+        assert_eq!(pos, bytes.len(), "trailing bytes in {}", show(bytes));
+        r
+    }
+
+    fn parse_at(bytes: &[u8], pos: &mut usize) -> Reply {
+        let start = *pos;
+        let eol = start
+            + bytes[start..]
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .expect("a complete line");
+        let line = &bytes[start..eol];
+        *pos = eol + 2;
+        let text = std::str::from_utf8(&line[1..]).unwrap_or("");
+        let n = || -> i64 { text.parse().unwrap_or(-1) };
+        match line[0] {
+            b'$' if n() >= 0 => {
+                let len = n() as usize;
+                let data = bytes[*pos..*pos + len].to_vec();
+                *pos += len + 2;
+                Reply::Bulk(data)
+            }
+            b':' => Reply::Int(n()),
+            b',' => Reply::Double(text.parse().expect("a double")),
+            b'*' | b'~' | b'>' if n() >= 0 => {
+                let items = (0..n()).map(|_| Reply::parse_at(bytes, pos)).collect();
+                Reply::Agg(line[0], items)
+            }
+            _ => Reply::Line(line.to_vec()),
+        }
+    }
+
+    pub fn items(&self) -> &[Reply] {
+        match self {
+            Reply::Agg(_, items) => items,
+            other => panic!("not an aggregate: {other:?}"),
+        }
+    }
+
+    pub fn bulk(&self) -> Vec<u8> {
+        match self {
+            Reply::Bulk(b) => b.clone(),
+            other => panic!("not a bulk string: {other:?}"),
+        }
+    }
+
+    pub fn bulks(&self) -> Vec<Vec<u8>> {
+        self.items().iter().map(Reply::bulk).collect()
+    }
+
+    /// A score, as RESP2 (bulk) or RESP3 (double) sends it.
+    pub fn score(&self) -> f64 {
+        match self {
+            Reply::Double(d) => *d,
+            Reply::Bulk(b) => String::from_utf8_lossy(b).parse().expect("a score"),
+            other => panic!("not a score: {other:?}"),
+        }
+    }
+
+    /// A header summarising the shape (`*5`, `bulk`, ...).
+    pub fn shape(&self) -> String {
+        match self {
+            Reply::Agg(t, items) => format!("{}{}", *t as char, items.len()),
+            Reply::Bulk(_) => "bulk".into(),
+            Reply::Int(_) => "int".into(),
+            Reply::Double(_) => "double".into(),
+            Reply::Line(l) => String::from_utf8_lossy(l).into_owned(),
+        }
+    }
+}
+
+pub fn cmd(c: &mut Raw, line: &str) -> Reply {
+    let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+    Reply::parse(&c.cmd(&args))
+}
+
+/// Every notification the commands cause (key misses included), as
+/// `channel payload` lines.
+pub fn notifications(server: &Server, commands: &[&str]) -> Vec<String> {
+    let mut sub = server.raw();
+    cmd(&mut sub, "CONFIG SET notify-keyspace-events KEAm");
+    sub.send(b"PSUBSCRIBE __key*@*__:*\r\n");
+    sub.read_reply();
+    sub.send(b"SUBSCRIBE done\r\n");
+    sub.read_reply();
+    let mut c = server.raw();
+    for line in commands {
+        cmd(&mut c, line);
+    }
+    cmd(&mut c, "PUBLISH done done");
+    let mut events = Vec::new();
+    loop {
+        let msg = Reply::parse(&sub.read_reply());
+        let items = msg.items();
+        let (channel, payload) = (items[items.len() - 2].bulk(), items[items.len() - 1].bulk());
+        if channel == b"done" {
+            return events;
+        }
+        events.push(format!(
+            "{} {}",
+            String::from_utf8_lossy(&channel),
+            String::from_utf8_lossy(&payload)
+        ));
+    }
+}
+
+/// The counters a command moves: changes since the last save, keyspace
+/// hits and misses.
+fn counters(c: &mut Raw) -> [i64; 3] {
+    let info = String::from_utf8(c.cmd(&[b"INFO"])).expect("INFO is text");
+    let field = |name: &str| -> i64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("INFO has no {name}"))
+    };
+    [
+        field("rdb_changes_since_last_save"),
+        field("keyspace_hits"),
+        field("keyspace_misses"),
+    ]
+}
+
+/// Run `lines` on a fresh connection, noting for each how it moved the
+/// changes-since-save, keyspace-hits and keyspace-misses counters (to
+/// compare two servers line by line).
+pub fn counter_deltas(server: &Server, lines: &[&str]) -> Vec<String> {
+    let mut c = server.raw();
+    lines
+        .iter()
+        .map(|line| {
+            let before = counters(&mut c);
+            cmd(&mut c, line);
+            let after = counters(&mut c);
+            let delta: Vec<i64> = (0..3).map(|i| after[i] - before[i]).collect();
+            format!("{line} => changes, hits, misses {delta:?}")
+        })
+        .collect()
+}

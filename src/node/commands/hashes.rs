@@ -23,7 +23,7 @@
 
 use rand::Rng;
 
-use super::keys::{parse_cursor, parse_scan_options};
+use super::keys::{parse_cursor, parse_scan_options, reply_empty_scan};
 use super::{
     acl, command, flags, is, keys, parse_int, wrong_arity, CmdError, CmdResult, Command, Ctx,
     NOT_FLOAT, OVERFLOW, SYNTAX, WRONG_TYPE,
@@ -677,10 +677,7 @@ fn hscan(ctx: &mut Ctx) -> CmdResult {
     let mut cursor = parse_cursor(ctx.arg(2))?;
     let db = ctx.client.db;
     let Some(v) = ctx.node.lookup_read(ctx.client, key) else {
-        let r = &mut ctx.client.reply;
-        r.array(2);
-        r.bulk(b"0");
-        r.array(0);
+        reply_empty_scan(&mut ctx.client.reply);
         return Ok(());
     };
     hash_of(v)?;

@@ -481,6 +481,13 @@ pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
     Ok(if negative { v.wrapping_neg() } else { v })
 }
 
+/// The reply of HSCAN, SSCAN or ZSCAN on a missing key: cursor 0, nothing.
+pub fn reply_empty_scan(r: &mut crate::resp::reply::Reply) {
+    r.array(2);
+    r.bulk(b"0");
+    r.array(0);
+}
+
 /// Options shared by SCAN, HSCAN, SSCAN and ZSCAN.
 pub struct ScanOptions<'a> {
     pub count: usize,

@@ -2,7 +2,7 @@
 
 use rand::Rng;
 
-use super::super::keys::{parse_cursor, parse_scan_options};
+use super::super::keys::{parse_cursor, parse_scan_options, reply_empty_scan};
 use super::super::{is, parse_int, CmdError, CmdResult, Ctx, SYNTAX};
 use super::{stored, zset_of};
 use crate::node::keyspace::zset::listpack::stored_score_text;
@@ -200,10 +200,7 @@ pub fn zscan(ctx: &mut Ctx) -> CmdResult {
     match ctx.node.lookup_read(ctx.client, key) {
         Some(v) => zset_of(v)?,
         None => {
-            let r = &mut ctx.client.reply;
-            r.array(2);
-            r.bulk(b"0");
-            r.array(0);
+            reply_empty_scan(&mut ctx.client.reply);
             return Ok(());
         }
     };
