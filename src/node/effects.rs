@@ -135,9 +135,8 @@ impl Effects {
     /// Start (or restart) feeding the AOF. The next effect is preceded by a
     /// `SELECT`, since a new AOF file is loaded starting from db 0.
     pub fn start_aof(&mut self, timestamps: bool) {
-        let pending = self.take_aof();
         let mut sink = Sink::new();
-        sink.bytes = pending;
+        self.drain_aof_into(&mut sink.bytes);
         sink.timestamps = timestamps;
         self.aof = Some(sink);
     }
@@ -154,12 +153,17 @@ impl Effects {
         self.aof.take().map(|s| s.bytes).unwrap_or_default()
     }
 
-    /// The AOF bytes encoded since the last call.
-    pub fn take_aof(&mut self) -> Vec<u8> {
-        self.aof
-            .as_mut()
-            .map(|s| std::mem::take(&mut s.bytes))
-            .unwrap_or_default()
+    /// Move the AOF bytes encoded since the last call to the end of `out`.
+    /// When `out` is empty the buffers are swapped, so both keep their
+    /// capacity and a steady write load allocates nothing per round.
+    pub fn drain_aof_into(&mut self, out: &mut Vec<u8>) {
+        if let Some(sink) = &mut self.aof {
+            if out.is_empty() {
+                std::mem::swap(out, &mut sink.bytes);
+            } else {
+                out.append(&mut sink.bytes);
+            }
+        }
     }
 
     /// Bytes waiting for the AOF (`aof_buffer_length`).

@@ -212,31 +212,28 @@ impl Node {
     /// Write the AOF buffer to the incr file, and fsync as `appendfsync`
     /// says. `force` writes even while a background fsync is busy.
     pub fn flush_aof(&mut self, force: bool) {
-        let Some(file) = self.aof.file.clone() else {
+        if self.aof.file.is_none() {
             return;
-        };
-        let fresh = self.effects.take_aof();
-        if self.aof.buf.is_empty() {
-            self.aof.buf = fresh;
-        } else {
-            self.aof.buf.extend_from_slice(&fresh);
         }
+        self.effects.drain_aof_into(&mut self.aof.buf);
         let policy = self.config.settings.appendfsync;
-        let now = unix_ms() / 1000;
-        let sync_in_progress = policy == AppendFsync::Everysec && self.aof.pending_fsyncs() > 0;
-
         if self.aof.buf.is_empty() {
             // Nothing new, but written data may still wait for its fsync.
-            let unsynced = self.aof.fsync_offset != self.aof.current_size;
-            if policy == AppendFsync::Everysec
-                && unsynced
-                && now > self.aof.last_fsync_unix
-                && !sync_in_progress
-            {
-                self.aof_fsync(&file, policy, now, sync_in_progress);
+            if policy == AppendFsync::Everysec && self.aof.fsync_offset != self.aof.current_size {
+                let now = unix_ms() / 1000;
+                if now > self.aof.last_fsync_unix && self.aof.pending_fsyncs() == 0 {
+                    if let Some(file) = self.aof.file.clone() {
+                        self.aof_fsync(&file, policy, now, false);
+                    }
+                }
             }
             return;
         }
+        let Some(file) = self.aof.file.clone() else {
+            return;
+        };
+        let now = unix_ms() / 1000;
+        let sync_in_progress = policy == AppendFsync::Everysec && self.aof.pending_fsyncs() > 0;
 
         if policy == AppendFsync::Everysec && !force && sync_in_progress {
             // A write now would wait in the kernel behind the fsync.
