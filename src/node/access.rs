@@ -19,8 +19,16 @@ impl Node {
     pub fn expire_if_needed(&mut self, cur: &mut Client, db: usize, key: &[u8]) -> bool {
         // While loading, the file's own DELs decide what goes: expiring now
         // would replay differently from the stream that was recorded.
-        if self.loading.is_some() || !self.keyspace.dbs[db].is_expired(key, self.now_ms) {
+        if self.loading.is_some()
+            || cur.is_master
+            || !self.keyspace.dbs[db].is_expired(key, self.now_ms)
+        {
             return false;
+        }
+        // A replica's data changes only as its master says: the key is
+        // logically gone, and goes for real with the master's DEL.
+        if self.repl.is_replica() {
+            return true;
         }
         self.delete_expired(cur, db, key);
         true
@@ -117,7 +125,10 @@ impl Node {
         db: usize,
         key: &[u8],
     ) -> Option<&mut Value> {
-        self.expire_if_needed(cur, db, key);
+        if self.expire_if_needed(cur, db, key) && self.keyspace.dbs[db].contains(key) {
+            // A write on a (writable) replica replaces the expired key.
+            self.delete_expired(cur, db, key);
+        }
         let (lfu, log_factor, decay) = self.lfu_params();
         let clock = self.lru_clock();
         let now_min = self.lfu_minutes();

@@ -41,6 +41,9 @@ pub struct BlockState {
     /// The type it pops from: a key created with another type does not
     /// serve it (as in Redis 7.0).
     pub kind: Kind,
+    /// WAIT: the replication offset and the number of replicas that must
+    /// acknowledge it.
+    pub wait: Option<(i64, usize)>,
 }
 
 /// Clients queued per (db, key), and keys that got data.
@@ -131,8 +134,25 @@ impl Ctx<'_> {
             argv: self.owned_args(),
             cmd: self.cmd,
             kind,
+            wait: None,
         }));
         self.node.blocking.count += 1;
+    }
+
+    /// WAIT: block until `wanted` replicas acknowledged `offset`, or
+    /// `deadline_ms`. Asks the replicas for acknowledgements.
+    pub fn block_for_acks(&mut self, deadline_ms: Option<i64>, offset: i64, wanted: usize) {
+        self.client.blocked = Some(Box::new(BlockState {
+            keys: Vec::new(),
+            deadline_ms,
+            argv: self.owned_args(),
+            cmd: self.cmd,
+            kind: Kind::String,
+            wait: Some((offset, wanted)),
+        }));
+        self.node.blocking.count += 1;
+        self.node.repl.waiting.push(self.client.id);
+        self.node.repl.ack_requested = true;
     }
 }
 
@@ -188,9 +208,17 @@ impl Node {
         if c.blocked.is_none() {
             return;
         }
+        let wait = c.blocked.as_ref().and_then(|b| b.wait);
         self.dequeue(c);
+        self.repl.waiting.retain(|&w| w != c.id);
         match how {
-            Unblock::Timeout => c.reply.null_array(),
+            Unblock::Timeout => match wait {
+                Some((offset, _)) => {
+                    let acked = self.count_acks(offset);
+                    c.reply.int(acked as i64);
+                }
+                None => c.reply.null_array(),
+            },
             Unblock::Error => {
                 let text = b"UNBLOCKED client unblocked via CLIENT UNBLOCK";
                 c.reply.error(text);

@@ -84,6 +84,12 @@ pub struct Client {
     pub query_buf_free: usize,
     /// The client that replays an AOF: its commands leave no statistics.
     pub aof_loader: bool,
+    /// This connection is a replica of ours (it sent REPLCONF or PSYNC).
+    pub repl: Option<Box<crate::node::replication::master::ReplicaClient>>,
+    /// This connection carries our master's stream.
+    pub is_master: bool,
+    /// Replication offset reached by this client's last write (WAIT).
+    pub woff: i64,
 }
 
 impl Client {
@@ -119,6 +125,9 @@ impl Client {
             query_buf_len: 0,
             query_buf_free: 0,
             aof_loader: false,
+            repl: None,
+            is_master: false,
+            woff: 0,
         }
     }
 
@@ -143,6 +152,11 @@ impl Client {
         !self.resp3() && self.is_subscriber()
     }
 
+    /// A replica that completed PSYNC or SYNC with us (`S` flag).
+    pub fn is_attached_replica(&self) -> bool {
+        self.repl.as_ref().is_some_and(|r| r.phase.is_some())
+    }
+
     pub fn in_multi(&self) -> bool {
         self.multi.is_some()
     }
@@ -152,6 +166,11 @@ impl Client {
         let mut f = String::new();
         if self.monitor {
             f.push('O');
+        } else if self.is_attached_replica() {
+            f.push('S');
+        }
+        if self.is_master {
+            f.push('M');
         }
         if self.is_subscriber() {
             f.push('P');

@@ -16,8 +16,9 @@
 //! database changes. Nothing is encoded while no consumer is attached
 //! ([`Effects::active`]), so a node without replicas or AOF pays nothing.
 //! Consumers: the AOF (its buffer is drained by `persistence::aof` before
-//! replies are written) and a capture buffer (tests and tools); the
-//! replication backlog attaches here too.
+//! replies are written), the replication stream (drained by `replication`
+//! into the backlog and the replicas) and a capture buffer (tests and
+//! tools). Each keeps its own notion of the selected database.
 
 /// One effect: the database it applies to and the command.
 type Op = (usize, Vec<Vec<u8>>);
@@ -27,6 +28,7 @@ pub struct Effects {
     pending: Vec<Op>,
     capture: Option<Sink>,
     aof: Option<Sink>,
+    repl: Option<Sink>,
 }
 
 /// A consumer of the encoded stream, with its own notion of the selected db
@@ -86,7 +88,7 @@ pub fn encode_command(out: &mut Vec<u8>, argv: &[&[u8]]) {
 impl Effects {
     /// Whether anything consumes the stream (so effects must be built).
     pub fn active(&self) -> bool {
-        self.capture.is_some() || self.aof.is_some()
+        self.capture.is_some() || self.aof.is_some() || self.repl.is_some()
     }
 
     /// Write an effect immediately.
@@ -94,8 +96,59 @@ impl Effects {
         if let Some(sink) = &mut self.aof {
             sink.feed(db, argv);
         }
+        if let Some(sink) = &mut self.repl {
+            sink.feed(db, argv);
+        }
         if let Some(sink) = &mut self.capture {
             sink.feed(db, argv);
+        }
+    }
+
+    /// Write a command to the replication stream only, in whatever
+    /// database is selected there (PING and REPLCONF GETACK to replicas).
+    pub fn propagate_to_replicas(&mut self, argv: &[&[u8]]) {
+        if let Some(sink) = &mut self.repl {
+            encode_command(&mut sink.bytes, argv);
+        }
+    }
+
+    /// Start feeding the replication stream; the first effect is preceded
+    /// by a `SELECT`.
+    pub fn start_repl(&mut self) {
+        self.repl = Some(Sink::new());
+    }
+
+    /// Stop feeding the replication stream; returns what was not taken.
+    pub fn stop_repl(&mut self) -> Vec<u8> {
+        self.repl.take().map(|s| s.bytes).unwrap_or_default()
+    }
+
+    pub fn repl_active(&self) -> bool {
+        self.repl.is_some()
+    }
+
+    /// Make the next replicated effect start with a `SELECT` (a replica
+    /// starting from a snapshot does not know the stream's database).
+    pub fn force_repl_select(&mut self) {
+        if let Some(sink) = &mut self.repl {
+            sink.selected_db = None;
+        }
+    }
+
+    /// The database the replication stream has selected (`repl-stream-db`).
+    pub fn repl_selected_db(&self) -> Option<usize> {
+        self.repl.as_ref().and_then(|s| s.selected_db)
+    }
+
+    /// Bytes encoded for the replication stream and not yet taken.
+    pub fn repl_pending(&self) -> usize {
+        self.repl.as_ref().map_or(0, |s| s.bytes.len())
+    }
+
+    /// Move the replication bytes encoded since the last call to `out`.
+    pub fn drain_repl_into(&mut self, out: &mut Vec<u8>) {
+        if let Some(sink) = &mut self.repl {
+            out.append(&mut sink.bytes);
         }
     }
 

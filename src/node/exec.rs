@@ -100,12 +100,26 @@ impl Node {
                         outcome.stalled = true;
                         break;
                     }
+                    if client.is_master {
+                        // Applied: count it and pass the exact bytes on.
+                        self.master_stream_applied(&input[pos..pos + consumed]);
+                    }
                     pos += consumed;
                     if let Some(state) = &client.blocked {
                         outcome.stalled = true;
                         outcome.block_deadline = state.deadline_ms;
                         break;
                     }
+                }
+                Parsed::Inline { .. } if client.is_master => {
+                    // A master only sends arrays: anything else means the
+                    // stream is out of step. Drop the link and resync.
+                    tracing::warn!(
+                        "Protocol error from master: inline request in the replication stream"
+                    );
+                    client.close_asap = true;
+                    pos = input.len();
+                    break;
                 }
                 Parsed::Inline { consumed, args } => {
                     let inline: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
@@ -184,7 +198,9 @@ impl Node {
             );
             return Flow::Continue;
         }
-        if is_write(c, cmd) || cmd.name == "ping" {
+        let obey = c.is_master || c.aof_loader;
+        let write = is_write(c, cmd);
+        if !obey && (write || cmd.name == "ping") {
             if self.writes_refused_by_save_error() {
                 self.reject(c, Some(cmd), CmdError::Static(MISCONF_RDB));
                 return Flow::Continue;
@@ -194,12 +210,40 @@ impl Node {
                 return Flow::Continue;
             }
         }
+        if !obey && write && self.lacks_good_replicas() {
+            self.reject(
+                c,
+                Some(cmd),
+                CmdError::Static("NOREPLICAS Not enough good replicas to write."),
+            );
+            return Flow::Continue;
+        }
+        if !obey && write && self.repl.is_replica() && self.config.settings.replica_read_only {
+            self.reject(
+                c,
+                Some(cmd),
+                CmdError::Static("READONLY You can't write against a read only replica."),
+            );
+            return Flow::Continue;
+        }
         if c.in_pubsub_context() && !allowed_in_pubsub_context(cmd) {
             let err = format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 cmd.full_name
             );
             self.reject(c, Some(cmd), CmdError::msg(err));
+            return Flow::Continue;
+        }
+        if self.repl.is_replica()
+            && !self.repl.link_up()
+            && !self.config.settings.replica_serve_stale_data
+            && !cmd.has(flags::STALE)
+        {
+            self.reject(
+                c,
+                Some(cmd),
+                CmdError::Static("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."),
+            );
             return Flow::Continue;
         }
         if self.loading.is_some() && !cmd.has(flags::LOADING) {
@@ -286,8 +330,11 @@ impl Node {
             self.feed_monitors(c, argv);
         }
 
-        // CLIENT REPLY OFF/SKIP: drop what this command wrote.
-        if matches!(c.reply_mode, ReplyMode::Off | ReplyMode::Skip) {
+        // CLIENT REPLY OFF/SKIP: drop what this command wrote. The master
+        // gets no replies, only the ACKs REPLCONF GETACK queues.
+        if matches!(c.reply_mode, ReplyMode::Off | ReplyMode::Skip)
+            || (c.is_master && cmd.name != "replconf")
+        {
             c.reply.truncate(reply_start);
         }
         c.reply_mode = match c.reply_mode {
@@ -299,6 +346,11 @@ impl Node {
         self.call_depth -= 1;
         if self.call_depth == 0 {
             self.effects.flush_pending();
+            if self.effects.repl_pending() > 0 {
+                self.flush_replication();
+                // WAIT waits for what this client's last write reached.
+                c.woff = self.repl.offset;
+            }
         }
     }
 

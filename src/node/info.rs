@@ -149,7 +149,7 @@ impl Node {
              blocked_clients:{}\r\n\
              tracking_clients:0\r\n\
              clients_in_timeout_table:{in_timeout_table}\r\n",
-            self.clients.len(),
+            self.clients.len() - self.repl.replicas.len(),
             self.config.settings.maxclients,
             self.blocking.count,
         );
@@ -391,16 +391,16 @@ impl Node {
              instantaneous_ops_per_sec:{}\r\n\
              total_net_input_bytes:{}\r\n\
              total_net_output_bytes:{}\r\n\
-             total_net_repl_input_bytes:0\r\n\
-             total_net_repl_output_bytes:0\r\n\
+             total_net_repl_input_bytes:{}\r\n\
+             total_net_repl_output_bytes:{}\r\n\
              instantaneous_input_kbps:{:.2}\r\n\
              instantaneous_output_kbps:{:.2}\r\n\
              instantaneous_input_repl_kbps:0.00\r\n\
              instantaneous_output_repl_kbps:0.00\r\n\
              rejected_connections:{}\r\n\
-             sync_full:0\r\n\
-             sync_partial_ok:0\r\n\
-             sync_partial_err:0\r\n\
+             sync_full:{}\r\n\
+             sync_partial_ok:{}\r\n\
+             sync_partial_err:{}\r\n\
              expired_keys:{}\r\n\
              expired_stale_perc:{:.2}\r\n\
              expired_time_cap_reached_count:{}\r\n\
@@ -441,9 +441,14 @@ impl Node {
             s.ops_per_sec.rate().round() as u64,
             s.total_net_input_bytes,
             s.total_net_output_bytes,
+            self.repl.net_input_bytes,
+            self.repl.net_output_bytes,
             s.input_kbps.rate() / 1024.0,
             s.output_kbps.rate() / 1024.0,
             s.rejected_connections,
+            self.repl.sync_full,
+            self.repl.sync_partial_ok,
+            self.repl.sync_partial_err,
             s.expired_keys,
             s.expired_stale_perc * 100.0,
             s.expired_time_cap_reached_count,
@@ -457,25 +462,6 @@ impl Node {
             s.total_error_replies,
             s.total_reads_processed,
             s.total_writes_processed,
-        );
-    }
-
-    fn info_replication(&self, out: &mut String) {
-        let _ = write!(
-            out,
-            "# Replication\r\n\
-             role:master\r\n\
-             connected_slaves:0\r\n\
-             master_failover_state:no-failover\r\n\
-             master_replid:{}\r\n\
-             master_replid2:0000000000000000000000000000000000000000\r\n\
-             master_repl_offset:0\r\n\
-             second_repl_offset:-1\r\n\
-             repl_backlog_active:0\r\n\
-             repl_backlog_size:{}\r\n\
-             repl_backlog_first_byte_offset:0\r\n\
-             repl_backlog_histlen:0\r\n",
-            self.repl_id, self.config.settings.repl_backlog_size,
         );
     }
 

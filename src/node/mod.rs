@@ -23,6 +23,7 @@ pub mod keyspace;
 pub mod memory;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod stats;
 #[cfg(test)]
@@ -162,8 +163,8 @@ pub struct Node {
     /// Changes to the dataset since the last successful save.
     pub dirty: u64,
     pub run_id: String,
-    /// Replication id of this node's history (INFO `master_replid`).
-    pub repl_id: String,
+    /// Replication: role, history, backlog, replicas.
+    pub repl: replication::Replication,
     /// Highest `used_memory` seen, and the baseline after start-up.
     pub memory_peak: u64,
     pub memory_startup: u64,
@@ -209,7 +210,7 @@ impl Node {
             now_ms: now,
             dirty: 0,
             run_id: random_hex_id(),
-            repl_id: random_hex_id(),
+            repl: replication::Replication::default(),
             memory_peak: 0,
             memory_startup: memory::used_memory(),
             process: ProcessInfo {
@@ -254,6 +255,9 @@ impl Node {
         };
         self.unwatch_all(&mut client);
         self.forget_blocked(&mut client);
+        self.repl.waiting.retain(|&w| w != id);
+        self.forget_replica(&client);
+        self.master_client_lost(&client);
         self.pubsub.forget_client(&mut client);
         self.monitors.retain(|&m| m != id);
     }
@@ -294,10 +298,12 @@ impl Node {
         }
         let hz = self.config.settings.hz.clamp(1, 500);
         let period_us = 1_000_000 / hz as u64;
-        if self.active_expire_enabled {
+        // A replica's keys expire when its master says so (by DEL).
+        if self.active_expire_enabled && !self.repl.is_replica() {
             self.active_expire_cycle(period_us);
         }
         self.persistence_cron();
+        self.replication_cron();
         if self.config.settings.activerehashing {
             for db in self.keyspace.dbs.iter_mut() {
                 db.maintain_tables(std::time::Duration::from_millis(1));
@@ -369,8 +375,9 @@ impl Node {
         let now = self.now_ms;
         let mut closed = Vec::new();
         for c in self.clients.iter_mut() {
-            // Subscribers and monitors wait for data by design.
-            if c.is_subscriber() || c.monitor {
+            // Subscribers, monitors and replication links wait for data
+            // by design.
+            if c.is_subscriber() || c.monitor || c.is_master || c.is_attached_replica() {
                 continue;
             }
             if now - c.last_interaction_ms > timeout * 1000 {

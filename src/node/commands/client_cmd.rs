@@ -202,7 +202,11 @@ fn client_type_by_name(name: &[u8]) -> Option<ClientType> {
 }
 
 fn type_of(c: &Client) -> ClientType {
-    if c.is_subscriber() {
+    if c.is_master {
+        ClientType::Master
+    } else if c.is_attached_replica() && !c.monitor {
+        ClientType::Replica
+    } else if c.is_subscriber() {
         ClientType::Pubsub
     } else {
         ClientType::Normal

@@ -254,6 +254,7 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
     }
     let proto = if ctx.client.resp3() { 3 } else { 2 };
     let id = ctx.client.id as i64;
+    let replica = ctx.node.repl.is_replica();
     let r = &mut ctx.client.reply;
     r.map(7);
     r.bulk(b"server");
@@ -267,7 +268,7 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
     r.bulk(b"mode");
     r.bulk(b"standalone");
     r.bulk(b"role");
-    r.bulk(b"master");
+    r.bulk(if replica { b"replica" } else { b"master" });
     r.bulk(b"modules");
     r.array(0);
     Ok(())

@@ -21,6 +21,7 @@ pub mod introspect;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -285,7 +286,7 @@ pub const fn subcommand(
 }
 
 /// Every command family's table.
-fn families() -> [&'static [Command]; 19] {
+fn families() -> [&'static [Command]; 20] {
     [
         strings::COMMANDS,
         lists::COMMANDS,
@@ -302,6 +303,7 @@ fn families() -> [&'static [Command]; 19] {
         connection::COMMANDS,
         client_cmd::COMMANDS,
         server::COMMANDS,
+        replication::COMMANDS,
         info::COMMANDS,
         config_cmd::COMMANDS,
         debug::COMMANDS,

@@ -22,6 +22,8 @@ pub struct SaveChild {
     pub started: Instant,
     /// `dirty` when the child started: changes after it are not in the file.
     pub dirty_before: u64,
+    /// The child writes to replicas' sockets, not to `dbfilename`.
+    pub to_sockets: bool,
 }
 
 /// RDB persistence state.
@@ -68,7 +70,7 @@ impl Default for RdbState {
 const BGSAVE_RETRY_DELAY: i64 = 5;
 
 impl Node {
-    pub(super) fn rdb_options(&self) -> WriteOptions {
+    pub(crate) fn rdb_options(&self) -> WriteOptions {
         let s = &self.config.settings;
         WriteOptions {
             compress: s.rdbcompression,
@@ -76,13 +78,27 @@ impl Node {
         }
     }
 
-    pub(super) fn aux_fields(&self) -> AuxFields {
+    pub(crate) fn aux_fields(&self) -> AuxFields {
         AuxFields {
             ctime: unix_ms() / 1000,
             used_mem: crate::node::memory::used_memory(),
-            replication: None,
+            replication: self.replication_aux(),
             aof_base: false,
         }
+    }
+
+    /// `repl-stream-db`, `repl-id`, `repl-offset` for a snapshot, when
+    /// this node has a replication history worth continuing.
+    fn replication_aux(&self) -> Option<(usize, String, i64)> {
+        self.repl.backlog.as_ref()?;
+        let db = match self.repl.master.as_ref() {
+            Some(m) => m
+                .client
+                .and_then(|id| self.clients.get(id))
+                .map_or(self.repl.master_db, |c| c.db),
+            None => self.effects.repl_selected_db().unwrap_or(0),
+        };
+        Some((db, self.repl.id.clone(), self.repl.offset))
     }
 
     /// Write the dataset to `dbfilename` in the working directory (`dir`).
@@ -143,6 +159,7 @@ impl Node {
             pid,
             started: Instant::now(),
             dirty_before: self.dirty,
+            to_sockets: false,
         });
         Ok(())
     }
@@ -176,6 +193,12 @@ impl Node {
         }
     }
 
+    /// Collect a snapshot child that ended, now rather than at the next
+    /// cron (a replica acknowledged the snapshot it wrote).
+    pub fn reap_child_now(&mut self) {
+        self.reap_child();
+    }
+
     /// Handle the end of a background save, if it ended.
     fn reap_child(&mut self) {
         let Some(running) = &self.rdb.child else {
@@ -185,6 +208,16 @@ impl Node {
             return;
         };
         let running = self.rdb.child.take().expect("checked above");
+        if running.to_sockets {
+            let ok = exit == Exit::Success;
+            if ok {
+                tracing::info!("Background RDB transfer terminated with success");
+            } else {
+                tracing::warn!("Background transfer error: {exit:?}");
+            }
+            self.replication_snapshot_done(ok, true);
+            return;
+        }
         self.rdb.last_bgsave_secs = running.started.elapsed().as_secs() as i64;
         match exit {
             Exit::Success => {
@@ -207,6 +240,7 @@ impl Node {
                 self.rdb.last_bgsave_ok = false;
             }
         }
+        self.replication_snapshot_done(exit == Exit::Success, false);
     }
 
     /// Stop a running background save (shutdown, FLUSHALL).
@@ -215,6 +249,8 @@ impl Node {
             child::kill(running.pid);
             let _ = std::fs::remove_file(format!("temp-{}.rdb", running.pid));
             tracing::info!("Killed the background saving child {}", running.pid);
+            // Replicas waiting for it start over.
+            self.replication_snapshot_done(false, running.to_sockets);
         }
     }
 

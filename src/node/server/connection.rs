@@ -43,19 +43,46 @@ pub async fn serve<S: AsRawFd>(
     id: ClientId,
     handle: Rc<ConnHandle>,
 ) {
+    serve_with_input(shared, io, id, handle, Vec::new()).await
+}
+
+/// Serve a connection whose first bytes were already read (the master's
+/// link after the handshake). Whatever the client has to say first (the
+/// master link's ACK) is written at once.
+pub async fn serve_with_input<S: AsRawFd>(
+    shared: Rc<Shared>,
+    io: AsyncFd<S>,
+    id: ClientId,
+    handle: Rc<ConnHandle>,
+    input: Vec<u8>,
+) {
+    let fd = handle.fd;
     let mut conn = Connection {
         shared: shared.clone(),
         id,
         handle,
-        inbuf: Vec::with_capacity(IOBUF_LEN),
+        inbuf: input,
         start: 0,
         stalled: false,
         block_deadline: None,
     };
-    let result = conn.run(io).await;
+    let mut socket = Some(io);
+    let result = match conn.process() {
+        Ok(Next::Close) => Ok(()),
+        Ok(Next::Continue) => conn.run(&mut socket).await,
+        Err(e) => Err(e),
+    };
     if let Err(e) = result {
         tracing::debug!("Client id={id} closed: {e}");
     }
+    if socket.is_some() {
+        // Shut the socket down rather than only closing our descriptor: a
+        // snapshot child may hold a copy of it (a replica being sent a
+        // snapshot), and the peer must see the end now.
+        // SAFETY: `fd` is open: `socket` owns it until dropped below.
+        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+    }
+    drop(socket);
     shared.disconnect(id);
 }
 
@@ -74,7 +101,7 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run<S: AsRawFd>(&mut self, mut io: AsyncFd<S>) -> io::Result<()> {
+    async fn run<S: AsRawFd>(&mut self, socket: &mut Option<AsyncFd<S>>) -> io::Result<()> {
         let fd = self.handle.fd;
         let mut watching_writes = false;
         loop {
@@ -89,9 +116,11 @@ impl Connection {
                 } else {
                     Interest::READABLE
                 };
-                io = reregister(io, interest)?;
+                let taken = socket.take().expect("the connection's socket");
+                *socket = Some(reregister(taken, interest)?);
                 watching_writes = blocked;
             }
+            let io = socket.as_ref().expect("the connection's socket");
             tokio::select! {
                 biased;
                 _ = self.handle.notify.notified() => {

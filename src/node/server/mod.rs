@@ -16,6 +16,7 @@
 
 mod connection;
 pub mod logging;
+mod replica_link;
 mod startup;
 mod writes;
 
@@ -42,6 +43,8 @@ pub struct Shared {
     shutdown: Notify,
     /// The TCP listeners, shared with the node's [`Listeners`] handle.
     tcp: Rc<RefCell<TcpListeners>>,
+    /// The link to our master, when the node is a replica.
+    link: RefCell<Option<replica_link::LinkTask>>,
 }
 
 impl Shared {
@@ -49,6 +52,7 @@ impl Shared {
     /// move the listeners if a command asked for it.
     pub fn after_node_work(self: &Rc<Self>) {
         self.switch_listeners();
+        replica_link::reconcile(self, &self.link);
         let (wakeups, shutdown) = {
             let mut node = self.node.borrow_mut();
             (node.take_wakeups(), node.shutdown.is_some())
@@ -250,6 +254,7 @@ async fn serve(config: Config) -> Result<(), StartError> {
             pending: None,
             backlog: settings.tcp_backlog as i32,
         })),
+        link: RefCell::new(None),
     });
     writes::install(&shared);
 
@@ -294,6 +299,10 @@ async fn serve(config: Config) -> Result<(), StartError> {
     // Handlers go in before "Ready": a supervisor may signal right after it.
     let signals = Signals::install();
     startup::load_data(&shared).await?;
+    if let Some((host, port)) = &settings.replicaof.0 {
+        shared.node.borrow_mut().replicate_from_config(host, *port);
+        shared.after_node_work();
+    }
     tracing::info!("Ready to accept connections tcp");
 
     signals.wait(&shared).await;

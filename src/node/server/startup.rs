@@ -168,7 +168,7 @@ async fn load_aof_file(
 
 /// Mark the node as loading `total` bytes; the returned counter tracks
 /// progress for INFO.
-fn begin_loading(shared: &Shared, total: u64) -> Arc<AtomicU64> {
+pub(super) fn begin_loading(shared: &Shared, total: u64) -> Arc<AtomicU64> {
     let progress = Arc::new(AtomicU64::new(0));
     shared.node.borrow_mut().loading = Some(LoadingState {
         started_unix: crate::node::unix_ms() / 1000,
@@ -181,7 +181,7 @@ fn begin_loading(shared: &Shared, total: u64) -> Arc<AtomicU64> {
 }
 
 /// Read an RDB file on a thread and insert its keys batch by batch.
-async fn load_rdb(
+pub(super) async fn load_rdb(
     shared: &Rc<Shared>,
     path: &Path,
     rules: InsertRules,

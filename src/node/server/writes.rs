@@ -73,15 +73,23 @@ pub enum WriteState {
 /// in the AOF (and, with `appendfsync always`, on disk).
 pub fn write_out(node: &mut Node, id: ClientId, fd: i32) -> io::Result<WriteState> {
     node.flush_aof(false);
-    let Some(c) = node.clients.get_mut(id) else {
-        return Ok(WriteState::Close);
-    };
-    if c.close_asap {
-        return Ok(WriteState::Close);
-    }
+    node.flush_replication();
     let mut written = 0;
     let mut blocked = false;
-    while !c.reply.is_empty() {
+    loop {
+        let Some(c) = node.clients.get_mut(id) else {
+            return Ok(WriteState::Close);
+        };
+        if c.close_asap {
+            return Ok(WriteState::Close);
+        }
+        if c.reply.is_empty() {
+            // A replica being sent a snapshot file: the next chunk.
+            if c.repl.as_ref().is_some_and(|r| r.bulk.is_some()) && node.refill_replica_output(id) {
+                continue;
+            }
+            break;
+        }
         match write_fd(fd, c.reply.bytes()) {
             Ok(0) => {
                 blocked = true;
@@ -99,12 +107,19 @@ pub fn write_out(node: &mut Node, id: ClientId, fd: i32) -> io::Result<WriteStat
             Err(e) => return Err(e),
         }
     }
+    let Some(c) = node.clients.get_mut(id) else {
+        return Ok(WriteState::Close);
+    };
     if !blocked {
         c.reply.shrink_if_idle(16 * 1024);
     }
     let close = !blocked && c.close_after_reply;
     if written > 0 {
-        node.stats.total_net_output_bytes += written as u64;
+        if c.is_attached_replica() {
+            node.repl.net_output_bytes += written as u64;
+        } else {
+            node.stats.total_net_output_bytes += written as u64;
+        }
         node.stats.total_writes_processed += 1;
     }
     Ok(match (close, blocked) {
@@ -167,8 +182,16 @@ pub fn before_sleep() {
     let Some(shared) = shared else {
         return;
     };
-    // One AOF write (and fsync) for everything this round changed.
-    shared.node.borrow_mut().flush_aof(false);
+    // One AOF write (and fsync) for everything this round changed; the
+    // replication stream (and any WAIT's request for acknowledgements)
+    // goes to the replicas' buffers, whose tasks are woken to write it.
+    {
+        let mut node = shared.node.borrow_mut();
+        node.flush_aof(false);
+        node.request_acks_if_asked();
+        node.flush_replication();
+    }
+    shared.after_node_work();
     if ids.is_empty() {
         return;
     }

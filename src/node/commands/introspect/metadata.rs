@@ -2875,6 +2875,16 @@ pub static METADATA: &[Meta] = &[
         ],
         ..Meta::BLANK
     },
+    // command: psync
+    Meta {
+        name: "psync",
+        summary: "Asks a master for the replication stream from an offset, or a full copy of the dataset (used by replicas)",
+        arguments: &[
+            Arg { name: "replicationid", kind: ArgType::String, ..Arg::BLANK },
+            Arg { name: "offset", kind: ArgType::Integer, ..Arg::BLANK },
+        ],
+        ..Meta::BLANK
+    },
     // command: pttl
     Meta {
         name: "pttl",
@@ -3054,6 +3064,58 @@ pub static METADATA: &[Meta] = &[
         ],
         ..Meta::BLANK
     },
+    // command: replconf
+    Meta {
+        name: "replconf",
+        summary: "Exchanges replication settings and acknowledgements between a replica and its master",
+        complexity: Some("O(1)"),
+        doc_flags: df::SYSCMD,
+        ..Meta::BLANK
+    },
+    // command: replicaof
+    Meta {
+        name: "replicaof",
+        summary: "Makes the server a replica of another server, or a master again with NO ONE",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg {
+                name: "args",
+                kind: ArgType::Oneof,
+                arguments: &[
+                    Arg {
+                        name: "host-port",
+                        kind: ArgType::Block,
+                        arguments: &[
+                            Arg { name: "host", kind: ArgType::String, ..Arg::BLANK },
+                            Arg { name: "port", kind: ArgType::Integer, ..Arg::BLANK },
+                        ],
+                        ..Arg::BLANK
+                    },
+                    Arg {
+                        name: "no-one",
+                        kind: ArgType::Block,
+                        arguments: &[
+                            Arg {
+                                name: "no",
+                                kind: ArgType::PureToken,
+                                token: Some("NO"),
+                                ..Arg::BLANK
+                            },
+                            Arg {
+                                name: "one",
+                                kind: ArgType::PureToken,
+                                token: Some("ONE"),
+                                ..Arg::BLANK
+                            },
+                        ],
+                        ..Arg::BLANK
+                    },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        ..Meta::BLANK
+    },
     // command: reset
     Meta {
         name: "reset",
@@ -3116,6 +3178,13 @@ pub static METADATA: &[Meta] = &[
                 find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
             },
         ],
+        ..Meta::BLANK
+    },
+    // command: role
+    Meta {
+        name: "role",
+        summary: "Returns the server's replication role, offset and peers",
+        complexity: Some("O(1)"),
         ..Meta::BLANK
     },
     // command: rpop
@@ -3680,6 +3749,53 @@ pub static METADATA: &[Meta] = &[
         ],
         ..Meta::BLANK
     },
+    // command: slaveof
+    Meta {
+        name: "slaveof",
+        summary: "Makes the server a replica of another server, or a master again with NO ONE (old name of REPLICAOF)",
+        complexity: Some("O(1)"),
+        doc_flags: df::DEPRECATED,
+        deprecated_since: Some("5.0.0"),
+        replaced_by: Some("`REPLICAOF`"),
+        arguments: &[
+            Arg {
+                name: "args",
+                kind: ArgType::Oneof,
+                arguments: &[
+                    Arg {
+                        name: "host-port",
+                        kind: ArgType::Block,
+                        arguments: &[
+                            Arg { name: "host", kind: ArgType::String, ..Arg::BLANK },
+                            Arg { name: "port", kind: ArgType::Integer, ..Arg::BLANK },
+                        ],
+                        ..Arg::BLANK
+                    },
+                    Arg {
+                        name: "no-one",
+                        kind: ArgType::Block,
+                        arguments: &[
+                            Arg {
+                                name: "no",
+                                kind: ArgType::PureToken,
+                                token: Some("NO"),
+                                ..Arg::BLANK
+                            },
+                            Arg {
+                                name: "one",
+                                kind: ArgType::PureToken,
+                                token: Some("ONE"),
+                                ..Arg::BLANK
+                            },
+                        ],
+                        ..Arg::BLANK
+                    },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        ..Meta::BLANK
+    },
     // command: smembers
     Meta {
         name: "smembers",
@@ -4182,6 +4298,12 @@ pub static METADATA: &[Meta] = &[
         ],
         ..Meta::BLANK
     },
+    // command: sync
+    Meta {
+        name: "sync",
+        summary: "Asks a master for a full copy of the dataset followed by the stream of writes (old protocol)",
+        ..Meta::BLANK
+    },
     // command: time
     Meta {
         name: "time",
@@ -4294,6 +4416,18 @@ pub static METADATA: &[Meta] = &[
         name: "unwatch",
         summary: "Forgets every key this connection watches",
         complexity: Some("O(1)"),
+        ..Meta::BLANK
+    },
+    // command: wait
+    Meta {
+        name: "wait",
+        summary: "Blocks until the client's earlier writes are acknowledged by a number of replicas, or a timeout",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg { name: "numreplicas", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg { name: "timeout", kind: ArgType::Integer, ..Arg::BLANK },
+        ],
+        tips: &["request_policy:all_shards", "response_policy:agg_min"],
         ..Meta::BLANK
     },
     // command: watch

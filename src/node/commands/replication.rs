@@ -1,0 +1,219 @@
+//! Replication commands: REPLICAOF/SLAVEOF, ROLE, WAIT, and the internal
+//! ones replicas send (PSYNC, SYNC, REPLCONF). The logic lives in
+//! `node::replication`; these parse and answer.
+
+use super::{acl, command, flags, is, CmdError, CmdResult, Command, Ctx, NO_KEYS, SYNTAX};
+use crate::util::num::parse_i64;
+
+pub const COMMANDS: &[Command] = &[
+    command(
+        "replicaof",
+        3,
+        flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
+        0,
+        NO_KEYS,
+        "server",
+        "5.0.0",
+        replicaof,
+    ),
+    command(
+        "slaveof",
+        3,
+        flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
+        0,
+        NO_KEYS,
+        "server",
+        "1.0.0",
+        replicaof,
+    ),
+    command(
+        "role",
+        1,
+        flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST,
+        acl::ADMIN | acl::DANGEROUS,
+        NO_KEYS,
+        "server",
+        "2.8.12",
+        role,
+    ),
+    command(
+        "wait",
+        3,
+        flags::NOSCRIPT,
+        acl::CONNECTION,
+        NO_KEYS,
+        "generic",
+        "3.0.0",
+        wait,
+    ),
+    command(
+        "psync",
+        -3,
+        flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
+        0,
+        NO_KEYS,
+        "server",
+        "2.8.0",
+        psync,
+    ),
+    command(
+        "sync",
+        1,
+        flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
+        0,
+        NO_KEYS,
+        "server",
+        "1.0.0",
+        sync,
+    ),
+    command(
+        "replconf",
+        -1,
+        flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::ALLOW_BUSY,
+        0,
+        NO_KEYS,
+        "server",
+        "3.0.0",
+        replconf,
+    ),
+];
+
+fn replicaof(ctx: &mut Ctx) -> CmdResult {
+    if is(ctx.arg(1), "no") && is(ctx.arg(2), "one") {
+        ctx.node.unset_master();
+        ctx.client.reply.ok();
+        return Ok(());
+    }
+    if ctx.client.is_attached_replica() {
+        return Err(CmdError::Static(
+            "ERR Command is not valid when client is a replica.",
+        ));
+    }
+    let port = parse_i64(ctx.arg(2))
+        .filter(|p| (0..=65535).contains(p))
+        .ok_or(CmdError::Static("ERR Invalid master port"))?;
+    let host = String::from_utf8_lossy(ctx.arg(1)).into_owned();
+    let reply = ctx.node.set_master(&host, port as u16);
+    ctx.client.reply.simple(reply.as_bytes());
+    Ok(())
+}
+
+fn role(ctx: &mut Ctx) -> CmdResult {
+    ctx.node.role_reply(&mut ctx.client.reply);
+    Ok(())
+}
+
+fn wait(ctx: &mut Ctx) -> CmdResult {
+    if ctx.node.repl.is_replica() {
+        return Err(CmdError::Static("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."));
+    }
+    let wanted = parse_i64(ctx.arg(1)).ok_or(super::NOT_INTEGER)?;
+    let timeout = parse_i64(ctx.arg(2)).ok_or(CmdError::Static(
+        "ERR timeout is not an integer or out of range",
+    ))?;
+    if timeout < 0 {
+        return Err(CmdError::Static("ERR timeout is negative"));
+    }
+    let offset = ctx.client.woff;
+    let acked = ctx.node.count_acks(offset);
+    if acked as i64 >= wanted || !ctx.can_block() {
+        ctx.client.reply.int(acked as i64);
+        return Ok(());
+    }
+    let deadline = if timeout == 0 {
+        None
+    } else {
+        timeout.checked_add(ctx.node.now_ms)
+    };
+    ctx.block_for_acks(deadline, offset, wanted.max(0) as usize);
+    Ok(())
+}
+
+fn psync(ctx: &mut Ctx) -> CmdResult {
+    let (id, offset) = (ctx.arg(1), ctx.arg(2));
+    ctx.node
+        .sync_command(ctx.client, Some((id, offset)))
+        .map_err(CmdError::msg)
+}
+
+fn sync(ctx: &mut Ctx) -> CmdResult {
+    ctx.node
+        .sync_command(ctx.client, None)
+        .map_err(CmdError::msg)
+}
+
+fn replconf(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argv.len().is_multiple_of(2) {
+        return Err(SYNTAX);
+    }
+    let mut i = 1;
+    while i < ctx.argv.len() {
+        let (option, value) = (ctx.arg(i), ctx.arg(i + 1));
+        i += 2;
+        if is(option, "listening-port") {
+            let port = parse_i64(value).ok_or(super::NOT_INTEGER)?;
+            ctx.client
+                .repl
+                .get_or_insert_with(Default::default)
+                .listening_port = port;
+        } else if is(option, "ip-address") {
+            if value.len() >= 46 {
+                return Err(CmdError::msg(format!(
+                    "ERR REPLCONF ip-address provided by replica instance is too long: {} bytes",
+                    value.len()
+                )));
+            }
+            let ip = String::from_utf8_lossy(value).into_owned();
+            ctx.client
+                .repl
+                .get_or_insert_with(Default::default)
+                .ip_address = Some(ip);
+        } else if is(option, "capa") {
+            let r = ctx.client.repl.get_or_insert_with(Default::default);
+            if is(value, "eof") {
+                r.capa_eof = true;
+            } else if is(value, "psync2") {
+                r.capa_psync2 = true;
+            }
+        } else if is(option, "ack") {
+            // Only from an attached replica, and never answered.
+            if let Some(offset) = parse_i64(value) {
+                ctx.node.replica_ack(ctx.client, offset);
+            }
+            return Ok(());
+        } else if is(option, "getack") {
+            if ctx.client.is_master {
+                ctx.node.queue_ack(ctx.client);
+            }
+            return Ok(());
+        } else if is(option, "rdb-only") {
+            let on = parse_i64(value)
+                .filter(|v| (0..=1).contains(v))
+                .ok_or(super::NOT_INTEGER)?;
+            ctx.client
+                .repl
+                .get_or_insert_with(Default::default)
+                .rdb_only = on == 1;
+        } else if is(option, "rdb-filter-only") {
+            let no_keys = match value {
+                b"" => true,
+                v if is(v, "functions") => true,
+                v => {
+                    let mut msg = b"ERR Unsupported rdb-filter-only option: ".to_vec();
+                    msg.extend_from_slice(v);
+                    return Err(CmdError::Owned(msg));
+                }
+            };
+            ctx.client
+                .repl
+                .get_or_insert_with(Default::default)
+                .rdb_no_keys = no_keys;
+        } else {
+            let mut msg = b"ERR Unrecognized REPLCONF option: ".to_vec();
+            msg.extend_from_slice(option);
+            return Err(CmdError::Owned(msg));
+        }
+    }
+    ctx.client.reply.ok();
+    Ok(())
+}
