@@ -148,6 +148,7 @@ impl Node {
             crate::node::pubsub::enforce_output_limit(&mut client, &limit, self.now_ms);
         }
         self.clients.put(client);
+        self.after_acks();
         outcome
     }
 

@@ -213,6 +213,26 @@ impl Server {
         self.child.id()
     }
 
+    /// Send a signal without waiting for anything (SIGSTOP, SIGCONT).
+    pub fn signal(&self, sig: i32) {
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    /// Send a signal to the server and to the processes it forked (a
+    /// snapshot child), children first.
+    pub fn signal_tree(&self, sig: i32) {
+        let pid = self.child.id();
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        for child in children
+            .split_whitespace()
+            .filter_map(|c| c.parse::<i32>().ok())
+        {
+            unsafe { libc::kill(child, sig) };
+        }
+        self.signal(sig);
+    }
+
     /// Send a signal and wait for the process to exit (up to `timeout`).
     pub fn signal_and_wait(
         &mut self,

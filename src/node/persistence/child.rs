@@ -33,6 +33,7 @@ pub fn fork_child(job: impl FnOnce() -> bool) -> io::Result<(libc::pid_t, u64)> 
     // with other threads of the parent.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
+        crate::node::replication::set_log_role(b'C');
         let code = if job() { 0 } else { 1 };
         // SAFETY: ends the child without unwinding into the parent's code.
         unsafe { libc::_exit(code) };

@@ -355,7 +355,17 @@ impl Node {
         let (aux, opts) = (self.aux_fields(), self.rdb_options());
         let empty = crate::node::keyspace::Keyspace::new(self.keyspace.dbs.len());
         let keyspace = if no_keys { &empty } else { &self.keyspace };
+        let parent = std::process::id() as libc::pid_t;
         let forked = child::fork_child(|| {
+            // A transfer for a master that died is useless, and a stopped
+            // orphan would hold the replicas' sockets open.
+            // SAFETY: prctl with an integer option; getppid has no preconditions.
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::getppid() != parent {
+                    return false;
+                }
+            }
             let mark = random_hex_id();
             let mut out = SocketSet::new(targets, timeout_ms);
             let mut head = b"$EOF:".to_vec();
@@ -507,8 +517,18 @@ impl Node {
             let pending = std::mem::take(&mut r.pending);
             c.reply.raw(&pending);
         }
-        self.refresh_good_replicas();
-        self.serve_waiting_clients();
+        // The replica is out of the client table while its command runs:
+        // counting waits until it is back (see `after_acks`).
+        self.repl.acks_arrived = true;
+    }
+
+    /// After a batch that brought acknowledgements: refresh the count of
+    /// good replicas and unblock WAITing clients that are satisfied.
+    pub fn after_acks(&mut self) {
+        if std::mem::take(&mut self.repl.acks_arrived) {
+            self.refresh_good_replicas();
+            self.serve_waiting_clients();
+        }
     }
 
     /// Replicas with `ack_offset >= offset`, online.
@@ -596,12 +616,13 @@ impl Node {
     pub(super) fn master_cron(&mut self, now: i64) {
         let s = &self.config.settings;
         let (period_ms, timeout_ms) = (s.repl_ping_replica_period * 1000, s.repl_timeout * 1000);
-        if !self.repl.replicas.is_empty()
-            && !self.repl.is_replica()
-            && now - self.repl.last_ping_ms >= period_ms
-        {
+        // Pings keep their rhythm from start-up whether or not replicas
+        // are there to get them, as Redis's cron does.
+        if now - self.repl.last_ping_ms >= period_ms {
             self.repl.last_ping_ms = now;
-            self.effects.propagate_to_replicas(&[b"ping"]);
+            if !self.repl.replicas.is_empty() && !self.repl.is_replica() {
+                self.effects.propagate_to_replicas(&[b"ping"]);
+            }
         }
         let newline = now - self.repl.last_newline_ms >= 1000;
         if newline {

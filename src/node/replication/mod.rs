@@ -24,6 +24,15 @@ use self::backlog::Backlog;
 use crate::node::client::ClientId;
 use crate::node::{random_hex_id, unix_ms, Node};
 
+/// The role letter of log lines (`M` master, `S` replica, `C` a forked
+/// child), as Redis prints it after the pid.
+pub static LOG_ROLE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(b'M');
+
+/// Set the role letter of log lines.
+pub fn set_log_role(letter: u8) {
+    LOG_ROLE.store(letter, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Forty zeros: no previous replication id.
 pub const NO_ID: &str = "0000000000000000000000000000000000000000";
 
@@ -115,6 +124,8 @@ pub struct Replication {
     /// A WAIT asked for acknowledgements: `REPLCONF GETACK *` goes out
     /// before the node sleeps.
     pub ack_requested: bool,
+    /// ACKs arrived in the running batch (see `Node::after_acks`).
+    pub acks_arrived: bool,
     /// Clients blocked in WAIT.
     pub waiting: Vec<ClientId>,
     /// Online replicas whose last ACK is recent enough
@@ -142,10 +153,11 @@ impl Default for Replication {
             sync_partial_ok: 0,
             sync_partial_err: 0,
             no_replicas_since_ms: None,
-            last_ping_ms: 0,
+            last_ping_ms: unix_ms(),
             last_newline_ms: 0,
             last_ack_ms: 0,
             ack_requested: false,
+            acks_arrived: false,
             waiting: Vec::new(),
             good_replicas: 0,
             net_input_bytes: 0,

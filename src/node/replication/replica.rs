@@ -60,6 +60,7 @@ impl Node {
             transfer: None,
         });
         self.repl.link_generation += 1;
+        super::set_log_role(b'S');
         tracing::info!("REPLICAOF {host}:{port} enabled");
         "OK"
     }
@@ -79,6 +80,7 @@ impl Node {
         };
         self.drop_master_client();
         self.repl.link_generation += 1;
+        super::set_log_role(b'M');
         self.repl.shift_id();
         self.disconnect_replicas();
         self.unblock_all_for_role_change();

@@ -127,8 +127,9 @@ where
         };
         write!(
             writer,
-            "{}:M {} {} ",
+            "{}:{} {} {} ",
             std::process::id(),
+            crate::node::replication::LOG_ROLE.load(std::sync::atomic::Ordering::Relaxed) as char,
             local_timestamp(),
             mark
         )?;
