@@ -15,50 +15,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 KEYS=${1:-1000000}
-for tool in redis-server redis-benchmark redis-cli python3; do
-    command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
-done
-cargo build --release --quiet --bin vigil-server
-VIGIL=$PWD/target/release/vigil-server
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-declare -A BIN PORT PID R
-BIN[vigil]=$VIGIL
-BIN[redis]=redis-server
-
-start() { # name [args...]
-    local name=$1; shift
-    local port; port=$(free_port)
-    mkdir -p "$WORK/$name"
-    "${BIN[$name]}" --port "$port" --bind 127.0.0.1 --save "" --dir "$WORK/$name" \
-        --logfile "$WORK/$name.log" --enable-debug-command yes "$@" &
-    PID[$name]=$!
-    PIDS+=($!)
-    PORT[$name]=$port
-    for _ in $(seq 2000); do
-        [[ "$(redis-cli -p "$port" ping 2>/dev/null)" == PONG ]] && return
-        sleep 0.05
-    done
-    echo "$name did not start" >&2; exit 1
-}
-stop() { # name
-    redis-cli -p "${PORT[$1]}" shutdown nosave >/dev/null 2>&1 || true
-    wait "${PID[$1]}" 2>/dev/null || true
-}
-cli() { local name=$1; shift; redis-cli -p "${PORT[$name]}" "$@"; }
-info() { cli "$1" info persistence | tr -d '\r' | awk -F: -v f="$2" '$1==f {print $2}'; }
-stat_field() { cli "$1" info stats | tr -d '\r' | awk -F: -v f="$2" '$1==f {print $2}'; }
-now() { date +%s.%N; }
-elapsed() { echo "$(now) - $1" | bc -l; }
+source scripts/bench-lib.sh
+info() { field "$1" persistence "$2"; }
+stat_field() { field "$1" stats "$2"; }
 
 # The longest PING round trip (ms) while the server's BGSAVE runs.
 max_ping_during_bgsave() { # port
@@ -139,15 +98,7 @@ for name in vigil redis; do
     stop "$name"
 done
 
-row() { # label key lower-is-better
-    local v=${R[vigil,$2]} r=${R[redis,$2]}
-    local ratio=n/a
-    [[ "$(echo "$r > 0" | bc -l)" == 1 ]] && ratio=$(printf "%.2f" "$(echo "$v / $r" | bc -l)")
-    printf "%-44s %12.2f %12.2f %8s\n" "$1" "$v" "$r" "$ratio"
-}
-echo
-echo "$KEYS keys (DEBUG POPULATE $KEYS key 16); vigil-server vs redis-server $(redis-server --version | grep -o 'v=[0-9.]*')"
-printf "%-44s %12s %12s %8s\n" "" vigil redis ratio
+header "$KEYS keys (DEBUG POPULATE $KEYS key 16)"
 row "SAVE (s)" save_s
 row "RDB size (MiB)" rdb_mb
 row "restart load (s)" load_s
