@@ -162,17 +162,25 @@ impl Node {
         let peak = self.memory_peak;
         let rss = memory::rss_bytes();
         let startup = self.memory_startup.min(used);
-        let clients_mem: u64 = self
-            .clients
-            .iter()
-            .chain(std::iter::once(cur))
-            .map(|c| {
-                (c.reply.capacity()
-                    + c.query_buf_len
-                    + c.query_buf_free
-                    + std::mem::size_of::<Client>()) as u64
-            })
-            .sum();
+        let client_mem = |c: &Client| {
+            (c.reply.capacity()
+                + c.repl.as_ref().map_or(0, |r| r.pending.capacity())
+                + c.query_buf_len
+                + c.query_buf_free
+                + std::mem::size_of::<Client>()) as u64
+        };
+        let (replicas_mem, clients_mem) =
+            self.clients
+                .iter()
+                .chain(std::iter::once(cur))
+                .fold((0, 0), |(r, n), c| {
+                    if c.is_attached_replica() {
+                        (r + client_mem(c), n)
+                    } else {
+                        (r, n + client_mem(c))
+                    }
+                });
+        let backlog_mem = self.repl.backlog.as_ref().map_or(0, |b| b.memory()) as u64;
         let tables: u64 = self
             .keyspace
             .dbs
@@ -183,7 +191,7 @@ impl Node {
                     + db.expires.len() as u64 * 48
             })
             .sum();
-        let overhead = (startup + clients_mem + tables).min(used);
+        let overhead = (startup + clients_mem + replicas_mem + backlog_mem + tables).min(used);
         let dataset = used - overhead;
         let pct = |a: u64, b: u64| {
             if b == 0 {
@@ -239,9 +247,9 @@ impl Node {
              mem_fragmentation_ratio:{:.2}\r\n\
              mem_fragmentation_bytes:{}\r\n\
              mem_not_counted_for_evict:0\r\n\
-             mem_replication_backlog:0\r\n\
-             mem_total_replication_buffers:0\r\n\
-             mem_clients_slaves:0\r\n\
+             mem_replication_backlog:{backlog_mem}\r\n\
+             mem_total_replication_buffers:{}\r\n\
+             mem_clients_slaves:{replicas_mem}\r\n\
              mem_clients_normal:{clients_mem}\r\n\
              mem_cluster_links:0\r\n\
              mem_aof_buffer:0\r\n\
@@ -268,6 +276,7 @@ impl Node {
             rss as i64 - alloc.resident as i64,
             ratio(rss, used),
             rss as i64 - used as i64,
+            backlog_mem + replicas_mem,
             keyspace::lazyfree::pending(),
             keyspace::lazyfree::freed(),
         );

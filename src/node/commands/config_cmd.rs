@@ -275,6 +275,10 @@ fn take_effect(node: &mut Node, effect: Effect) -> Result<(), String> {
             // Redis never keeps a backlog under 16kb.
             let size = &mut node.config.settings.repl_backlog_size;
             *size = (*size).max(16 * 1024);
+            let size = *size as usize;
+            if let Some(backlog) = node.repl.backlog.as_mut() {
+                backlog.resize(size);
+            }
         }
         Effect::Tls => {
             // Redis fails to configure TLS without certificates once TLS is
