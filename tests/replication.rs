@@ -629,6 +629,132 @@ fn vigil_resyncs_partially_with_a_promoted_redis() {
     promoted_replica_serves_a_partial_resync(vigil(), Kind::Redis, vigil());
 }
 
+/// FAILOVER TO a: writes pause, `a` catches up and takes over, `m` becomes
+/// its replica with a partial resync, `b` keeps replicating through `m`,
+/// and every write `m` acknowledged before the switch is on `a`.
+fn coordinated_failover(m_kind: Kind, a_kind: Kind, b_kind: Kind) {
+    let mut m = Node::start(m_kind, &[]);
+    fill(&mut m);
+    let mut a = Node::start(a_kind, &[]);
+    let mut b = Node::start(b_kind, &[]);
+    a.replicaof(&m);
+    b.replicaof(&m);
+    converge(&mut m, &mut [&mut a, &mut b]);
+
+    // A client increments a counter until the old master refuses writes;
+    // the last value it got back is the last acknowledged write.
+    let port = m.port();
+    let writer = std::thread::spawn(move || {
+        let mut c = Raw::connect(port).patient(Duration::from_secs(30));
+        let mut acked = 0;
+        loop {
+            let reply = c.cmd_str("INCR counter");
+            match reply.strip_prefix(':') {
+                Some(n) => acked = n.trim().parse::<i64>().unwrap(),
+                None => {
+                    assert!(reply.starts_with("-READONLY"), "{reply:?}");
+                    return acked;
+                }
+            }
+        }
+    });
+    assert!(wait_until(SYNC_DEADLINE, || {
+        m.int("EXISTS counter") == 1
+    }));
+    m.ok(&format!("FAILOVER TO 127.0.0.1 {}", a.port()));
+    let acked = writer.join().unwrap();
+    assert!(acked > 0);
+    assert!(wait_until(SYNC_DEADLINE, || a.repl("role") == "master"
+        && m.link_up()
+        && m.repl("master_failover_state") == "no-failover"));
+    assert_eq!(m.repl("master_port"), a.port().to_string());
+    assert_eq!(a.stat("sync_partial_ok"), 1);
+    assert_eq!(a.stat("sync_full"), 0, "the old master needed a full sync");
+    assert_eq!(
+        a.say("GET counter"),
+        format!("${}\r\n{acked}\r\n", acked.to_string().len()),
+        "an acknowledged write is missing, or one that was refused is there"
+    );
+    a.ok("SET after failover");
+    converge(&mut a, &mut [&mut m]);
+    converge(&mut m, &mut [&mut b]);
+    assert_eq!(b.say("GET after"), "$8\r\nfailover\r\n");
+}
+
+#[test]
+fn vigil_master_fails_over_to_a_vigil_replica() {
+    coordinated_failover(vigil(), vigil(), vigil());
+}
+
+#[test]
+fn vigil_master_fails_over_to_a_redis_replica() {
+    coordinated_failover(vigil(), Kind::Redis, vigil());
+}
+
+#[test]
+fn redis_master_fails_over_to_a_vigil_replica() {
+    coordinated_failover(Kind::Redis, vigil(), Kind::Redis);
+}
+
+/// FAILOVER's refusals, and a timeout while the target cannot catch up:
+/// the master aborts and takes writes again.
+fn failover_refusals_and_timeout(m_kind: Kind, a_kind: Kind) {
+    let mut m = Node::start(m_kind, &[]);
+    assert_eq!(
+        m.say("FAILOVER"),
+        "-ERR FAILOVER requires connected replicas.\r\n"
+    );
+    assert_eq!(m.say("FAILOVER ABORT"), "-ERR No failover in progress.\r\n");
+    assert_eq!(
+        m.say("FAILOVER TIMEOUT 0"),
+        "-ERR FAILOVER timeout must be greater than 0\r\n"
+    );
+    assert_eq!(m.say("FAILOVER TO 127.0.0.1"), "-ERR syntax error\r\n");
+    let mut a = Node::start(a_kind, &[]);
+    a.replicaof(&m);
+    converge(&mut m, &mut [&mut a]);
+    assert_eq!(
+        a.say("FAILOVER"),
+        "-ERR FAILOVER is not valid when server is a replica.\r\n"
+    );
+    assert_eq!(
+        m.say("FAILOVER FORCE"),
+        "-ERR FAILOVER with force option requires both a timeout and target HOST and IP.\r\n"
+    );
+    assert_eq!(
+        m.say("FAILOVER TO 127.0.0.1 1"),
+        "-ERR FAILOVER target HOST and PORT is not a replica.\r\n"
+    );
+
+    // The target is frozen with a write it has not acknowledged.
+    a.server.signal(libc::SIGSTOP);
+    m.ok("SET pending 1");
+    let started = Instant::now();
+    m.ok(&format!("FAILOVER TO 127.0.0.1 {} TIMEOUT 500", a.port()));
+    assert_eq!(m.repl("master_failover_state"), "waiting-for-sync");
+    assert_eq!(
+        m.say("REPLICAOF NO ONE"),
+        "-ERR REPLICAOF not allowed while failing over.\r\n"
+    );
+    assert_eq!(m.say("FAILOVER"), "-ERR FAILOVER already in progress.\r\n");
+    // Writes wait meanwhile, and go through once it is aborted.
+    assert_eq!(m.say("SET during 1"), "+OK\r\n");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(m.repl("master_failover_state"), "no-failover");
+    assert_eq!(m.repl("role"), "master");
+    a.server.signal(libc::SIGCONT);
+    converge(&mut m, &mut [&mut a]);
+}
+
+#[test]
+fn vigil_failover_refusals_and_timeout() {
+    failover_refusals_and_timeout(vigil(), vigil());
+}
+
 // ---------------------------------------------------------------------------
 // 4. Faults
 

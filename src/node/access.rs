@@ -26,8 +26,10 @@ impl Node {
             return false;
         }
         // A replica's data changes only as its master says: the key is
-        // logically gone, and goes for real with the master's DEL.
-        if self.repl.is_replica() {
+        // logically gone, and goes for real with the master's DEL. While
+        // writes are paused (CLIENT PAUSE, FAILOVER) nothing may change the
+        // dataset or the stream either.
+        if self.repl.is_replica() || self.writes_paused() {
             return true;
         }
         self.delete_expired(cur, db, key);

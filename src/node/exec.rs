@@ -391,14 +391,13 @@ impl Node {
 
     /// Whether `CLIENT PAUSE` holds this command back.
     fn is_paused_for(&self, c: &Client, cmd: &Command) -> bool {
-        let Some(pause) = self.pause else {
-            return false;
-        };
-        if self.now_ms >= pause.until_ms {
-            return false;
-        }
-        if !pause.writes_only {
+        let failover = self.failover_pauses_writes() && !c.is_master;
+        let client_pause = self.pause.filter(|p| self.now_ms < p.until_ms);
+        if client_pause.is_some_and(|p| !p.writes_only) {
             return true;
+        }
+        if client_pause.is_none() && !failover {
+            return false;
         }
         if cmd.has(flags::WRITE | flags::MAY_REPLICATE) {
             return true;

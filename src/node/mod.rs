@@ -298,8 +298,9 @@ impl Node {
         }
         let hz = self.config.settings.hz.clamp(1, 500);
         let period_us = 1_000_000 / hz as u64;
-        // A replica's keys expire when its master says so (by DEL).
-        if self.active_expire_enabled && !self.repl.is_replica() {
+        // A replica's keys expire when its master says so (by DEL); a
+        // pause of writes holds expiry back too.
+        if self.active_expire_enabled && !self.repl.is_replica() && !self.writes_paused() {
             self.active_expire_cycle(period_us);
         }
         self.persistence_cron();
@@ -358,6 +359,12 @@ impl Node {
             }
         }
         Ok(())
+    }
+
+    /// Whether writes are held back (`CLIENT PAUSE`, a `FAILOVER`): then
+    /// expiry waits too, so the dataset and the stream stay still.
+    pub fn writes_paused(&self) -> bool {
+        self.failover_pauses_writes() || self.pause.is_some_and(|p| self.now_ms < p.until_ms)
     }
 
     /// End a `CLIENT PAUSE`: every paused client resumes.

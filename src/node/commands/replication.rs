@@ -3,6 +3,7 @@
 //! `node::replication`; these parse and answer.
 
 use super::{acl, command, flags, is, CmdError, CmdResult, Command, Ctx, NO_KEYS, SYNTAX};
+use crate::node::replication::failover::FailoverRequest;
 use crate::util::num::parse_i64;
 
 pub const COMMANDS: &[Command] = &[
@@ -47,6 +48,16 @@ pub const COMMANDS: &[Command] = &[
         wait,
     ),
     command(
+        "failover",
+        -1,
+        flags::ADMIN | flags::NOSCRIPT | flags::STALE,
+        0,
+        NO_KEYS,
+        "server",
+        "6.2.0",
+        failover,
+    ),
+    command(
         "psync",
         -3,
         flags::ADMIN | flags::NOSCRIPT | flags::NO_ASYNC_LOADING | flags::NO_MULTI,
@@ -79,6 +90,11 @@ pub const COMMANDS: &[Command] = &[
 ];
 
 fn replicaof(ctx: &mut Ctx) -> CmdResult {
+    if ctx.node.failover_pauses_writes() {
+        return Err(CmdError::Static(
+            "ERR REPLICAOF not allowed while failing over.",
+        ));
+    }
     if is(ctx.arg(1), "no") && is(ctx.arg(2), "one") {
         ctx.node.unset_master();
         ctx.client.reply.ok();
@@ -131,15 +147,60 @@ fn wait(ctx: &mut Ctx) -> CmdResult {
 
 fn psync(ctx: &mut Ctx) -> CmdResult {
     let (id, offset) = (ctx.arg(1), ctx.arg(2));
+    let failover = ctx.argv.len() > 3 && is(ctx.arg(3), "failover");
     ctx.node
-        .sync_command(ctx.client, Some((id, offset)))
+        .sync_command(ctx.client, Some((id, offset)), failover)
         .map_err(CmdError::msg)
 }
 
 fn sync(ctx: &mut Ctx) -> CmdResult {
     ctx.node
-        .sync_command(ctx.client, None)
+        .sync_command(ctx.client, None, false)
         .map_err(CmdError::msg)
+}
+
+fn failover(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argv.len() == 2 && is(ctx.arg(1), "abort") {
+        if !ctx.node.failover_pauses_writes() {
+            return Err(CmdError::Static("ERR No failover in progress."));
+        }
+        ctx.node.abort_failover("Failover manually aborted");
+        ctx.client.reply.ok();
+        return Ok(());
+    }
+    let mut req = FailoverRequest {
+        target: None,
+        timeout_ms: 0,
+        force: false,
+    };
+    let mut i = 1;
+    while i < ctx.argv.len() {
+        let left = ctx.argv.len() - i - 1;
+        let arg = ctx.arg(i);
+        if is(arg, "timeout") && left >= 1 && req.timeout_ms == 0 {
+            let ms = parse_i64(ctx.arg(i + 1)).ok_or(super::NOT_INTEGER)?;
+            if ms <= 0 {
+                return Err(CmdError::Static(
+                    "ERR FAILOVER timeout must be greater than 0",
+                ));
+            }
+            req.timeout_ms = ms;
+            i += 2;
+        } else if is(arg, "to") && left >= 2 && req.target.is_none() {
+            let port = parse_i64(ctx.arg(i + 2)).ok_or(super::NOT_INTEGER)?;
+            let host = String::from_utf8_lossy(ctx.arg(i + 1)).into_owned();
+            req.target = Some((host, port.clamp(0, u16::MAX as i64) as u16));
+            i += 3;
+        } else if is(arg, "force") && !req.force {
+            req.force = true;
+            i += 1;
+        } else {
+            return Err(SYNTAX);
+        }
+    }
+    ctx.node.start_failover(req).map_err(CmdError::Static)?;
+    ctx.client.reply.ok();
+    Ok(())
 }
 
 fn replconf(ctx: &mut Ctx) -> CmdResult {

@@ -109,7 +109,7 @@ impl Node {
         let backlog = self.repl.backlog.as_ref();
         let _ = write!(
             out,
-            "master_failover_state:no-failover\r\n\
+            "master_failover_state:{}\r\n\
              master_replid:{}\r\n\
              master_replid2:{}\r\n\
              master_repl_offset:{}\r\n\
@@ -118,6 +118,7 @@ impl Node {
              repl_backlog_size:{}\r\n\
              repl_backlog_first_byte_offset:{}\r\n\
              repl_backlog_histlen:{}\r\n",
+            self.repl.failover.state.name(),
             self.repl.id,
             self.repl.id2,
             self.repl.offset,

@@ -108,9 +108,16 @@ impl Node {
         &mut self,
         c: &mut Client,
         psync: Option<(&[u8], &[u8])>,
+        failover: bool,
     ) -> Result<(), String> {
         if c.is_attached_replica() {
             return Ok(());
+        }
+        if let (true, Some((id, _))) = (failover, psync) {
+            self.accept_failover_request(c, id)?;
+        }
+        if self.failover_pauses_writes() {
+            return Err("NOMASTERLINK Can't SYNC while failing over".into());
         }
         if self.repl.is_replica() && !self.repl.link_up() {
             return Err(NOT_CONNECTED.into());
@@ -528,6 +535,7 @@ impl Node {
         if std::mem::take(&mut self.repl.acks_arrived) {
             self.refresh_good_replicas();
             self.serve_waiting_clients();
+            self.update_failover();
         }
     }
 
@@ -620,7 +628,10 @@ impl Node {
         // are there to get them, as Redis's cron does.
         if now - self.repl.last_ping_ms >= period_ms {
             self.repl.last_ping_ms = now;
-            if !self.repl.replicas.is_empty() && !self.repl.is_replica() {
+            if !self.repl.replicas.is_empty()
+                && !self.repl.is_replica()
+                && !self.failover_pauses_writes()
+            {
                 self.effects.propagate_to_replicas(&[b"ping"]);
             }
         }

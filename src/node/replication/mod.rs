@@ -16,6 +16,7 @@
 //! the snapshot) is `server::replica_link`; this module decides.
 
 pub mod backlog;
+pub mod failover;
 pub mod info;
 pub mod master;
 pub mod replica;
@@ -131,6 +132,8 @@ pub struct Replication {
     /// Online replicas whose last ACK is recent enough
     /// (`min_slaves_good_slaves`).
     pub good_replicas: usize,
+    /// A `FAILOVER` under way.
+    pub failover: failover::Failover,
     /// Bytes received from a master and sent to replicas.
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
@@ -160,6 +163,7 @@ impl Default for Replication {
             acks_arrived: false,
             waiting: Vec::new(),
             good_replicas: 0,
+            failover: failover::Failover::default(),
             net_input_bytes: 0,
             net_output_bytes: 0,
         }
@@ -289,6 +293,7 @@ impl Node {
     pub fn replication_cron(&mut self) {
         let now = unix_ms();
         self.flush_replication();
+        self.update_failover();
         self.master_cron(now);
         self.replica_cron(now);
         self.flush_replication();

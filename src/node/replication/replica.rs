@@ -45,10 +45,11 @@ impl Node {
             // replica promoted in its place).
             let _ = self.effects.stop_repl();
             self.repl.master_db = self.effects_db_for_resume();
-            self.unblock_all_for_role_change();
         }
+        self.unblock_all_for_role_change();
+        // Our replicas stay: if the new master continues our history they
+        // just go on receiving it through us.
         self.drop_master_client();
-        self.disconnect_replicas();
         self.repl.cached_history = true;
         self.repl.master = Some(MasterLink {
             host: host.to_string(),
@@ -83,7 +84,6 @@ impl Node {
         super::set_log_role(b'M');
         self.repl.shift_id();
         self.disconnect_replicas();
-        self.unblock_all_for_role_change();
         self.ensure_backlog();
         self.effects.force_repl_select();
         tracing::info!(
@@ -117,8 +117,9 @@ impl Node {
         }
     }
 
-    /// Blocked clients cannot survive a change of role (their keys may be
-    /// changed by a master now, or they wait for acks that will not come).
+    /// Blocked clients cannot survive becoming a replica (their keys are
+    /// the master's to change now, or they wait for acks that will not
+    /// come): they get an error and are disconnected, as in Redis.
     fn unblock_all_for_role_change(&mut self) {
         let ids: Vec<_> = self
             .clients
@@ -134,6 +135,7 @@ impl Node {
             self.repl.waiting.retain(|&w| w != id);
             let text = b"UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)";
             c.reply.error(text);
+            c.close_after_reply = true;
             self.stats.count_error(text);
             self.wakeups.push(id);
             self.clients.put(c);

@@ -53,6 +53,12 @@ impl Shared {
     pub fn after_node_work(self: &Rc<Self>) {
         self.switch_listeners();
         replica_link::reconcile(self, &self.link);
+        self.deliver_wakeups();
+    }
+
+    /// Wake the connections the node touched; notice a shutdown request.
+    /// Safe outside the task set (the runtime's park hook).
+    fn deliver_wakeups(&self) {
         let (wakeups, shutdown) = {
             let mut node = self.node.borrow_mut();
             (node.take_wakeups(), node.shutdown.is_some())

@@ -147,16 +147,40 @@ async fn attempt(shared: &Rc<Shared>, streaming: &Cell<bool>) -> Result<(), Stri
     let mut link = Link::new(stream, p.timeout);
     handshake(&mut link, &p).await?;
 
-    let request = shared.node.borrow().psync_request();
+    let (request, failover) = {
+        let node = shared.node.borrow();
+        (node.psync_request(), node.failover_pauses_writes())
+    };
     let offset = request.offset.to_string();
-    link.send(&[b"PSYNC", request.id.as_bytes(), offset.as_bytes()])
-        .await?;
+    let mut psync: Vec<&[u8]> = vec![b"PSYNC", request.id.as_bytes(), offset.as_bytes()];
+    if failover {
+        // We are handing over to this replica: it promotes itself.
+        psync.push(b"FAILOVER");
+    }
+    if let Err(e) = link.send(&psync).await {
+        shared
+            .node
+            .borrow_mut()
+            .abort_failover("Write error to failover target");
+        return Err(e);
+    }
     tracing::info!(
         "Trying a partial resynchronization (request {}:{}).",
         request.id,
         request.offset
     );
     let reply = link.reply_line().await?;
+    if failover {
+        if reply.starts_with("+FULLRESYNC") || reply.starts_with("+CONTINUE") {
+            shared.node.borrow_mut().failover_link_established();
+        } else {
+            shared
+                .node
+                .borrow_mut()
+                .abort_failover("Failover target rejected psync request");
+            return Err(format!("Failover target rejected psync request: {reply}"));
+        }
+    }
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC") {
         let mut parts = rest.split_whitespace();
         let (Some(id), Some(offset)) = (parts.next(), parts.next().and_then(|o| o.parse().ok()))

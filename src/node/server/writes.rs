@@ -191,7 +191,7 @@ pub fn before_sleep() {
         node.request_acks_if_asked();
         node.flush_replication();
     }
-    shared.after_node_work();
+    shared.deliver_wakeups();
     if ids.is_empty() {
         return;
     }

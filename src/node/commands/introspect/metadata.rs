@@ -1421,6 +1421,47 @@ pub static METADATA: &[Meta] = &[
         ],
         ..Meta::BLANK
     },
+    // command: failover
+    Meta {
+        name: "failover",
+        summary: "Hands the master role over to a caught-up replica without losing acknowledged writes, or aborts one in progress",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg {
+                name: "target",
+                kind: ArgType::Block,
+                token: Some("TO"),
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "host", kind: ArgType::String, ..Arg::BLANK },
+                    Arg { name: "port", kind: ArgType::Integer, ..Arg::BLANK },
+                    Arg {
+                        name: "force",
+                        kind: ArgType::PureToken,
+                        token: Some("FORCE"),
+                        flags: af::OPTIONAL,
+                        ..Arg::BLANK
+                    },
+                ],
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "abort",
+                kind: ArgType::PureToken,
+                token: Some("ABORT"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "milliseconds",
+                kind: ArgType::Integer,
+                token: Some("TIMEOUT"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        ..Meta::BLANK
+    },
     // command: flushall
     Meta {
         name: "flushall",
