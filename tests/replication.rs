@@ -755,6 +755,66 @@ fn vigil_failover_refusals_and_timeout() {
     failover_refusals_and_timeout(vigil(), vigil());
 }
 
+/// Stop a node with `SHUTDOWN SAVE`: its snapshot records where it stood
+/// in the replication history.
+fn shutdown_saving(mut n: Node) {
+    n.c.send(b"SHUTDOWN SAVE\r\n");
+    assert!(n.c.is_closed(Duration::from_secs(10)));
+    assert!(wait_until(Duration::from_secs(10), || !n
+        .server
+        .is_running()));
+}
+
+/// PSYNC2 across restarts: a replica restarted from its snapshot, and then
+/// a master restarted from its own, each continue with a partial resync.
+fn restarts_resume_the_history(kind: Kind) {
+    let (m_dir, r_dir) = (TempDir::new("repl-m"), TempDir::new("repl-r"));
+    let m_dir_s = m_dir.0.to_str().unwrap().to_string();
+    let r_dir_s = r_dir.0.to_str().unwrap().to_string();
+    let mut m = Node::start(kind, &["--dir", &m_dir_s]);
+    fill(&mut m);
+    let r = Node::start(kind, &["--dir", &r_dir_s]);
+    let mut r = r;
+    r.replicaof(&m);
+    converge(&mut m, &mut [&mut r]);
+    assert_eq!(m.stat("sync_full"), 1);
+
+    shutdown_saving(r);
+    m.ok("SET missed-by-the-replica 1");
+    let port = m.port().to_string();
+    let mut r = Node::start(
+        kind,
+        &["--dir", &r_dir_s, "--replicaof", "127.0.0.1", &port],
+    );
+    r.wait_link_up();
+    converge(&mut m, &mut [&mut r]);
+    assert_eq!(
+        m.stat("sync_partial_ok"),
+        1,
+        "the restarted replica resynced fully"
+    );
+    assert_eq!(m.stat("sync_full"), 1);
+    assert_eq!(r.say("GET missed-by-the-replica"), "$1\r\n1\r\n");
+
+    shutdown_saving(m);
+    let mut m = Node::start(kind, &["--dir", &m_dir_s]);
+    r.replicaof(&m);
+    r.wait_link_up();
+    assert_eq!(
+        m.stat("sync_full"),
+        0,
+        "the restarted master needed a full sync"
+    );
+    assert_eq!(m.stat("sync_partial_ok"), 1);
+    m.ok("SET after-restart 1");
+    converge(&mut m, &mut [&mut r]);
+}
+
+#[test]
+fn vigil_nodes_resume_the_history_after_restarts() {
+    restarts_resume_the_history(vigil());
+}
+
 // ---------------------------------------------------------------------------
 // 4. Faults
 

@@ -69,8 +69,54 @@ impl Node {
     /// `replicaof` in the configuration: at start-up there is no history
     /// worth continuing yet, so the first sync is a full one (`PSYNC ? -1`).
     pub fn replicate_from_config(&mut self, host: &str, port: u16) {
+        let restored = self.repl.backlog.is_some();
         self.set_master(host, port);
-        self.repl.cached_history = false;
+        // Unless the snapshot we started from recorded where we stood.
+        self.repl.cached_history = restored;
+    }
+
+    /// After loading `dbfilename` at start-up: the replication id and
+    /// offset it recorded let the history continue. A replica (configured
+    /// with `replicaof`) asks its master to continue from there; a master
+    /// keeps it as its previous history, so its replicas resync partially
+    /// after a restart.
+    pub fn restore_replication_info(
+        &mut self,
+        info: &crate::node::persistence::rdb::reader::FileInfo,
+    ) {
+        let text = |name: &str| {
+            info.aux(name)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
+        let (Some(id), Some(offset), Some(db)) = (
+            text("repl-id"),
+            text("repl-offset").and_then(|o| o.parse::<i64>().ok()),
+            text("repl-stream-db").and_then(|d| d.parse::<i64>().ok()),
+        ) else {
+            return;
+        };
+        if id.len() != 40 || offset < 0 || db < 0 {
+            return;
+        }
+        if self.config.settings.replicaof.0.is_some() {
+            self.repl.id = id;
+            self.repl.offset = offset;
+            self.repl.master_db = (db as usize).min(self.keyspace.dbs.len() - 1);
+        } else {
+            self.repl.id2 = id;
+            self.repl.second_offset = offset + 1;
+            self.repl.offset = offset;
+            self.repl.no_replicas_since_ms = Some(self.now_ms);
+        }
+        self.ensure_backlog();
+        tracing::info!(
+            "Restored replication ID and offset from the RDB file ({} {offset})",
+            if self.repl.is_replica() {
+                &self.repl.id
+            } else {
+                &self.repl.id2
+            }
+        );
     }
 
     /// `REPLICAOF NO ONE`: become a master, keeping the data; the old

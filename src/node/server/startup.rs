@@ -58,7 +58,8 @@ async fn load_snapshot(shared: &Rc<Shared>) -> Result<(), StartError> {
     };
     let loaded = load_rdb(shared, &path, rules, progress).await;
     let state = shared.node.borrow_mut().loading.take();
-    loaded.map_err(fatal)?;
+    let info = loaded.map_err(fatal)?;
+    shared.node.borrow_mut().restore_replication_info(&info);
     if let Some(state) = state {
         let mut node = shared.node.borrow_mut();
         node.rdb.last_load_keys_loaded = state.keys_loaded;
