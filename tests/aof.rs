@@ -518,6 +518,40 @@ fn turning_the_aof_on_at_run_time_writes_a_base_first() {
 }
 
 #[test]
+fn debug_loadaof_replaces_the_dataset_with_the_aof() {
+    let dir = TempDir::new("loadaof");
+    let d = dir_arg(&dir);
+    let (child, port) = start_or_fail(&d, &["--appendonly", "no"]).expect("starts");
+    let mut c = Raw::connect(port);
+    assert_eq!(
+        c.cmd_str("DEBUG LOADAOF"),
+        "-ERR Error loading the append only file: the AOF is not enabled\r\n"
+    );
+    // The base holds these (DEBUG POPULATE is not propagated), the incr
+    // file what follows.
+    fill(&mut c);
+    assert_eq!(c.cmd_str("CONFIG SET appendonly yes"), "+OK\r\n");
+    wait_rewrites(&mut c, 1);
+    c.cmd_str("RPUSH list a b c");
+    c.cmd_str("EXPIRE list 1000");
+    let want = digest(&mut c);
+    let incr = aof_dir(&dir.0).join("appendonly.aof.1.incr.aof");
+    let size = std::fs::metadata(&incr).unwrap().len();
+    // A key that only lives in memory (not propagated) goes away.
+    c.cmd_str("DEBUG POPULATE 10 memory-only");
+    assert_eq!(c.cmd_str("DEBUG LOADAOF"), "+OK\r\n");
+    assert_eq!(digest(&mut c), want);
+    assert_eq!(c.cmd_str("EXISTS memory-only:0"), ":0\r\n");
+    // Loading appended nothing; writes after it are appended again.
+    assert_eq!(std::fs::metadata(&incr).unwrap().len(), size);
+    c.cmd_str("SET after 1");
+    assert!(std::fs::metadata(&incr).unwrap().len() > size);
+    assert_eq!(c.cmd_str("DEBUG LOADAOF"), "+OK\r\n");
+    assert_eq!(c.cmd_str("GET after"), "$1\r\n1\r\n");
+    stop(child);
+}
+
+#[test]
 fn the_aof_is_rewritten_automatically_when_it_doubles() {
     let dir = TempDir::new("aof-auto");
     let d = dir_arg(&dir);

@@ -294,6 +294,23 @@ impl Node {
         }
     }
 
+    /// A replaced dataset invalidates every WATCH on keys that existed.
+    pub fn touch_every_watched_key(&mut self) {
+        let mut touched = Vec::new();
+        for (db, keys) in self.watched.iter().enumerate() {
+            for (key, ids) in keys {
+                if self.keyspace.dbs[db].contains(key) {
+                    touched.extend(ids.iter().copied());
+                }
+            }
+        }
+        for id in touched {
+            if let Some(c) = self.clients.get_mut(id) {
+                c.dirty_cas = true;
+            }
+        }
+    }
+
     /// Start watching `key` for the client.
     pub fn watch_key(&mut self, cur: &mut Client, key: &[u8]) {
         let db = cur.db;

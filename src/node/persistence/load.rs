@@ -140,15 +140,27 @@ impl Node {
 
     /// Load `dbfilename` in one go, blocking (DEBUG RELOAD).
     pub fn load_now(&mut self, rules: InsertRules) -> Result<(u64, u64), String> {
-        let file = File::open(&self.config.settings.dbfilename).map_err(|e| e.to_string())?;
+        let path = std::path::PathBuf::from(&self.config.settings.dbfilename);
+        self.load_file_now(&path, rules).map(|(_, counts)| counts)
+    }
+
+    /// Load the RDB at `path` in one go, blocking (DEBUG RELOAD, DEBUG
+    /// LOADAOF). Returns what the file said of itself and the counts.
+    pub fn load_file_now(
+        &mut self,
+        path: &Path,
+        rules: InsertRules,
+    ) -> Result<(FileInfo, (u64, u64)), String> {
+        let file = File::open(path).map_err(|e| e.to_string())?;
         let databases = self.keyspace.dbs.len();
         let mut keys = Vec::new();
-        reader::read(BufReader::with_capacity(1 << 20, file), databases, |k| {
+        let info = reader::read(BufReader::with_capacity(1 << 20, file), databases, |k| {
             keys.push(k);
             Ok(())
         })
         .map_err(|e| e.to_string())?;
-        self.insert_loaded(keys, rules)
+        let counts = self.insert_loaded(keys, rules)?;
+        Ok((info, counts))
     }
 }
 

@@ -356,21 +356,4 @@ impl Node {
         self.wakeups.push(id);
         self.clients.put(c);
     }
-
-    /// A replaced dataset invalidates every WATCH on keys that existed.
-    fn touch_every_watched_key(&mut self) {
-        let mut touched = Vec::new();
-        for (db, keys) in self.watched.iter().enumerate() {
-            for (key, ids) in keys {
-                if self.keyspace.dbs[db].contains(key) {
-                    touched.extend(ids.iter().copied());
-                }
-            }
-        }
-        for id in touched {
-            if let Some(c) = self.clients.get_mut(id) {
-                c.dirty_cas = true;
-            }
-        }
-    }
 }

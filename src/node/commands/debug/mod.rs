@@ -84,6 +84,16 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
         _ if is("populate") && (3..=5).contains(&argc) => populate(ctx),
         _ if is("protocol") && argc == 3 => protocol(ctx),
         _ if is("reload") => reload(ctx),
+        _ if is("loadaof") && argc == 2 => {
+            ctx.node.touch_every_watched_key();
+            ctx.node.load_aof_now().map_err(|e| {
+                tracing::warn!("DEBUG LOADAOF failed: {e}");
+                CmdError::msg(format!("ERR Error loading the append only file: {e}"))
+            })?;
+            tracing::warn!("Append Only File loaded by DEBUG LOADAOF");
+            ctx.client.reply.ok();
+            Ok(())
+        }
         _ if is("log") && argc == 3 => {
             tracing::warn!("DEBUG LOG: {}", String::from_utf8_lossy(c_str(ctx.arg(2))));
             ctx.client.reply.ok();
@@ -384,6 +394,8 @@ fn help(ctx: &mut Ctx) -> CmdResult {
             "    Output a hex signature representing the current DB content.",
             "DIGEST-VALUE <key> [<key> ...]",
             "    Output a hex signature of the values of all the specified keys.",
+            "LOADAOF",
+            "    Flush the AOF buffers on disk and reload the AOF in memory.",
             "LOG <message>",
             "    Write <message> to the server log.",
             "OBJECT <key>",
@@ -396,6 +408,19 @@ fn help(ctx: &mut Ctx) -> CmdResult {
             "    Reply with a test value of the specified type. <type> can be: string,",
             "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
             "    true, false.",
+            "RELOAD [option ...]",
+            "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+            "    * MERGE: conflicting keys will be loaded from RDB.",
+            "    * NOFLUSH: the existing database will not be removed before load, but",
+            "      conflicting keys will generate an exception and kill the server.",
+            "    * NOSAVE: the database will be loaded from an existing RDB file.",
+            "    Examples:",
+            "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+            "      the database.",
+            "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+            "      existing RDB file.",
+            "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+            "      file to the database.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Setting it to 0 disables expiring keys in background when they are not",
             "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",

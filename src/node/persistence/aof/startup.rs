@@ -7,6 +7,7 @@
 //! through [`CommandFileLoad`], a step at a time so that clients get
 //! `-LOADING` meanwhile), and [`Node::open_aof_after_load`] makes the AOF
 //! ready to append: creating a first base and incr file if there were none.
+//! [`Node::load_aof_now`] is the same load done at once (DEBUG LOADAOF).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
@@ -209,6 +210,66 @@ impl CommandFileLoad {
 }
 
 impl Node {
+    /// `DEBUG LOADAOF`: write out and fsync the AOF, then replace the
+    /// dataset with what its files load to, blocking. Nothing is propagated
+    /// meanwhile (the AOF already holds it); if the files do not load, the
+    /// dataset that was there stays.
+    pub fn load_aof_now(&mut self) -> Result<(), String> {
+        if self.aof.status != Status::On {
+            return Err("the AOF is not enabled".into());
+        }
+        self.flush_aof(true);
+        self.sync_aof();
+        let files = files_to_load(&self.aof_dir(), &self.aof.manifest.clone())?;
+        let fresh = crate::node::keyspace::Keyspace::new(self.keyspace.dbs.len());
+        let old = std::mem::replace(&mut self.keyspace, fresh);
+        let effects = std::mem::take(&mut self.effects);
+        self.loading = Some(crate::node::persistence::load::LoadingState {
+            started_unix: unix_ms() / 1000,
+            total_bytes: 0,
+            loaded_bytes: Default::default(),
+            keys_loaded: 0,
+            keys_expired: 0,
+        });
+        let result = self.load_aof_files_now(files);
+        self.loading = None;
+        self.effects = effects;
+        match result {
+            Ok(()) => {
+                let keys: u64 = old.dbs.iter().map(|db| db.len() as u64).sum();
+                crate::node::keyspace::lazyfree::free_later(old, keys);
+                self.dirty = 0;
+                Ok(())
+            }
+            Err(e) => {
+                self.keyspace = old;
+                Err(e)
+            }
+        }
+    }
+
+    fn load_aof_files_now(&mut self, files: Vec<FileToLoad>) -> Result<(), String> {
+        let rules = crate::node::persistence::load::InsertRules {
+            drop_expired: false,
+            replace_existing: false,
+        };
+        for file in files {
+            let size = std::fs::metadata(&file.path)
+                .map_err(|e| format!("{}: {e}", file.name))?
+                .len();
+            let mut offset = 0;
+            if size > 0 && starts_with_rdb(&file.path).map_err(|e| e.to_string())? {
+                let (info, _) = self.load_file_now(&file.path, rules)?;
+                offset = info.length;
+            }
+            if offset < size {
+                let mut load = CommandFileLoad::open(file, offset).map_err(|e| e.to_string())?;
+                while !load.step(self, usize::MAX)? {}
+            }
+        }
+        Ok(())
+    }
+
     /// After loading (or with no AOF at all): make sure a base and an incr
     /// file exist, open the last incr file for appending, and start
     /// feeding the AOF. `manifest` is what was loaded (empty if nothing).
