@@ -275,11 +275,21 @@ fn an_old_single_file_aof_is_moved_into_the_directory() {
 /// and output if it exited. A port taken meanwhile by another test is
 /// retried with another.
 fn start_or_fail(dir: &str, extra: &[&str]) -> Result<(Running, u16), (i32, String)> {
-    let mut result = try_start(dir, extra);
+    start_limited(dir, extra, None)
+}
+
+/// [`start_or_fail`], with the size of files the server may write limited
+/// to `file_size_limit` bytes (RLIMIT_FSIZE) if given.
+fn start_limited(
+    dir: &str,
+    extra: &[&str],
+    file_size_limit: Option<u64>,
+) -> Result<(Running, u16), (i32, String)> {
+    let mut result = try_start(dir, extra, file_size_limit);
     for _ in 0..5 {
         match &result {
             Err((_, log)) if log.contains("Is another server already running") => {
-                result = try_start(dir, extra)
+                result = try_start(dir, extra, file_size_limit)
             }
             _ => break,
         }
@@ -287,9 +297,28 @@ fn start_or_fail(dir: &str, extra: &[&str]) -> Result<(Running, u16), (i32, Stri
     result
 }
 
-fn try_start(dir: &str, extra: &[&str]) -> Result<(Running, u16), (i32, String)> {
+fn try_start(
+    dir: &str,
+    extra: &[&str],
+    file_size_limit: Option<u64>,
+) -> Result<(Running, u16), (i32, String)> {
+    use std::os::unix::process::CommandExt;
     let port = common::free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil-server"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vigil-server"));
+    if let Some(limit) = file_size_limit {
+        // SAFETY: only async-signal-safe setrlimit runs between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                let lim = libc::rlimit {
+                    rlim_cur: limit,
+                    rlim_max: libc::RLIM_INFINITY,
+                };
+                libc::setrlimit(libc::RLIMIT_FSIZE, &lim);
+                Ok(())
+            });
+        }
+    }
+    let mut child = command
         .args([
             "--port",
             &port.to_string(),
@@ -548,6 +577,69 @@ fn debug_loadaof_replaces_the_dataset_with_the_aof() {
     assert!(std::fs::metadata(&incr).unwrap().len() > size);
     assert_eq!(c.cmd_str("DEBUG LOADAOF"), "+OK\r\n");
     assert_eq!(c.cmd_str("GET after"), "$1\r\n1\r\n");
+    stop(child);
+}
+
+#[test]
+fn a_failed_aof_write_refuses_writes_until_a_retry_succeeds() {
+    let dir = TempDir::new("aof-full");
+    let d = dir_arg(&dir);
+    // The disk "fills up" at 64 KiB per file.
+    let (child, port) =
+        start_limited(&d, &["--appendfsync", "everysec"], Some(64 * 1024)).expect("starts");
+    let mut c = Raw::connect(port);
+    let value = "v".repeat(1000);
+    let mut acknowledged = Vec::new();
+    let mut refusal = String::new();
+    for i in 0..200 {
+        let reply = c.cmd_str(&format!("SET k{i} {value}"));
+        if reply == "+OK\r\n" {
+            acknowledged.push(i);
+        } else {
+            refusal = reply;
+            break;
+        }
+    }
+    assert_eq!(
+        refusal,
+        "-MISCONF Errors writing to the AOF file: File too large\r\n",
+        "after {} writes",
+        acknowledged.len()
+    );
+    assert_eq!(c.cmd_str("GET k0").len(), 1009, "reads still work");
+    assert!(info_field(&mut c, "persistence", "aof_last_write_status") == "err");
+
+    // Space again: the retry writes the pending data and writes resume.
+    let lim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: prlimit on our own child with a valid new limit.
+    let r = unsafe {
+        libc::prlimit(
+            child.0.id() as i32,
+            libc::RLIMIT_FSIZE,
+            &lim,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(r, 0);
+    assert!(wait_until(Duration::from_secs(5), || c
+        .cmd_str("SET after 1")
+        == "+OK\r\n"));
+    assert_eq!(
+        info_field(&mut c, "persistence", "aof_last_write_status"),
+        "ok"
+    );
+    let want = digest(&mut c);
+    stop(child);
+    // Everything acknowledged is in the AOF.
+    let (child, port) = start_or_fail(&d, &[]).expect("loads");
+    let mut c = Raw::connect(port);
+    assert_eq!(digest(&mut c), want);
+    for i in acknowledged {
+        assert_eq!(c.cmd_str(&format!("EXISTS k{i}")), ":1\r\n");
+    }
     stop(child);
 }
 

@@ -252,7 +252,7 @@ impl Node {
              mem_clients_slaves:{replicas_mem}\r\n\
              mem_clients_normal:{clients_mem}\r\n\
              mem_cluster_links:0\r\n\
-             mem_aof_buffer:0\r\n\
+             mem_aof_buffer:{}\r\n\
              mem_allocator:jemalloc-5.3.0\r\n\
              active_defrag_running:0\r\n\
              lazyfree_pending_objects:{}\r\n\
@@ -277,6 +277,7 @@ impl Node {
             ratio(rss, used),
             rss as i64 - used as i64,
             backlog_mem + replicas_mem,
+            self.effects.aof_pending(),
             keyspace::lazyfree::pending(),
             keyspace::lazyfree::freed(),
         );

@@ -224,6 +224,10 @@ impl std::fmt::Display for StartError {
 /// Run a node with `config` until it is shut down.
 pub fn run(config: Config) -> Result<(), StartError> {
     logging::init(&config.settings);
+    // A file-size limit (RLIMIT_FSIZE) must fail the write with EFBIG,
+    // handled like a full disk, not kill the server.
+    // SAFETY: installs SIG_IGN for one signal before any thread starts.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         // Redis's beforeSleep: replies go out when there is no more work.
