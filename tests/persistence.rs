@@ -422,3 +422,45 @@ fn a_crash_mid_snapshot_leaves_the_last_completed_one() {
     let vigil = Server::vigil(&["--dir", &d]);
     assert_eq!(digest(&mut vigil.raw()), want);
 }
+
+#[test]
+fn a_background_save_reports_the_memory_it_copied() {
+    let dir = TempDir::new("cow");
+    let vigil = Server::vigil(&["--dir", &dir_arg(&dir), "--rdb-key-save-delay", "100"]);
+    let mut c = vigil.raw();
+    // A testing knob, as in Redis: shown only when asked for by name.
+    assert_eq!(
+        c.cmd_str("CONFIG GET rdb-key-save-delay"),
+        "*2\r\n$18\r\nrdb-key-save-delay\r\n$3\r\n100\r\n"
+    );
+    assert!(!c.cmd_str("CONFIG GET *").contains("rdb-key-save-delay"));
+    c.cmd_str("DEBUG POPULATE 10000 key 100");
+    assert_eq!(c.cmd_str("BGSAVE"), "+Background saving started\r\n");
+    // Rewriting every value while the child runs makes it copy pages.
+    let value = "x".repeat(100);
+    let mut copied = 0;
+    let sampled = wait_until(Duration::from_secs(20), || {
+        for i in 0..1000 {
+            c.cmd_str(&format!("SET key:{i} {value}"));
+        }
+        copied = info_field(&mut c, "persistence", "current_cow_size")
+            .parse::<u64>()
+            .unwrap();
+        copied > 0
+    });
+    assert!(sampled, "no copy-on-write sample while the save ran");
+    let peak: u64 = info_field(&mut c, "persistence", "current_cow_peak")
+        .parse()
+        .unwrap();
+    assert!(peak >= copied);
+    assert!(wait_until(Duration::from_secs(20), || info_field(
+        &mut c,
+        "persistence",
+        "rdb_bgsave_in_progress"
+    ) == "0"));
+    let last: u64 = info_field(&mut c, "persistence", "rdb_last_cow_size")
+        .parse()
+        .unwrap();
+    assert!(last >= copied, "{last} < {copied}");
+    assert_eq!(info_field(&mut c, "persistence", "current_cow_size"), "0");
+}

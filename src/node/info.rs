@@ -290,6 +290,11 @@ impl Node {
             .child
             .as_ref()
             .map_or(-1, |c| c.started.elapsed().as_secs() as i64);
+        let cow_age = if r.cow.taken_ms > 0 {
+            (self.now_ms - r.cow.taken_ms) / 1000
+        } else {
+            0
+        };
         let aof_current = a
             .child
             .as_ref()
@@ -299,9 +304,9 @@ impl Node {
             "# Persistence\r\n\
              loading:{}\r\n\
              async_loading:0\r\n\
-             current_cow_peak:0\r\n\
-             current_cow_size:0\r\n\
-             current_cow_size_age:0\r\n\
+             current_cow_peak:{}\r\n\
+             current_cow_size:{}\r\n\
+             current_cow_size_age:{cow_age}\r\n\
              current_fork_perc:0.00\r\n\
              current_save_keys_processed:0\r\n\
              current_save_keys_total:0\r\n\
@@ -312,7 +317,7 @@ impl Node {
              rdb_last_bgsave_time_sec:{}\r\n\
              rdb_current_bgsave_time_sec:{current}\r\n\
              rdb_saves:{}\r\n\
-             rdb_last_cow_size:0\r\n\
+             rdb_last_cow_size:{}\r\n\
              rdb_last_load_keys_expired:{}\r\n\
              rdb_last_load_keys_loaded:{}\r\n\
              aof_enabled:{}\r\n\
@@ -324,16 +329,19 @@ impl Node {
              aof_rewrites:{}\r\n\
              aof_rewrites_consecutive_failures:{}\r\n\
              aof_last_write_status:{}\r\n\
-             aof_last_cow_size:0\r\n\
+             aof_last_cow_size:{}\r\n\
              module_fork_in_progress:0\r\n\
              module_fork_last_cow_size:0\r\n",
             self.loading.is_some() as u8,
+            r.cow.peak,
+            r.cow.current,
             self.dirty,
             r.child.is_some() as u8,
             self.lastsave_unix,
             if r.last_bgsave_ok { "ok" } else { "err" },
             r.last_bgsave_secs,
             r.saves,
+            r.last_cow_size,
             r.last_load_keys_expired,
             r.last_load_keys_loaded,
             (a.status != AofStatus::Off) as u8,
@@ -348,6 +356,7 @@ impl Node {
             } else {
                 "ok"
             },
+            a.last_cow_size,
         );
         if a.status != AofStatus::Off {
             let _ = write!(

@@ -52,6 +52,7 @@ fn dump(ctx: &mut Ctx) -> CmdResult {
     let opts = writer::WriteOptions {
         compress: s.rdbcompression,
         checksum: true,
+        key_delay_us: 0,
     };
     match ctx.node.lookup_read(ctx.client, ctx.argv[1]) {
         Some(v) => {

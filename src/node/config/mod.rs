@@ -49,6 +49,9 @@ pub mod flags {
     /// An empty string means "not set": `CONFIG REWRITE` drops the
     /// directive's lines instead of writing `name ""`.
     pub const EMPTY_IS_NULL: u32 = 1 << 4;
+    /// A testing knob: `CONFIG GET` shows it only when asked by its exact
+    /// name, not through a pattern.
+    pub const HIDDEN: u32 = 1 << 5;
 }
 
 /// One configuration directive.
@@ -242,7 +245,7 @@ impl Config {
                 }
                 continue;
             }
-            for d in DIRECTIVES {
+            for d in DIRECTIVES.iter().filter(|d| d.flags & flags::HIDDEN == 0) {
                 for name in std::iter::once(d.name).chain(d.alias) {
                     if !seen(&out, name.as_bytes())
                         && crate::util::glob::matches(pattern, name.as_bytes(), true)

@@ -106,6 +106,7 @@ settings! {
     dbfilename: String = "dump.rdb" => "dbfilename", Spec::Str, PROTECTED;
     dir: String = "./" => "dir", Spec::Str, PROTECTED;
     rdb_del_sync_files: bool = "no" => "rdb-del-sync-files", Spec::Bool;
+    rdb_key_save_delay: i64 = "0" => "rdb-key-save-delay", Spec::Int(-INT_MAX - 1, INT_MAX), HIDDEN;
     rdb_save_incremental_fsync: bool = "yes" => "rdb-save-incremental-fsync", Spec::Bool;
     sanitize_dump_payload: SanitizeDumpPayload = "no" => "sanitize-dump-payload", Spec::Special;
 

@@ -65,6 +65,42 @@ pub fn reap(pid: libc::pid_t) -> Option<Exit> {
     })
 }
 
+/// Memory a running child copied since the fork (its private dirty
+/// pages, as Redis's child reports them), or `None` if it cannot be read.
+pub fn copied_bytes(pid: libc::pid_t) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let kb: u64 = text
+        .lines()
+        .filter(|l| l.starts_with("Private_Dirty:"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum();
+    Some(kb * 1024)
+}
+
+/// Copy-on-write of the running child, sampled about once a second (INFO
+/// `current_cow_*`; the last sample becomes `rdb/aof_last_cow_size`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CowSample {
+    pub current: u64,
+    pub peak: u64,
+    /// When `current` was taken (Unix ms); 0 before the first sample.
+    pub taken_ms: i64,
+}
+
+impl CowSample {
+    /// Take a new sample of child `pid` if the last one is a second old.
+    pub fn refresh(&mut self, pid: libc::pid_t, now_ms: i64) {
+        if now_ms - self.taken_ms < 1000 {
+            return;
+        }
+        if let Some(bytes) = copied_bytes(pid) {
+            self.current = bytes;
+            self.peak = self.peak.max(bytes);
+            self.taken_ms = now_ms;
+        }
+    }
+}
+
 /// Stop child `pid` (SIGUSR1, which it does not handle) and wait for it.
 pub fn kill(pid: libc::pid_t) {
     // SAFETY: signalling and reaping our own child process.

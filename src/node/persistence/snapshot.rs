@@ -43,6 +43,10 @@ pub struct RdbState {
     pub scheduled: bool,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
+    /// Copy-on-write of the running child (save or AOF rewrite).
+    pub cow: child::CowSample,
+    /// `rdb_last_cow_size`.
+    pub last_cow_size: u64,
     /// Duration of the last `fork()`, µs (`latest_fork_usec`).
     pub latest_fork_usec: u64,
     pub total_forks: u64,
@@ -59,6 +63,8 @@ impl Default for RdbState {
             scheduled: false,
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
+            cow: child::CowSample::default(),
+            last_cow_size: 0,
             latest_fork_usec: 0,
             total_forks: 0,
         }
@@ -75,6 +81,7 @@ impl Node {
         WriteOptions {
             compress: s.rdbcompression,
             checksum: s.rdbchecksum,
+            key_delay_us: s.rdb_key_save_delay.max(0) as u64,
         }
     }
 
@@ -166,6 +173,10 @@ impl Node {
 
     /// From the cron: collect a finished child, start due or scheduled saves.
     pub fn persistence_cron(&mut self) {
+        let running = self.rdb.child.as_ref().map(|c| c.pid);
+        if let Some(pid) = running.or(self.aof.child.as_ref().map(|c| c.pid)) {
+            self.rdb.cow.refresh(pid, self.now_ms);
+        }
         self.reap_child();
         self.aof_cron();
         if self.has_child() {
@@ -208,6 +219,7 @@ impl Node {
             return;
         };
         let running = self.rdb.child.take().expect("checked above");
+        self.rdb.last_cow_size = std::mem::take(&mut self.rdb.cow).current;
         if running.to_sockets {
             let ok = exit == Exit::Success;
             if ok {

@@ -87,6 +87,8 @@ pub struct AofState {
     pub child: Option<RewriteChild>,
     pub rewrite_scheduled: bool,
     pub last_rewrite_secs: i64,
+    /// `aof_last_cow_size`.
+    pub last_cow_size: u64,
     pub last_rewrite_ok: bool,
     pub rewrites: u64,
     pub consecutive_failures: u64,
@@ -115,6 +117,7 @@ impl Default for AofState {
             child: None,
             rewrite_scheduled: false,
             last_rewrite_secs: -1,
+            last_cow_size: 0,
             last_rewrite_ok: true,
             rewrites: 0,
             consecutive_failures: 0,

@@ -171,6 +171,7 @@ impl Node {
             return;
         };
         let running = self.aof.child.take().expect("checked above");
+        self.aof.last_cow_size = std::mem::take(&mut self.rdb.cow).current;
         self.aof.last_rewrite_secs = running.started.elapsed().as_secs() as i64;
         let temp = self.aof_dir().join(temp_base_name(running.pid));
         let outcome = match exit {

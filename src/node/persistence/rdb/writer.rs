@@ -22,6 +22,9 @@ pub struct WriteOptions {
     pub compress: bool,
     /// `rdbchecksum`: write the CRC (else 8 zero bytes).
     pub checksum: bool,
+    /// `rdb-key-save-delay`: microseconds to sleep after each key (a
+    /// testing knob that makes a snapshot slow enough to observe).
+    pub key_delay_us: u64,
 }
 
 impl Default for WriteOptions {
@@ -29,6 +32,7 @@ impl Default for WriteOptions {
         WriteOptions {
             compress: true,
             checksum: true,
+            key_delay_us: 0,
         }
     }
 }
@@ -78,6 +82,9 @@ pub fn write_keyspace<W: Write>(
                 e.raw(&when.to_le_bytes())?;
             }
             write_key(&mut e, key, value, opts)?;
+            if opts.key_delay_us > 0 {
+                std::thread::sleep(std::time::Duration::from_micros(opts.key_delay_us));
+            }
         }
     }
     e.finish(opts.checksum)?;
@@ -299,7 +306,7 @@ mod tests {
             let mut file = Vec::new();
             let opts = WriteOptions {
                 compress,
-                checksum: true,
+                ..WriteOptions::default()
             };
             write_keyspace(&mut file, &ks, &AuxFields::default(), opts).unwrap();
             let mut keys = Vec::new();
