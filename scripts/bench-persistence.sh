@@ -75,14 +75,17 @@ for name in vigil redis; do
     cli "$name" debug populate "$KEYS" key 16 >/dev/null
     t=$(now); cli "$name" save >/dev/null; R[$name,save_s]=$(elapsed "$t")
     R[$name,rdb_mb]=$(echo "$(stat -c %s "$WORK/$name/dump.rdb") / 1048576" | bc -l)
-    R[$name,ping_ms]=$(max_ping_during_bgsave "${PORT[$name]}")
-    R[$name,fork_ms]=$(echo "$(stat_field "$name" latest_fork_usec) / 1000" | bc -l)
-    R[$name,cow_mb]=$(echo "$(cow_during_bgsave "$name") / 1024" | bc -l)
+    # Restart from exactly that snapshot (the write load below adds keys).
     stop "$name"
-
     rm -f "$WORK/$name.log"
     start "$name"
     R[$name,load_s]=$(grep -o 'DB loaded from disk: [0-9.]*' "$WORK/$name.log" | awk '{print $5}')
+    R[$name,ping_ms]=$(max_ping_during_bgsave "${PORT[$name]}")
+    R[$name,fork_ms]=$(echo "$(stat_field "$name" latest_fork_usec) / 1000" | bc -l)
+    R[$name,cow_mb]=$(echo "$(cow_during_bgsave "$name") / 1024" | bc -l)
+    # Back to the same dataset for the AOF rewrite.
+    cli "$name" flushall >/dev/null
+    cli "$name" debug populate "$KEYS" key 16 >/dev/null
     cli "$name" config set appendonly yes >/dev/null
     while [[ "$(info "$name" aof_rewrite_in_progress)" != 0 || "$(info "$name" aof_rewrite_scheduled)" != 0 ]]; do sleep 0.05; done
     t=$(now); cli "$name" bgrewriteaof >/dev/null
