@@ -5,4 +5,5 @@
 
 pub mod node;
 pub mod resp;
+pub mod sentinel;
 pub mod util;

@@ -1,6 +1,7 @@
 //! Small helpers shared by the node and the monitor: Redis's number rules,
-//! glob matching and LZF compression.
+//! glob matching, LZF compression, and replacing files crash-safely.
 
+pub mod files;
 pub mod glob;
 pub mod histogram;
 pub mod lzf;

@@ -4,7 +4,6 @@
 pub mod aof;
 pub mod child;
 pub mod crc64;
-pub mod files;
 pub mod load;
 pub mod rdb;
 pub mod snapshot;

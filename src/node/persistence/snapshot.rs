@@ -11,9 +11,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::child::{self, Exit};
-use super::files::replace_atomically;
 use super::rdb::writer::{write_keyspace, AuxFields, WriteOptions};
 use crate::node::{unix_ms, Node};
+use crate::util::files::replace_atomically;
 
 /// A running background save.
 #[derive(Debug)]

@@ -38,9 +38,9 @@ use std::time::Instant;
 
 use self::fsync::FsyncWorker;
 use self::manifest::Manifest;
-use super::files::replace_atomically;
 use crate::node::config::types::AppendFsync;
 use crate::node::{unix_ms, Node};
+use crate::util::files::replace_atomically;
 
 /// Whether commands go to the AOF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,8 +18,8 @@ use std::time::Instant;
 use super::manifest::{AofFile, Manifest};
 use super::{create_append, RewriteChild, Status};
 use crate::node::persistence::child::{self, Exit};
-use crate::node::persistence::files::sync_dir;
 use crate::node::{unix_ms, Node};
+use crate::util::files::sync_dir;
 
 /// After this many consecutive failures, automatic rewrites back off.
 const FAILURES_BEFORE_BACKOFF: u64 = 3;
