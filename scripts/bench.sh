@@ -21,36 +21,11 @@ REQUESTS=${2:-1000000}
 TESTS=${TESTS:-set,get,incr,mset}
 CLIENTS=50
 
-for tool in redis-server redis-benchmark redis-cli; do
-    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)" >&2; exit 1; }
-done
-cargo build --release --quiet --bin vigil-server
-VIGIL=target/release/vigil-server
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-declare -A PID_OF
-start() { # name binary port
-    local name=$1 bin=$2 port=$3
-    mkdir -p "$WORK/$name"
-    "$bin" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK/$name" \
-        --logfile "$WORK/$name.log" &
-    PIDS+=($!)
-    PID_OF[$name]=$!
-    for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.05; done
-    echo "$name did not start" >&2; exit 1
-}
-
-VPORT=$(free_port); start vigil "$VIGIL" "$VPORT"
-RPORT=$(free_port); start redis redis-server "$RPORT"
+source scripts/bench-lib.sh
+start vigil
+start redis
+VPORT=${PORT[vigil]}
+RPORT=${PORT[redis]}
 echo "vigil-server $($VIGIL --version | head -1)"
 echo "redis-server $(redis-server --version)"
 echo "redis-benchmark -t $TESTS -n $REQUESTS -c $CLIENTS [-P 16], $ROUNDS alternating rounds, median ops/s"
@@ -65,10 +40,10 @@ run() { # server port pipeline
     redis-cli -p "$port" flushall >/dev/null
     for test in ${TESTS//,/ }; do
         local before after
-        before=$(cpu_ticks "${PID_OF[$server]}")
+        before=$(cpu_ticks "${PID[$server]}")
         redis-benchmark -p "$port" -t "$test" -n "$REQUESTS" -c "$CLIENTS" -P "$pipe" --csv -q 2>/dev/null |
             tail -n +2 | tr -d '"' | while IFS=, read -r name rps _; do echo "$name,$rps"; done >"$WORK/out"
-        after=$(cpu_ticks "${PID_OF[$server]}")
+        after=$(cpu_ticks "${PID[$server]}")
         while IFS=, read -r name rps; do
             [[ " ${NAMES[*]} " == *" ${name// /~} "* ]] || NAMES+=("${name// /~}")
             RESULTS["$server|$pipe|$name"]+="$rps "
