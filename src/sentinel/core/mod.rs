@@ -1,0 +1,740 @@
+//! The monitor's decision core, sans I/O (DESIGN.md principle 1): a state
+//! machine fed with [`Input`]s — a tick, links going up and down, replies,
+//! hellos — at a time the caller gives, answering with [`Action`]s for the
+//! links layer to carry out (connect, PING, INFO, publish a hello, ask a
+//! peer whether the master is down, persist) and the events the monitor
+//! publishes (spec/sentinel.md section 5).
+//!
+//! This part watches: scheduling (1.3), INFO (2.2–2.4), hellos and peer
+//! discovery (2.5–2.7), SDOWN, ODOWN and TILT (1.4, 3.1–3.3). No clock is
+//! read and no socket touched, so every rule is tested deterministically
+//! with simulated time.
+
+pub mod hello;
+pub mod info;
+pub mod instance;
+
+use std::collections::BTreeMap;
+
+use self::hello::Hello;
+use self::info::Role;
+use self::instance::{addr_name, Instance, Kind};
+
+/// Base PING interval; also the spacing of reconnect attempts.
+pub const PING_PERIOD: i64 = 1000;
+pub const INFO_PERIOD: i64 = 10_000;
+/// Interval of `is-master-down-by-addr` to each peer while SDOWN.
+pub const ASK_PERIOD: i64 = 1000;
+pub const PUBLISH_PERIOD: i64 = 2000;
+pub const TILT_TRIGGER: i64 = 2000;
+pub const TILT_PERIOD: i64 = 30_000;
+/// A peer's "master is down" opinion counts for this long.
+pub const MASTER_DOWN_VALIDITY: i64 = 5 * ASK_PERIOD;
+
+/// The instance a link, reply or action is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    Master(String),
+    /// Master name, replica `ip:port`.
+    Replica(String, String),
+    /// Master name, peer id.
+    Sentinel(String, String),
+}
+
+impl Target {
+    pub fn master(&self) -> &str {
+        match self {
+            Target::Master(m) | Target::Replica(m, _) | Target::Sentinel(m, _) => m,
+        }
+    }
+}
+
+/// What happened, at the time given to [`Core::handle`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// The periodic timer.
+    Tick,
+    LinkUp(Target),
+    LinkDown(Target),
+    /// A reply to PING, as text (`PONG`, `LOADING ...`, `ERR ...`).
+    PingReply(Target, String),
+    InfoReply(Target, String),
+    /// A payload seen on the hello channel (or PUBLISHed to us).
+    Hello(String),
+    /// A well-formed reply to `SENTINEL is-master-down-by-addr`.
+    MasterDownReply {
+        target: Target,
+        down: bool,
+        leader: String,
+        leader_epoch: u64,
+    },
+}
+
+/// What the links layer must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Open the links to the instance at this address.
+    Connect(Target, String, u16),
+    /// Drop its links (its address changed).
+    Disconnect(Target),
+    Ping(Target),
+    Info(Target),
+    /// `PUBLISH __sentinel__:hello <ip>,<rest>`; `ip` is the announced
+    /// address or, when `None`, the local address of the link.
+    Hello {
+        target: Target,
+        ip: Option<String>,
+        rest: String,
+    },
+    /// `SENTINEL is-master-down-by-addr <ip> <port> <epoch> <runid|*>`.
+    AskMasterDown {
+        target: Target,
+        ip: String,
+        port: u16,
+        epoch: u64,
+        runid: String,
+    },
+    /// The learnt state changed: write it before acting on it.
+    Persist,
+    Event(Event),
+}
+
+/// An event published on the monitor's own pub/sub (and logged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub name: &'static str,
+    pub payload: String,
+}
+
+/// A monitored master with its replicas and peer monitors.
+#[derive(Debug, Clone)]
+pub struct MasterEntry {
+    pub name: String,
+    pub inst: Instance,
+    pub quorum: u32,
+    pub down_after_ms: i64,
+    pub failover_timeout_ms: i64,
+    pub parallel_syncs: u32,
+    pub config_epoch: u64,
+    pub leader_epoch: u64,
+    /// By `ip:port`.
+    pub replicas: BTreeMap<String, Instance>,
+    /// By id.
+    pub sentinels: BTreeMap<String, Instance>,
+    pub odown_since_ms: Option<i64>,
+}
+
+/// How the monitor announces itself in hellos.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    pub myid: String,
+    /// Listening port, or `announce-port`.
+    pub port: u16,
+    pub announce_ip: Option<String>,
+}
+
+/// The watching state machine.
+#[derive(Debug)]
+pub struct Core {
+    pub id: Identity,
+    pub current_epoch: u64,
+    pub masters: BTreeMap<String, MasterEntry>,
+    pub tilt_since_ms: Option<i64>,
+    previous_tick_ms: Option<i64>,
+    out: Vec<Action>,
+}
+
+impl Core {
+    pub fn new(id: Identity, current_epoch: u64) -> Core {
+        Core {
+            id,
+            current_epoch,
+            masters: BTreeMap::new(),
+            tilt_since_ms: None,
+            previous_tick_ms: None,
+            out: Vec::new(),
+        }
+    }
+
+    /// Start monitoring a master (`+monitor`, as at start-up).
+    #[allow(clippy::too_many_arguments)]
+    pub fn monitor(
+        &mut self,
+        now: i64,
+        name: &str,
+        host: &str,
+        port: u16,
+        quorum: u32,
+        down_after_ms: i64,
+        failover_timeout_ms: i64,
+        parallel_syncs: u32,
+    ) {
+        let entry = MasterEntry {
+            name: name.to_string(),
+            inst: Instance::new(Kind::Master, host, port, now),
+            quorum,
+            down_after_ms,
+            failover_timeout_ms,
+            parallel_syncs,
+            config_epoch: 0,
+            leader_epoch: 0,
+            replicas: BTreeMap::new(),
+            sentinels: BTreeMap::new(),
+            odown_since_ms: None,
+        };
+        let payload = format!("{} quorum {quorum}", master_prefix(&entry));
+        self.masters.insert(name.to_string(), entry);
+        self.event("+monitor", payload);
+    }
+
+    /// Re-create a known replica or peer (from the state file: no event).
+    pub fn restore_replica(&mut self, now: i64, master: &str, host: &str, port: u16) {
+        if let Some(m) = self.masters.get_mut(master) {
+            let r = Instance::new(Kind::Replica, host, port, now);
+            m.replicas.insert(r.addr_name(), r);
+        }
+    }
+
+    pub fn restore_sentinel(&mut self, now: i64, master: &str, host: &str, port: u16, runid: &str) {
+        if let Some(m) = self.masters.get_mut(master) {
+            let mut s = Instance::new(Kind::Sentinel, host, port, now);
+            s.runid = Some(runid.to_string());
+            m.sentinels.insert(runid.to_string(), s);
+        }
+    }
+
+    /// The actions decided since the last call.
+    pub fn take_actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.out)
+    }
+
+    pub fn in_tilt(&self) -> bool {
+        self.tilt_since_ms.is_some()
+    }
+
+    /// Process one input at time `now`.
+    pub fn handle(&mut self, now: i64, input: Input) {
+        match input {
+            Input::Tick => self.tick(now),
+            Input::LinkUp(t) => {
+                if let Some(i) = self.instance_mut(&t) {
+                    i.connected = true;
+                    i.info_pending_ms = None;
+                    // A PING right after connecting.
+                    i.ping_sent(now);
+                    self.out.push(Action::Ping(t));
+                }
+            }
+            Input::LinkDown(t) => {
+                if let Some(i) = self.instance_mut(&t) {
+                    i.connected = false;
+                }
+            }
+            Input::PingReply(t, reply) => {
+                if let Some(i) = self.instance_mut(&t) {
+                    i.pong(now, &reply);
+                }
+            }
+            Input::InfoReply(t, text) => self.info_reply(now, &t, &text),
+            Input::Hello(payload) => self.hello(now, &payload),
+            Input::MasterDownReply {
+                target,
+                down,
+                leader,
+                leader_epoch,
+            } => {
+                if let Some(i) = self.instance_mut(&target) {
+                    i.last_master_down_reply_ms = now;
+                    i.master_down = down;
+                    if leader != "*" {
+                        i.voted_leader = Some(leader);
+                        i.voted_leader_epoch = leader_epoch;
+                    }
+                }
+            }
+        }
+    }
+
+    fn instance_mut(&mut self, t: &Target) -> Option<&mut Instance> {
+        let m = self.masters.get_mut(t.master())?;
+        match t {
+            Target::Master(_) => Some(&mut m.inst),
+            Target::Replica(_, name) => m.replicas.get_mut(name),
+            Target::Sentinel(_, id) => m.sentinels.get_mut(id),
+        }
+    }
+
+    fn event(&mut self, name: &'static str, payload: String) {
+        self.out.push(Action::Event(Event { name, payload }));
+    }
+
+    /// The timer: TILT detection, then every master, its replicas and its
+    /// peers in turn, as redis-sentinel walks them.
+    fn tick(&mut self, now: i64) {
+        if let Some(prev) = self.previous_tick_ms {
+            let delta = now - prev;
+            if !(0..=TILT_TRIGGER).contains(&delta) {
+                self.tilt_since_ms = Some(now);
+                self.event("+tilt", "#tilt mode entered".into());
+            }
+        }
+        self.previous_tick_ms = Some(now);
+        let names: Vec<String> = self.masters.keys().cloned().collect();
+        for name in names {
+            self.tick_master(now, &name);
+        }
+    }
+
+    /// Whether decisions are suspended (TILT); leaving it when its period
+    /// is over.
+    fn acting(&mut self, now: i64) -> bool {
+        match self.tilt_since_ms {
+            Some(since) if now - since < TILT_PERIOD => false,
+            Some(_) => {
+                self.tilt_since_ms = None;
+                self.event("-tilt", "#tilt mode exited".into());
+                true
+            }
+            None => true,
+        }
+    }
+
+    fn tick_master(&mut self, now: i64, name: &str) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        let down_after = m.down_after_ms;
+        let troubled = m.odown_since_ms.is_some();
+        let replicas: Vec<String> = m.replicas.keys().cloned().collect();
+        let sentinels: Vec<String> = m.sentinels.keys().cloned().collect();
+
+        let target = Target::Master(name.to_string());
+        self.periodic(now, &target, down_after, false);
+        if self.acting(now) {
+            self.check_sdown(now, &target, down_after);
+            self.check_odown(now, name);
+            self.ask_peers(now, name);
+        }
+        for r in replicas {
+            let t = Target::Replica(name.to_string(), r);
+            self.periodic(now, &t, down_after, troubled);
+            if self.acting(now) {
+                self.check_sdown(now, &t, down_after);
+            }
+        }
+        for s in sentinels {
+            let t = Target::Sentinel(name.to_string(), s);
+            self.periodic(now, &t, down_after, false);
+            if self.acting(now) {
+                self.check_sdown(now, &t, down_after);
+            }
+        }
+    }
+
+    /// Reconnect, INFO, PING and hello for one instance (done in TILT too).
+    fn periodic(&mut self, now: i64, t: &Target, down_after: i64, fast_info: bool) {
+        let hello = self.hello_fields(t.master());
+        let announce_ip = self.id.announce_ip.clone();
+        let Some(i) = self.instance_mut(t) else {
+            return;
+        };
+        let mut acts = Vec::new();
+        if i.wants_connect(now) {
+            acts.push(Action::Connect(t.clone(), i.host.clone(), i.port));
+        } else {
+            if i.wants_info(now, fast_info) {
+                acts.push(Action::Info(t.clone()));
+            }
+            if i.wants_ping(now, down_after) {
+                acts.push(Action::Ping(t.clone()));
+            }
+            if let Some(rest) = hello {
+                if i.wants_hello(now) {
+                    acts.push(Action::Hello {
+                        target: t.clone(),
+                        ip: announce_ip,
+                        rest,
+                    });
+                }
+            }
+        }
+        self.out.extend(acts);
+    }
+
+    /// Everything of our hello for `master` after the ip field.
+    fn hello_fields(&self, master: &str) -> Option<String> {
+        let m = self.masters.get(master)?;
+        Some(format!(
+            "{},{},{},{},{},{},{}",
+            self.id.port,
+            self.id.myid,
+            self.current_epoch,
+            m.name,
+            m.inst.host,
+            m.inst.port,
+            m.config_epoch
+        ))
+    }
+
+    fn check_sdown(&mut self, now: i64, t: &Target, down_after: i64) {
+        let Some(i) = self.instance_mut(t) else {
+            return;
+        };
+        let down = i.down_now(now, down_after);
+        let change = match (down, i.sdown_since_ms.is_some()) {
+            (true, false) => {
+                i.sdown_since_ms = Some(now);
+                Some("+sdown")
+            }
+            (false, true) => {
+                i.sdown_since_ms = None;
+                Some("-sdown")
+            }
+            _ => None,
+        };
+        if let Some(name) = change {
+            let payload = self.prefix(t);
+            self.event(name, payload);
+        }
+    }
+
+    /// ODOWN: SDOWN here, and enough peers said so within the validity.
+    fn check_odown(&mut self, now: i64, name: &str) {
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        let agreeing = 1 + m.sentinels.values().filter(|s| s.master_down).count() as u32;
+        let odown = m.inst.is_sdown() && agreeing >= m.quorum;
+        let event = match (odown, m.odown_since_ms.is_some()) {
+            (true, false) => {
+                m.odown_since_ms = Some(now);
+                Some((
+                    "+odown",
+                    format!("{} #quorum {agreeing}/{}", master_prefix(m), m.quorum),
+                ))
+            }
+            (false, true) => {
+                m.odown_since_ms = None;
+                Some(("-odown", master_prefix(m)))
+            }
+            _ => None,
+        };
+        if let Some((name, payload)) = event {
+            self.event(name, payload);
+        }
+    }
+
+    /// While the master is SDOWN, ask each connected peer for its opinion
+    /// once per second; opinions older than the validity are forgotten.
+    fn ask_peers(&mut self, now: i64, name: &str) {
+        let epoch = self.current_epoch;
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        let sdown = m.inst.is_sdown();
+        let (ip, port) = (m.inst.host.clone(), m.inst.port);
+        for (id, s) in m.sentinels.iter_mut() {
+            if now - s.last_master_down_reply_ms > MASTER_DOWN_VALIDITY {
+                s.master_down = false;
+                s.voted_leader = None;
+            }
+            let last = s.last_master_down_reply_ms.max(s.last_master_down_ask_ms);
+            if !sdown || !s.connected || now - last < ASK_PERIOD {
+                continue;
+            }
+            s.last_master_down_ask_ms = now;
+            self.out.push(Action::AskMasterDown {
+                target: Target::Sentinel(name.to_string(), id.clone()),
+                ip: ip.clone(),
+                port,
+                epoch,
+                runid: "*".into(),
+            });
+        }
+    }
+
+    /// An INFO reply: identity, discovered replicas, role changes and the
+    /// replication facts of a replica.
+    fn info_reply(&mut self, now: i64, t: &Target, text: &str) {
+        let report = info::parse(text);
+        let Some(i) = self.instance_mut(t) else {
+            return;
+        };
+        i.info_refresh_ms = now;
+        i.info_pending_ms = None;
+        let mut rebooted = false;
+        if let Some(id) = &report.run_id {
+            match &i.runid {
+                Some(old) if old != id => rebooted = true,
+                _ => {}
+            }
+            i.runid = Some(id.clone());
+        }
+        i.master_link_down_since_ms = report.master_link_down_since_ms;
+        let mut role_event = None;
+        if let Some(role) = report.role {
+            if role != i.role_reported {
+                i.role_reported = role;
+                i.role_reported_ms = now;
+                let expected = match i.kind {
+                    Kind::Replica => Role::Replica,
+                    _ => Role::Master,
+                };
+                role_event = Some((
+                    if role == expected {
+                        "+role-change"
+                    } else {
+                        "-role-change"
+                    },
+                    role.name(),
+                ));
+            }
+        }
+        if report.role == Some(Role::Replica) {
+            i.master_host = report.master_host.clone();
+            i.master_port = report.master_port;
+            i.master_link_up = report.master_link_up;
+            if let Some(p) = report.priority {
+                i.priority = p;
+            }
+            if let Some(o) = report.repl_offset {
+                i.repl_offset = o;
+            }
+            if let Some(a) = report.announced {
+                i.announced = a;
+            }
+        }
+        if rebooted {
+            let payload = self.prefix(t);
+            self.event("+reboot", payload);
+        }
+        if let Some((name, role)) = role_event {
+            let payload = format!("{} new reported role is {role}", self.prefix(t));
+            self.event(name, payload);
+        }
+        if let Target::Master(name) = t {
+            self.discover_replicas(now, name, &report.replicas);
+        }
+    }
+
+    /// Replicas listed by a master's INFO that are new to us.
+    fn discover_replicas(&mut self, now: i64, master: &str, listed: &[(String, u16)]) {
+        let mut added = Vec::new();
+        if let Some(m) = self.masters.get_mut(master) {
+            for (ip, port) in listed {
+                let name = addr_name(ip, *port);
+                if !m.replicas.contains_key(&name) {
+                    m.replicas
+                        .insert(name.clone(), Instance::new(Kind::Replica, ip, *port, now));
+                    added.push(name);
+                }
+            }
+        }
+        for name in &added {
+            let payload = self.prefix(&Target::Replica(master.to_string(), name.clone()));
+            self.event("+slave", payload);
+        }
+        if !added.is_empty() {
+            self.out.push(Action::Persist);
+        }
+    }
+
+    /// A hello from a peer (2.5, receiving side).
+    fn hello(&mut self, now: i64, payload: &str) {
+        if payload.contains(&self.id.myid) {
+            return;
+        }
+        let Some(h) = Hello::parse(payload) else {
+            return;
+        };
+        if !self.masters.contains_key(&h.master_name) {
+            return;
+        }
+        let master = h.master_name.clone();
+        let known = self.masters[&master]
+            .sentinels
+            .get(&h.runid)
+            .is_some_and(|s| s.host == h.ip && s.port == h.port);
+        if !known {
+            self.learn_peer(now, &master, &h);
+        }
+        if h.current_epoch > self.current_epoch {
+            self.current_epoch = h.current_epoch;
+            self.out.push(Action::Persist);
+            self.event("+new-epoch", h.current_epoch.to_string());
+        }
+        self.config_from_hello(now, &master, &h);
+        if let Some(s) = self
+            .masters
+            .get_mut(&master)
+            .and_then(|m| m.sentinels.get_mut(&h.runid))
+        {
+            s.last_hello_received_ms = now;
+        }
+    }
+
+    /// A peer we do not know at this address: a known id at a new address
+    /// moves; another id at a known address replaces the old one.
+    fn learn_peer(&mut self, now: i64, master: &str, h: &Hello) {
+        let mut switched = false;
+        if self.masters[master].sentinels.contains_key(&h.runid) {
+            let m = self.masters.get_mut(master).expect("checked");
+            m.sentinels.remove(&h.runid);
+            switched = true;
+            let payload = format!(
+                "{} ip {} port {} for {}",
+                master_prefix(m),
+                h.ip,
+                h.port,
+                h.runid
+            );
+            self.event("+sentinel-address-switch", payload);
+        }
+        let squatter = self.masters[master]
+            .sentinels
+            .iter()
+            .find(|(_, s)| s.host == h.ip && s.port == h.port)
+            .map(|(id, _)| id.clone());
+        if let Some(old) = squatter {
+            let payload = self.prefix(&Target::Sentinel(master.to_string(), old.clone()));
+            self.event("+sentinel-invalid-addr", payload);
+            for m in self.masters.values_mut() {
+                m.sentinels.remove(&old);
+            }
+        }
+        let mut peer = Instance::new(Kind::Sentinel, &h.ip, h.port, now);
+        peer.runid = Some(h.runid.clone());
+        if let Some(m) = self.masters.get_mut(master) {
+            m.sentinels.insert(h.runid.clone(), peer);
+        }
+        if switched {
+            self.update_peer_address_everywhere(master, h);
+        } else {
+            let payload = self.prefix(&Target::Sentinel(master.to_string(), h.runid.clone()));
+            self.event("+sentinel", payload);
+        }
+        self.out.push(Action::Persist);
+    }
+
+    /// A peer's new address, copied to its entries under other masters.
+    fn update_peer_address_everywhere(&mut self, master: &str, h: &Hello) {
+        let mut updated = 0;
+        let mut moved = Vec::new();
+        for (name, m) in self
+            .masters
+            .iter_mut()
+            .filter(|(n, _)| n.as_str() != master)
+        {
+            if let Some(s) = m.sentinels.get_mut(&h.runid) {
+                if s.host != h.ip || s.port != h.port {
+                    s.host = h.ip.clone();
+                    s.port = h.port;
+                    s.connected = false;
+                    moved.push(Target::Sentinel(name.clone(), h.runid.clone()));
+                    updated += 1;
+                }
+            }
+        }
+        for t in moved {
+            self.out.push(Action::Disconnect(t));
+        }
+        if updated > 0 {
+            let payload = format!(
+                "{} {updated} additional matching instances",
+                self.prefix(&Target::Sentinel(master.to_string(), h.runid.clone()))
+            );
+            self.event("+sentinel-address-update", payload);
+        }
+    }
+
+    /// A hello carrying a newer configuration of the master: adopt its
+    /// epoch and, if the address differs, switch to it.
+    fn config_from_hello(&mut self, now: i64, master: &str, h: &Hello) {
+        let Some(m) = self.masters.get_mut(master) else {
+            return;
+        };
+        if h.master_config_epoch <= m.config_epoch {
+            return;
+        }
+        m.config_epoch = h.master_config_epoch;
+        self.out.push(Action::Persist);
+        let (old_host, old_port) = (m.inst.host.clone(), m.inst.port);
+        if old_host == h.master_ip && old_port == h.master_port {
+            return;
+        }
+        let from = self.prefix(&Target::Sentinel(master.to_string(), h.runid.clone()));
+        self.event("+config-update-from", from);
+        let payload = format!(
+            "{master} {old_host} {old_port} {} {}",
+            h.master_ip, h.master_port
+        );
+        self.event("+switch-master", payload);
+        self.switch_master(now, master, &h.master_ip, h.master_port);
+    }
+
+    /// Point the entry at a new master: the old master and the other
+    /// replicas become its replicas (spec 4.6); peers are kept.
+    pub fn switch_master(&mut self, now: i64, master: &str, host: &str, port: u16) {
+        let Some(m) = self.masters.get_mut(master) else {
+            return;
+        };
+        let new_name = addr_name(host, port);
+        let mut addrs: Vec<(String, u16)> = m
+            .replicas
+            .values()
+            .map(|r| (r.host.clone(), r.port))
+            .collect();
+        addrs.push((m.inst.host.clone(), m.inst.port));
+        let old_targets: Vec<Target> = std::iter::once(Target::Master(master.to_string()))
+            .chain(
+                m.replicas
+                    .keys()
+                    .map(|r| Target::Replica(master.to_string(), r.clone())),
+            )
+            .collect();
+        m.inst = Instance::new(Kind::Master, host, port, now);
+        m.replicas.clear();
+        m.odown_since_ms = None;
+        for (h, p) in addrs {
+            let r = Instance::new(Kind::Replica, &h, p, now);
+            if r.addr_name() != new_name {
+                m.replicas.entry(r.addr_name()).or_insert(r);
+            }
+        }
+        for t in old_targets {
+            self.out.push(Action::Disconnect(t));
+        }
+        let names: Vec<String> = self.masters[master].replicas.keys().cloned().collect();
+        for r in names {
+            let payload = self.prefix(&Target::Replica(master.to_string(), r));
+            self.event("+slave", payload);
+        }
+        self.out.push(Action::Persist);
+    }
+
+    /// The `%@` prefix of events about `t`.
+    pub fn prefix(&self, t: &Target) -> String {
+        let Some(m) = self.masters.get(t.master()) else {
+            return String::new();
+        };
+        let at = format!("@ {} {} {}", m.name, m.inst.host, m.inst.port);
+        match t {
+            Target::Master(_) => master_prefix(m),
+            Target::Replica(_, name) => match m.replicas.get(name) {
+                Some(r) => format!("slave {name} {} {} {at}", r.host, r.port),
+                None => String::new(),
+            },
+            Target::Sentinel(_, id) => match m.sentinels.get(id) {
+                Some(s) => format!("sentinel {id} {} {} {at}", s.host, s.port),
+                None => String::new(),
+            },
+        }
+    }
+}
+
+fn master_prefix(m: &MasterEntry) -> String {
+    format!("master {} {} {}", m.name, m.inst.host, m.inst.port)
+}
+
+#[cfg(test)]
+mod tests;
