@@ -116,7 +116,12 @@ pub struct MasterEntry {
     pub failover_timeout_ms: i64,
     pub parallel_syncs: u32,
     pub config_epoch: u64,
+    /// This monitor's vote for the master's failover: whom, in which epoch.
+    pub leader: Option<String>,
     pub leader_epoch: u64,
+    /// When this monitor's last attempt started (or it voted for another),
+    /// jittered; no new attempt before twice the failover timeout after.
+    pub failover_start_ms: i64,
     /// By `ip:port`.
     pub replicas: BTreeMap<String, Instance>,
     /// By id.
@@ -142,6 +147,9 @@ pub struct Core {
     pub tilt_since_ms: Option<i64>,
     previous_tick_ms: Option<i64>,
     out: Vec<Action>,
+    /// State of the jitter generator (xorshift): monitors must not act in
+    /// lock-step, but tests must be repeatable.
+    jitter: u64,
 }
 
 impl Core {
@@ -153,7 +161,84 @@ impl Core {
             tilt_since_ms: None,
             previous_tick_ms: None,
             out: Vec::new(),
+            jitter: 0x9E37_79B9_7F4A_7C15,
         }
+    }
+
+    /// Seed the jitter (the daemon uses a random seed; tests a fixed one).
+    pub fn seed_jitter(&mut self, seed: u64) {
+        self.jitter = seed | 1;
+    }
+
+    /// A random delay in 0..1000 ms (spec 1.5).
+    fn jitter_ms(&mut self) -> i64 {
+        let mut x = self.jitter;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.jitter = x;
+        (x % 1000) as i64
+    }
+
+    /// `SENTINEL is-master-down-by-addr <ip> <port> <epoch> <runid|*>`
+    /// (spec 3.3, 3.4): whether the master at that address is down here,
+    /// and, when `runid` asks for a vote, this monitor's vote for it.
+    /// A `Persist` action queued by a vote must be carried out before the
+    /// reply is sent: a vote must survive a crash.
+    pub fn is_master_down_by_addr(
+        &mut self,
+        now: i64,
+        ip: &str,
+        port: u16,
+        epoch: u64,
+        runid: &str,
+    ) -> (bool, String, u64) {
+        let Some(name) = self
+            .masters
+            .values()
+            .find(|m| m.inst.host == ip && m.inst.port == port)
+            .map(|m| m.name.clone())
+        else {
+            return (false, "*".into(), 0);
+        };
+        let down = self.masters[&name].inst.is_sdown() && !self.in_tilt();
+        if runid == "*" {
+            return (down, "*".into(), 0);
+        }
+        let (leader, leader_epoch) = self.vote(now, &name, runid, epoch);
+        (down, leader, leader_epoch)
+    }
+
+    /// Vote for `candidate` to lead the failover of `master` in `epoch`,
+    /// unless this monitor already voted in that epoch (first come, first
+    /// served). Returns the standing vote.
+    fn vote(&mut self, now: i64, master: &str, candidate: &str, epoch: u64) -> (String, u64) {
+        if epoch > self.current_epoch {
+            self.current_epoch = epoch;
+            self.out.push(Action::Persist);
+            self.event("+new-epoch", epoch.to_string());
+        }
+        let current = self.current_epoch;
+        let jitter = self.jitter_ms();
+        let myid = self.id.myid.clone();
+        let m = self
+            .masters
+            .get_mut(master)
+            .expect("looked up by the caller");
+        if m.leader_epoch < epoch && current <= epoch {
+            m.leader = Some(candidate.to_string());
+            m.leader_epoch = current;
+            if candidate != myid {
+                m.failover_start_ms = now + jitter;
+            }
+            self.out.push(Action::Persist);
+            self.event("+vote-for-leader", format!("{candidate} {current}"));
+        }
+        let m = &self.masters[master];
+        (
+            m.leader.clone().unwrap_or_else(|| "*".into()),
+            m.leader_epoch,
+        )
     }
 
     /// Start monitoring a master (`+monitor`, as at start-up).
@@ -177,7 +262,9 @@ impl Core {
             failover_timeout_ms,
             parallel_syncs,
             config_epoch: 0,
+            leader: None,
             leader_epoch: 0,
+            failover_start_ms: 0,
             replicas: BTreeMap::new(),
             sentinels: BTreeMap::new(),
             odown_since_ms: None,

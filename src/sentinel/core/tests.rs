@@ -314,3 +314,67 @@ fn hellos_discover_peers_epochs_and_newer_master_addresses() {
     c.handle(70, Input::Hello(hello(PEER2, 26385, 3, 6379, 1)));
     assert!(c.take_actions().is_empty());
 }
+
+#[test]
+fn votes_are_given_once_per_epoch_first_come_first_served() {
+    let mut c = core(2);
+    c.take_actions();
+    let a = "a".repeat(40);
+    let b = "b".repeat(40);
+    let ask = |c: &mut Core, port, epoch, runid: &str| {
+        let r = c.is_master_down_by_addr(100, "127.0.0.1", port, epoch, runid);
+        (r, events(&c.take_actions()))
+    };
+    // The sequence captured from a real Sentinel (spec 3.4), master at 6379.
+    assert_eq!(
+        ask(&mut c, 6379, 10, &a),
+        (
+            (false, a.clone(), 10),
+            vec![
+                "+new-epoch 10".to_string(),
+                format!("+vote-for-leader {a} 10")
+            ]
+        )
+    );
+    assert_eq!(ask(&mut c, 6379, 10, &b), ((false, a.clone(), 10), vec![]));
+    assert_eq!(ask(&mut c, 6379, 9, &b), ((false, a.clone(), 10), vec![]));
+    assert_eq!(ask(&mut c, 6379, 11, "*"), ((false, "*".into(), 0), vec![]));
+    assert_eq!(
+        c.current_epoch, 10,
+        "an opinion request does not raise the epoch"
+    );
+    assert_eq!(ask(&mut c, 6399, 12, &b), ((false, "*".into(), 0), vec![]));
+    assert_eq!(
+        ask(&mut c, 6379, 11, &b),
+        (
+            (false, b.clone(), 11),
+            vec![
+                "+new-epoch 11".to_string(),
+                format!("+vote-for-leader {b} 11")
+            ]
+        )
+    );
+    // Voting for another blocks our own attempts for a while.
+    assert!(c.masters["mymaster"].failover_start_ms >= 100);
+}
+
+#[test]
+fn the_down_opinion_is_ours_and_never_given_in_tilt() {
+    let mut c = core(2);
+    c.handle(0, Input::LinkUp(master()));
+    ticks(&mut c, 0, 5100);
+    c.take_actions();
+    assert_eq!(
+        c.is_master_down_by_addr(5150, "127.0.0.1", 6379, 0, "*"),
+        (true, "*".into(), 0)
+    );
+    c.handle(9000, Input::Tick);
+    assert!(c.in_tilt());
+    assert_eq!(
+        c.is_master_down_by_addr(9050, "127.0.0.1", 6379, 0, "*"),
+        (false, "*".into(), 0)
+    );
+    // ...but votes are still given in TILT.
+    let (_, leader, epoch) = c.is_master_down_by_addr(9060, "127.0.0.1", 6379, 1, PEER1);
+    assert_eq!((leader.as_str(), epoch), (PEER1, 1));
+}
