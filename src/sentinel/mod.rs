@@ -1,9 +1,11 @@
 //! The high-availability monitor (`vigil-sentinel`), Sentinel-compatible
 //! (spec/sentinel.md). Built in layers, per DESIGN.md: `config` (the
-//! operator's YAML), `state` (what the monitor learns, persisted) and
-//! `core` (the sans-I/O watching rules) come first; the links to nodes and
-//! peers and the command endpoint follow.
+//! operator's YAML), `state` (what the monitor learns, persisted),
+//! `core` (the sans-I/O watching rules) and `startup` (combining the two
+//! files into a core, and the core back into a state) come first; the
+//! links to nodes and peers and the command endpoint follow.
 
 pub mod config;
 pub mod core;
+pub mod startup;
 pub mod state;
