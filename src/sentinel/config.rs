@@ -297,6 +297,16 @@ masters:
     }
 
     #[test]
+    fn the_repositorys_sample_is_valid() {
+        let (c, warnings) = parse(include_str!("../../sentinel.yaml"), "sentinel.yaml").unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(
+            (c.port, c.masters[0].name.as_str(), c.masters[0].quorum),
+            (26379, "mymaster", 2)
+        );
+    }
+
+    #[test]
     fn errors_name_the_line_and_the_key() {
         assert_eq!(
             error(&SAMPLE.replace("quorum: 2", "quorum: 0")),
