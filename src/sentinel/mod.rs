@@ -9,5 +9,6 @@
 pub mod conf;
 pub mod config;
 pub mod core;
+pub mod links;
 pub mod startup;
 pub mod state;

@@ -1,0 +1,364 @@
+//! The monitor's connections to nodes and peer monitors (the `redis`
+//! crate), carrying out the core's actions and feeding what comes back
+//! into it: link state, PING and INFO replies, hellos heard on the nodes'
+//! `__sentinel__:hello` channel, peers' answers to `is-master-down-by-addr`.
+//!
+//! Per node there is a command connection and a subscriber connection;
+//! per peer a command connection only (spec/sentinel.md 1.8, 2.1). Every
+//! reply is handled when it arrives, at that moment's time; the core never
+//! waits on the network. Everything runs on the caller's `LocalSet`.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::aio::MultiplexedConnection;
+
+use super::core::hello::CHANNEL;
+use super::core::{Action, Core, Event, Input, Target};
+
+/// What the links report besides feeding the core.
+pub trait Observer {
+    /// An event to publish and log.
+    fn event(&self, event: &Event);
+    /// The learnt state changed and must be saved now.
+    fn persist(&self, core: &Core);
+}
+
+/// Credentials for a master and its replicas (`auth-pass`, `auth-user`).
+#[derive(Debug, Clone, Default)]
+pub struct Auth {
+    pub user: Option<String>,
+    pub pass: Option<String>,
+}
+
+struct Link {
+    cmd: MultiplexedConnection,
+    /// Our address as seen on this link's route (the hello's ip field
+    /// when no `announce-ip` is set).
+    local_ip: String,
+    pubsub: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The core and its links.
+pub struct Links {
+    pub core: RefCell<Core>,
+    links: RefCell<HashMap<Target, Link>>,
+    /// Targets with a connection attempt under way.
+    connecting: RefCell<Vec<Target>>,
+    auth: RefCell<HashMap<String, Auth>>,
+    observer: Box<dyn Observer>,
+    /// Time source (Unix ms): the daemon's clock, or a test's.
+    now: Box<dyn Fn() -> i64>,
+}
+
+impl Links {
+    pub fn new(core: Core, observer: Box<dyn Observer>, now: Box<dyn Fn() -> i64>) -> Rc<Links> {
+        Rc::new(Links {
+            core: RefCell::new(core),
+            links: RefCell::new(HashMap::new()),
+            connecting: RefCell::new(Vec::new()),
+            auth: RefCell::new(HashMap::new()),
+            observer,
+            now,
+        })
+    }
+
+    /// Credentials to use for `master` and its replicas.
+    pub fn set_auth(&self, master: &str, auth: Auth) {
+        self.auth.borrow_mut().insert(master.to_string(), auth);
+    }
+
+    /// Feed an input to the core now and carry out what it decides.
+    pub fn feed(self: &Rc<Self>, input: Input) {
+        let now = (self.now)();
+        let actions = {
+            let mut core = self.core.borrow_mut();
+            core.handle(now, input);
+            core.take_actions()
+        };
+        self.run(actions);
+    }
+
+    /// The timer.
+    pub fn tick(self: &Rc<Self>) {
+        self.feed(Input::Tick);
+    }
+
+    fn run(self: &Rc<Self>, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Connect(t, host, port) => self.connect(t, host, port),
+                Action::Disconnect(t) => {
+                    self.drop_link(&t);
+                }
+                Action::Ping(t) => self.ping(t),
+                Action::Info(t) => self.info(t),
+                Action::Hello { target, ip, rest } => self.publish_hello(target, ip, rest),
+                Action::AskMasterDown {
+                    target,
+                    ip,
+                    port,
+                    epoch,
+                    runid,
+                } => self.ask(target, ip, port, epoch, runid),
+                Action::Persist => self.observer.persist(&self.core.borrow()),
+                Action::Event(e) => self.observer.event(&e),
+            }
+        }
+    }
+
+    fn command(&self, t: &Target) -> Option<MultiplexedConnection> {
+        self.links.borrow().get(t).map(|l| l.cmd.clone())
+    }
+
+    /// Forget a link; tell the core if it was up.
+    fn drop_link(self: &Rc<Self>, t: &Target) -> bool {
+        let Some(link) = self.links.borrow_mut().remove(t) else {
+            return false;
+        };
+        if let Some(task) = link.pubsub {
+            task.abort();
+        }
+        true
+    }
+
+    fn lost(self: &Rc<Self>, t: Target) {
+        if self.drop_link(&t) {
+            self.feed(Input::LinkDown(t));
+        }
+    }
+
+    fn connect(self: &Rc<Self>, t: Target, host: String, port: u16) {
+        if self.links.borrow().contains_key(&t) || self.connecting.borrow().contains(&t) {
+            return;
+        }
+        self.connecting.borrow_mut().push(t.clone());
+        let me = self.clone();
+        let auth = match &t {
+            Target::Sentinel(..) => Auth::default(),
+            _ => self
+                .auth
+                .borrow()
+                .get(t.master())
+                .cloned()
+                .unwrap_or_default(),
+        };
+        let name8: String = self.core.borrow().id.myid.chars().take(8).collect();
+        tokio::task::spawn_local(async move {
+            let opened = open(&host, port, &auth, &format!("sentinel-{name8}-cmd")).await;
+            me.connecting.borrow_mut().retain(|c| c != &t);
+            let Ok((client, cmd)) = opened else {
+                return;
+            };
+            let pubsub = match &t {
+                Target::Sentinel(..) => None,
+                _ => Some(tokio::task::spawn_local(listen_hellos(
+                    me.clone(),
+                    t.clone(),
+                    client,
+                    format!("sentinel-{name8}-pubsub"),
+                ))),
+            };
+            let local_ip = local_ip_towards(&host, port);
+            me.links.borrow_mut().insert(
+                t.clone(),
+                Link {
+                    cmd,
+                    local_ip,
+                    pubsub,
+                },
+            );
+            me.feed(Input::LinkUp(t));
+        });
+    }
+
+    fn ping(self: &Rc<Self>, t: Target) {
+        let Some(mut conn) = self.command(&t) else {
+            return;
+        };
+        let me = self.clone();
+        tokio::task::spawn_local(async move {
+            let reply: redis::RedisResult<redis::Value> =
+                redis::cmd("PING").query_async(&mut conn).await;
+            match reply {
+                Ok(v) => me.feed(Input::PingReply(t, value_text(&v))),
+                Err(e) if is_link_failure(&e) => me.lost(t),
+                Err(e) => me.feed(Input::PingReply(t, error_text(&e))),
+            }
+        });
+    }
+
+    fn info(self: &Rc<Self>, t: Target) {
+        let Some(mut conn) = self.command(&t) else {
+            return;
+        };
+        let me = self.clone();
+        tokio::task::spawn_local(async move {
+            let reply: redis::RedisResult<String> = redis::cmd("INFO").query_async(&mut conn).await;
+            match reply {
+                Ok(text) => me.feed(Input::InfoReply(t, text)),
+                Err(e) if is_link_failure(&e) => me.lost(t),
+                Err(_) => {}
+            }
+        });
+    }
+
+    fn publish_hello(self: &Rc<Self>, t: Target, ip: Option<String>, rest: String) {
+        let Some(mut conn) = self.command(&t) else {
+            return;
+        };
+        let ip = ip.unwrap_or_else(|| {
+            self.links
+                .borrow()
+                .get(&t)
+                .map(|l| l.local_ip.clone())
+                .unwrap_or_default()
+        });
+        let me = self.clone();
+        tokio::task::spawn_local(async move {
+            let reply: redis::RedisResult<redis::Value> = redis::cmd("PUBLISH")
+                .arg(CHANNEL)
+                .arg(format!("{ip},{rest}"))
+                .query_async(&mut conn)
+                .await;
+            if let Err(e) = reply {
+                if is_link_failure(&e) {
+                    me.lost(t);
+                }
+            }
+        });
+    }
+
+    fn ask(self: &Rc<Self>, t: Target, ip: String, port: u16, epoch: u64, runid: String) {
+        let Some(mut conn) = self.command(&t) else {
+            return;
+        };
+        let me = self.clone();
+        tokio::task::spawn_local(async move {
+            let reply: redis::RedisResult<redis::Value> = redis::cmd("SENTINEL")
+                .arg("is-master-down-by-addr")
+                .arg(ip)
+                .arg(port)
+                .arg(epoch)
+                .arg(runid)
+                .query_async(&mut conn)
+                .await;
+            match reply {
+                // Only the exact shape counts (spec 3.3): integer, bulk, integer.
+                Ok(redis::Value::Array(items)) => {
+                    if let [redis::Value::Int(down), redis::Value::BulkString(leader), redis::Value::Int(epoch)] =
+                        items.as_slice()
+                    {
+                        me.feed(Input::MasterDownReply {
+                            target: t,
+                            down: *down == 1,
+                            leader: String::from_utf8_lossy(leader).into_owned(),
+                            leader_epoch: (*epoch).max(0) as u64,
+                        });
+                    }
+                }
+                Err(e) if is_link_failure(&e) => me.lost(t),
+                _ => {}
+            }
+        });
+    }
+}
+
+/// Connect, authenticate and name the connection.
+async fn open(
+    host: &str,
+    port: u16,
+    auth: &Auth,
+    name: &str,
+) -> redis::RedisResult<(redis::Client, MultiplexedConnection)> {
+    // No CLIENT SETINFO: Redis 7.0 and its Sentinels do not know it.
+    let mut info = redis::RedisConnectionInfo::default().set_skip_set_lib_name();
+    if let Some(user) = &auth.user {
+        info = info.set_username(user);
+    }
+    if let Some(pass) = &auth.pass {
+        info = info.set_password(pass);
+    }
+    let addr = redis::ConnectionAddr::Tcp(host.to_string(), port);
+    let client = redis::Client::open(
+        redis::IntoConnectionInfo::into_connection_info(addr)?.set_redis_settings(info),
+    )?;
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        // A frozen node must not fail requests: unanswered PINGs are what
+        // makes it subjectively down.
+        .set_response_timeout(None);
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
+    let _: redis::RedisResult<redis::Value> = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg(name)
+        .query_async(&mut conn)
+        .await;
+    Ok((client, conn))
+}
+
+/// The subscriber link of a node: every hello heard goes to the core.
+async fn listen_hellos(links: Rc<Links>, t: Target, client: redis::Client, name: String) {
+    let subscribed = async {
+        let mut pubsub = client.get_async_pubsub().await?;
+        let _: redis::RedisResult<()> = pubsub.subscribe(CHANNEL).await;
+        let _ = name; // redis-sentinel names it; the crate's pubsub cannot send CLIENT SETNAME
+        redis::RedisResult::Ok(pubsub)
+    }
+    .await;
+    let Ok(pubsub) = subscribed else {
+        links.lost(t);
+        return;
+    };
+    let mut messages = pubsub.into_on_message();
+    while let Some(msg) = messages.next().await {
+        if msg.get_channel_name() == CHANNEL {
+            let payload = String::from_utf8_lossy(msg.get_payload_bytes()).into_owned();
+            links.feed(Input::Hello(payload));
+        }
+    }
+    links.lost(t);
+}
+
+/// The local address the kernel would use towards `host:port` (no packet
+/// is sent: a UDP socket is only "connected" to pick the route).
+fn local_ip_towards(host: &str, port: u16) -> String {
+    let probe = || -> std::io::Result<String> {
+        let bind = if host.contains(':') {
+            "[::]:0"
+        } else {
+            "0.0.0.0:0"
+        };
+        let s = std::net::UdpSocket::bind(bind)?;
+        s.connect((host, port))?;
+        Ok(s.local_addr()?.ip().to_string())
+    };
+    probe().unwrap_or_else(|_| "127.0.0.1".into())
+}
+
+fn is_link_failure(e: &redis::RedisError) -> bool {
+    e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal()
+}
+
+/// A reply as the text the core matches (`PONG`, `LOADING ...`).
+fn value_text(v: &redis::Value) -> String {
+    match v {
+        redis::Value::SimpleString(s) => s.clone(),
+        redis::Value::Okay => "OK".into(),
+        redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn error_text(e: &redis::RedisError) -> String {
+    match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        (Some(code), None) => code.to_string(),
+        _ => e.to_string(),
+    }
+}
