@@ -77,7 +77,7 @@ impl Instance {
             // As redis-sentinel: the first hello goes a publish period
             // after the instance is created.
             last_hello_sent_ms: now,
-            last_hello_received_ms: 0,
+            last_hello_received_ms: now,
             sdown_since_ms: None,
             role_reported: if kind == Kind::Replica {
                 Role::Replica

@@ -13,6 +13,7 @@
 pub mod hello;
 pub mod info;
 pub mod instance;
+pub mod report;
 
 use std::collections::BTreeMap;
 
