@@ -378,3 +378,35 @@ fn the_down_opinion_is_ours_and_never_given_in_tilt() {
     let (_, leader, epoch) = c.is_master_down_by_addr(9060, "127.0.0.1", 6379, 1, PEER1);
     assert_eq!((leader.as_str(), epoch), (PEER1, 1));
 }
+
+mod arbitrary_input {
+    //! Whatever nodes, peers or files say, parsing never panics.
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn info_and_hello_parsers_take_anything(text in "(?s).{0,300}", lines in prop::collection::vec("[a-z_0-9:=,.\\-]{0,60}", 0..20)) {
+            let _ = super::info::parse(&text);
+            let _ = super::info::parse(&lines.join("\r\n"));
+            let _ = super::hello::Hello::parse(&text);
+            let _ = super::hello::Hello::parse(&lines.join(","));
+        }
+
+        #[test]
+        fn the_core_takes_any_hello_or_info(payloads in prop::collection::vec("[0-9a-z.,:]{0,80}", 0..10)) {
+            let mut c = super::core(2);
+            for (n, p) in payloads.iter().enumerate() {
+                c.handle(n as i64, super::Input::Hello(p.clone()));
+                c.handle(n as i64, super::Input::InfoReply(super::master(), p.clone()));
+            }
+            c.take_actions();
+        }
+
+        #[test]
+        fn config_files_never_panic(text in "(?s).{0,400}") {
+            let _ = crate::sentinel::config::parse(&text, "p.yaml");
+            let _ = crate::sentinel::conf::parse(&text, "p.conf");
+        }
+    }
+}
