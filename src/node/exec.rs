@@ -16,7 +16,7 @@
 use std::time::Instant;
 
 use crate::node::client::{Client, ClientId, ReplyMode};
-use crate::node::commands::{self, c_str, flags, CmdError, Command, Ctx, Propagation};
+use crate::node::commands::{self, flags, CmdError, Command, Ctx, Propagation};
 use crate::node::{unix_ms, Node};
 use crate::resp::request::{Limits, Parsed};
 
@@ -521,32 +521,11 @@ fn runs_inside_multi(cmd: &Command) -> bool {
 
 /// Redis's unknown-command error, with its argument preview.
 fn unknown_command(argv: &[&[u8]]) -> CmdError {
-    let name = c_str(argv[0]);
-    let mut msg = b"ERR unknown command '".to_vec();
-    msg.extend_from_slice(&name[..name.len().min(128)]);
-    msg.extend_from_slice(b"', with args beginning with: ");
-    let mut args: Vec<u8> = Vec::new();
-    for arg in &argv[1..] {
-        if args.len() >= 128 {
-            break;
-        }
-        let room = 128 - args.len();
-        let arg = c_str(arg);
-        args.push(b'\'');
-        args.extend_from_slice(&arg[..arg.len().min(room)]);
-        args.extend_from_slice(b"' ");
-    }
-    msg.extend_from_slice(&args);
-    CmdError::Owned(msg)
+    CmdError::Owned(crate::resp::errors::unknown_command(argv))
 }
 
-/// `ERR unknown subcommand '<sub>'. Try <CMD> HELP.`
 fn unknown_subcommand(sub: &[u8], container: &str) -> CmdError {
-    let sub = c_str(sub);
-    let mut msg = b"ERR unknown subcommand '".to_vec();
-    msg.extend_from_slice(&sub[..sub.len().min(128)]);
-    msg.extend_from_slice(format!("'. Try {} HELP.", container.to_ascii_uppercase()).as_bytes());
-    CmdError::Owned(msg)
+    CmdError::Owned(crate::resp::errors::unknown_subcommand(sub, container))
 }
 
 #[cfg(test)]

@@ -368,9 +368,7 @@ pub const OUT_OF_RANGE_ERR: CmdError = CmdError::Static("ERR index out of range"
 
 /// `-ERR wrong number of arguments for '<name>' command`.
 pub fn wrong_arity(full_name: &str) -> CmdError {
-    CmdError::msg(format!(
-        "ERR wrong number of arguments for '{full_name}' command"
-    ))
+    CmdError::Owned(crate::resp::errors::wrong_arity(full_name))
 }
 
 /// How a command's effect reaches replicas and the AOF.
@@ -472,12 +470,7 @@ pub fn parse_float(arg: &[u8]) -> Result<f64, CmdError> {
     crate::util::num::parse_f64(arg).ok_or(NOT_FLOAT)
 }
 
-/// An argument as Redis's C string functions (`strcasecmp`, `%s`) see it:
-/// up to its first NUL byte. Redis reads option names this way, so
-/// `"NX\0junk"` is the option `NX`.
-pub fn c_str(arg: &[u8]) -> &[u8] {
-    arg.iter().position(|&b| b == 0).map_or(arg, |n| &arg[..n])
-}
+pub use crate::resp::errors::c_str;
 
 /// Case-insensitive comparison of an argument with an option name, the
 /// way Redis's `strcasecmp` compares them.
