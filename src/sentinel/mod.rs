@@ -1,11 +1,17 @@
 //! The high-availability monitor (`vigil-sentinel`), Sentinel-compatible
-//! (spec/sentinel.md). Built in layers, per DESIGN.md: `config` (the
-//! operator's YAML), `state` (what the monitor learns, persisted),
-//! `core` (the sans-I/O watching rules) and `startup` (combining the two
-//! files into a core, and the core back into a state) come first, with
-//! `conf` for redis-sentinel's own file format (drop-in mode); the links to
-//! nodes and peers and the command endpoint follow.
+//! (spec/sentinel.md), built in layers per DESIGN.md:
+//!
+//! * `config` (the operator's YAML), `conf` (redis-sentinel's own file
+//!   format, for drop-in use) and `state` (what the monitor learns,
+//!   persisted); `startup` combines them into a core and back;
+//! * `core`: the sans-I/O rules — watching, SDOWN/ODOWN/TILT, votes — and
+//!   the reports operators read;
+//! * `links`: the connections to nodes and peers, feeding the core;
+//! * `commands`: the command surface, sans I/O.
+//!
+//! The network endpoint and the daemon binary come next.
 
+pub mod commands;
 pub mod conf;
 pub mod config;
 pub mod core;
