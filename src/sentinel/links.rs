@@ -79,7 +79,7 @@ impl Links {
             core.handle(now, input);
             core.take_actions()
         };
-        self.run(actions);
+        self.run_actions(actions);
     }
 
     /// The timer.
@@ -87,7 +87,8 @@ impl Links {
         self.feed(Input::Tick);
     }
 
-    fn run(self: &Rc<Self>, actions: Vec<Action>) {
+    /// Carry out actions the core decided (also those a command caused).
+    pub fn run_actions(self: &Rc<Self>, actions: Vec<Action>) {
         for action in actions {
             match action {
                 Action::Connect(t, host, port) => self.connect(t, host, port),

@@ -7,14 +7,16 @@
 //! * `core`: the sans-I/O rules — watching, SDOWN/ODOWN/TILT, votes — and
 //!   the reports operators read;
 //! * `links`: the connections to nodes and peers, feeding the core;
-//! * `commands`: the command surface, sans I/O.
-//!
-//! The network endpoint and the daemon binary come next.
+//! * `commands`: the command surface, sans I/O; `server` the network
+//!   endpoint with the connection-level commands and event channels;
+//! * `daemon`: the process: files, timer, links, endpoint, signals.
 
 pub mod commands;
 pub mod conf;
 pub mod config;
 pub mod core;
+pub mod daemon;
 pub mod links;
+pub mod server;
 pub mod startup;
 pub mod state;

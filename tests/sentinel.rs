@@ -1,0 +1,281 @@
+//! `vigil-sentinel` as a process: it answers redis-cli, watches real nodes
+//! (Redis 7.0 and Vigil), forms one quorum with a real `redis-sentinel`
+//! 7.0, and keeps its id and epochs across restarts.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{free_port, wait_until, Kind, Raw, Server, TempDir};
+
+/// A monitor process (vigil-sentinel or redis-sentinel), killed on drop.
+struct Monitor {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Monitor {
+    fn raw(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+
+    fn say(&self, line: &str) -> String {
+        self.raw().cmd_str(line)
+    }
+}
+
+/// Wait until something answers PING on `port`.
+fn wait_ready(child: &mut Child, port: u16) {
+    let up = wait_until(Duration::from_secs(15), || {
+        assert!(child.try_wait().unwrap().is_none(), "the monitor exited");
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(up, "no monitor on port {port}");
+}
+
+fn vigil_sentinel(config: &Path, dir: &Path, port: u16) -> Monitor {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil-sentinel"))
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--port",
+            &port.to_string(),
+        ])
+        .args(["--dir", dir.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(&mut child, port);
+    Monitor { child, port }
+}
+
+fn redis_sentinel(dir: &Path, port: u16, master_port: u16, quorum: u32) -> Monitor {
+    let conf = dir.join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {master_port} {quorum}\nsentinel down-after-milliseconds mymaster 1000\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new("redis-sentinel")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-sentinel (installed by .ci/run)");
+    wait_ready(&mut child, port);
+    Monitor { child, port }
+}
+
+fn yaml(dir: &Path, master_port: u16, quorum: u32) -> std::path::PathBuf {
+    let path = dir.join("sentinel.yaml");
+    std::fs::write(
+        &path,
+        format!("masters:\n  mymaster:\n    host: 127.0.0.1\n    port: {master_port}\n    quorum: {quorum}\n    down-after: 1s\n"),
+    )
+    .unwrap();
+    path
+}
+
+/// The names of the peers a monitor lists for `mymaster`.
+fn peers(m: &Monitor) -> Vec<String> {
+    let reply = common::Reply::parse(&m.raw().cmd(&[b"SENTINEL", b"SENTINELS", b"mymaster"]));
+    reply
+        .items()
+        .iter()
+        .map(|entry| String::from_utf8_lossy(&entry.items()[1].bulk()).into_owned())
+        .collect()
+}
+
+fn flags(m: &Monitor) -> String {
+    let reply = common::Reply::parse(&m.raw().cmd(&[b"SENTINEL", b"MASTER", b"mymaster"]));
+    String::from_utf8_lossy(&reply.items()[9].bulk()).into_owned()
+}
+
+fn watches_and_reports(kind: Kind) {
+    let master = Server::start(kind, &[]);
+    let replica = Server::start(
+        kind,
+        &["--replicaof", "127.0.0.1", &master.port.to_string()],
+    );
+    let dir = TempDir::new("sentinel");
+    let port = free_port();
+    let m = vigil_sentinel(&yaml(&dir.0, master.port, 1), &dir.0.join("state"), port);
+    assert_eq!(
+        m.say("SENTINEL get-master-addr-by-name mymaster"),
+        format!(
+            "*2\r\n$9\r\n127.0.0.1\r\n${}\r\n{}\r\n",
+            master.port.to_string().len(),
+            master.port
+        )
+    );
+    assert_eq!(
+        m.say("ROLE"),
+        "*2\r\n$8\r\nsentinel\r\n*1\r\n$8\r\nmymaster\r\n"
+    );
+    let replica_name = format!("127.0.0.1:{}", replica.port);
+    assert!(wait_until(Duration::from_secs(15), || m
+        .say("SENTINEL REPLICAS mymaster")
+        .contains(&replica_name)));
+
+    // Events reach subscribers: the master freezes, +sdown and +odown.
+    let mut sub = m.raw().patient(Duration::from_secs(10));
+    assert_eq!(
+        sub.cmd_str("PSUBSCRIBE *"),
+        "*3\r\n$10\r\npsubscribe\r\n$1\r\n*\r\n:1\r\n"
+    );
+    master.signal(libc::SIGSTOP);
+    let frozen = Instant::now();
+    let want = format!("+sdown master mymaster 127.0.0.1 {}", master.port);
+    loop {
+        let message = common::Reply::parse(&sub.read_reply());
+        let items = message.bulks();
+        if items.len() == 4 && items[2] == b"+sdown" {
+            assert_eq!(String::from_utf8_lossy(&items[3]), want["+sdown ".len()..]);
+            break;
+        }
+        assert!(frozen.elapsed() < Duration::from_secs(5), "no +sdown");
+    }
+    assert!(
+        frozen.elapsed() < Duration::from_millis(3000),
+        "{:?}",
+        frozen.elapsed()
+    );
+    assert!(wait_until(Duration::from_secs(5), || flags(&m).contains("o_down")));
+    master.signal(libc::SIGCONT);
+    assert!(wait_until(Duration::from_secs(5), || flags(&m) == "master"));
+}
+
+#[test]
+fn the_monitor_watches_redis_nodes_and_answers_redis_cli() {
+    watches_and_reports(Kind::Redis);
+}
+
+#[test]
+fn the_monitor_watches_vigil_nodes() {
+    watches_and_reports(Kind::Vigil);
+}
+
+#[test]
+fn two_vigil_monitors_and_a_redis_sentinel_form_one_quorum() {
+    let master = Server::start(Kind::Redis, &[]);
+    let dirs = [
+        TempDir::new("mixed-a"),
+        TempDir::new("mixed-b"),
+        TempDir::new("mixed-r"),
+    ];
+    let a = vigil_sentinel(
+        &yaml(&dirs[0].0, master.port, 3),
+        &dirs[0].0.join("state"),
+        free_port(),
+    );
+    let b = vigil_sentinel(
+        &yaml(&dirs[1].0, master.port, 3),
+        &dirs[1].0.join("state"),
+        free_port(),
+    );
+    let r = redis_sentinel(&dirs[2].0, free_port(), master.port, 3);
+    let ids: Vec<String> = [&a, &b, &r]
+        .iter()
+        .map(|m| {
+            let id = m.say("SENTINEL MYID");
+            id.lines().nth(1).unwrap().to_string()
+        })
+        .collect();
+    // Every monitor lists the other two, learnt from hellos.
+    let all_found = wait_until(Duration::from_secs(20), || {
+        [&a, &b, &r].iter().enumerate().all(|(n, m)| {
+            let mut p = peers(m);
+            p.sort();
+            let mut want: Vec<String> = ids
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| *k != n)
+                .map(|(_, id)| id.clone())
+                .collect();
+            want.sort();
+            p == want
+        })
+    });
+    assert!(
+        all_found,
+        "a {:?} b {:?} r {:?}",
+        peers(&a),
+        peers(&b),
+        peers(&r)
+    );
+    // With quorum 3, the master is only objectively down if all three agree.
+    master.signal(libc::SIGSTOP);
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            [&a, &b, &r].iter().all(|m| flags(m).contains("o_down"))
+        }),
+        "a {} b {} r {}",
+        flags(&a),
+        flags(&b),
+        flags(&r)
+    );
+    master.signal(libc::SIGCONT);
+}
+
+#[test]
+fn the_id_and_epochs_survive_a_restart() {
+    let master = Server::start(Kind::Redis, &[]);
+    let dir = TempDir::new("restart");
+    let state = dir.0.join("state");
+    let config = yaml(&dir.0, master.port, 1);
+    let port = free_port();
+    let m = vigil_sentinel(&config, &state, port);
+    let id = m.say("SENTINEL MYID");
+    // A vote request raises the epoch, which must be durable.
+    let vote = m.say(&format!(
+        "SENTINEL is-master-down-by-addr 127.0.0.1 {} 7 {}",
+        master.port,
+        "f".repeat(40)
+    ));
+    assert!(vote.ends_with(":7\r\n"), "{vote}");
+    drop(m);
+    let m = vigil_sentinel(&config, &state, port);
+    assert_eq!(m.say("SENTINEL MYID"), id);
+    // Already voted in epoch 7: no second vote in that epoch. As with
+    // redis-sentinel, the epoch of the vote is persisted, not whom it went to.
+    let again = m.say(&format!(
+        "SENTINEL is-master-down-by-addr 127.0.0.1 {} 7 {}",
+        master.port,
+        "e".repeat(40)
+    ));
+    assert_eq!(again, "*3\r\n:0\r\n$1\r\n*\r\n:7\r\n");
+    // A damaged state file stops the monitor instead of being replaced.
+    drop(m);
+    let file = state.join("vigil-sentinel.state");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("current-epoch: 7", "current-epoch: 1")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil-sentinel"))
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--dir",
+            state.to_str().unwrap(),
+        ])
+        .args(["--port", &free_port().to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("checksum does not match"), "{err}");
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("current-epoch: 1"));
+}
