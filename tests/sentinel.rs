@@ -279,3 +279,73 @@ fn the_id_and_epochs_survive_a_restart() {
         .unwrap()
         .contains("current-epoch: 1"));
 }
+
+#[test]
+fn the_endpoint_answers_like_redis_sentinel() {
+    let master = Server::start(Kind::Redis, &[]);
+    let dirs = [TempDir::new("same-v"), TempDir::new("same-r")];
+    let v = vigil_sentinel(
+        &yaml(&dirs[0].0, master.port, 2),
+        &dirs[0].0.join("state"),
+        free_port(),
+    );
+    let r = redis_sentinel(&dirs[1].0, free_port(), master.port, 2);
+    let lines = [
+        "PING",
+        "PING hi",
+        "PING a b",
+        "ROLE",
+        "SENTINEL get-master-addr-by-name mymaster",
+        "SENTINEL get-master-addr-by-name nosuch",
+        "SENTINEL master nosuch",
+        "SENTINEL replicas nosuch",
+        "SENTINEL sentinels nosuch",
+        "SENTINEL ckquorum nosuch",
+        "SENTINEL bogus",
+        "SENTINEL",
+        "SENTINEL masters x",
+        "SENTINEL is-master-down-by-addr 127.0.0.1 x 0 *",
+        "SENTINEL is-master-down-by-addr 127.0.0.1 1 y *",
+        "SENTINEL is-master-down-by-addr 10.0.0.1 1 0 *",
+        "publish foo bar",
+        "publish __sentinel__:hello garbage",
+        "get x",
+        "shutdown bogus",
+        "shutdown abort",
+        "auth x",
+        "auth a b",
+        "hello 4",
+        "hello x",
+    ];
+    for line in lines {
+        assert_eq!(v.say(line), r.say(line), "{line}");
+    }
+    // Subscribed mode: the same refusals, in Redis's order.
+    let session = |m: &Monitor| {
+        let mut c = m.raw();
+        c.send(b"SUBSCRIBE a\r\nSENTINEL masters\r\nGET x\r\nPING\r\nUNSUBSCRIBE\r\nPING\r\n");
+        (0..6)
+            .map(|_| common::show(&c.read_reply()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(session(&v), session(&r));
+    // The maps name the same fields, in the same order.
+    let keys = |m: &Monitor, what: &[&[u8]]| {
+        let reply = common::Reply::parse(&m.raw().cmd(what));
+        reply
+            .items()
+            .iter()
+            .step_by(2)
+            .map(|k| String::from_utf8_lossy(&k.bulk()).into_owned())
+            .collect::<Vec<_>>()
+    };
+    let master_map: &[&[u8]] = &[b"SENTINEL", b"MASTER", b"mymaster"];
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            keys(&v, master_map) == keys(&r, master_map)
+        }),
+        "{:?}\n{:?}",
+        keys(&v, master_map),
+        keys(&r, master_map)
+    );
+}

@@ -143,6 +143,11 @@ fn run_requests(
 fn command(daemon: &Rc<Daemon>, s: &mut Session, argv: &[Vec<u8>]) {
     let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
     let name = String::from_utf8_lossy(c_str(args[0])).to_ascii_lowercase();
+    // As in Redis: an unknown command is refused before anything else.
+    if !KNOWN.contains(&name.as_str()) {
+        s.reply.error(&crate::resp::errors::unknown_command(&args));
+        return;
+    }
     if !s.authenticated && !matches!(name.as_str(), "auth" | "hello") {
         s.reply.error(b"NOAUTH Authentication required.");
         return;
@@ -154,7 +159,14 @@ fn command(daemon: &Rc<Daemon>, s: &mut Session, argv: &[Vec<u8>]) {
             "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ping"
         )
     {
-        let err = format!("ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
+        let full = match (name.as_str(), args.get(1)) {
+            ("sentinel", Some(sub)) => format!(
+                "sentinel|{}",
+                String::from_utf8_lossy(c_str(sub)).to_ascii_lowercase()
+            ),
+            _ => name.clone(),
+        };
+        let err = format!("ERR Can't execute '{full}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
         s.reply.error(err.as_bytes());
         return;
     }
@@ -212,10 +224,7 @@ fn command(daemon: &Rc<Daemon>, s: &mut Session, argv: &[Vec<u8>]) {
             s.reply.bulk(b"pong");
             s.reply.bulk(args.get(1).copied().unwrap_or(b""));
         }
-        "shutdown" if args.len() == 1 => {
-            daemon.shutdown();
-            s.close = true;
-        }
+        "shutdown" => shutdown(daemon, s, &args),
         _ => {
             let now = crate::node::unix_ms();
             let actions = {
@@ -229,17 +238,61 @@ fn command(daemon: &Rc<Daemon>, s: &mut Session, argv: &[Vec<u8>]) {
     }
 }
 
+/// The commands this endpoint knows (others get the unknown-command error).
+const KNOWN: &[&str] = &[
+    "ping",
+    "role",
+    "sentinel",
+    "publish",
+    "subscribe",
+    "unsubscribe",
+    "psubscribe",
+    "punsubscribe",
+    "hello",
+    "auth",
+    "shutdown",
+];
+
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] | ABORT`: a monitor has no
+/// dataset to save; the state is persisted on the way out either way.
+fn shutdown(daemon: &Daemon, s: &mut Session, args: &[&[u8]]) {
+    for a in &args[1..] {
+        let opt = String::from_utf8_lossy(c_str(a)).to_ascii_lowercase();
+        match opt.as_str() {
+            "nosave" | "save" | "now" | "force" => {}
+            "abort" => {
+                s.reply.error(b"ERR No shutdown in progress.");
+                return;
+            }
+            _ => {
+                s.reply.error(b"ERR syntax error");
+                return;
+            }
+        }
+    }
+    daemon.shutdown();
+    s.close = true;
+}
+
 fn auth(daemon: &Daemon, s: &mut Session, args: &[&[u8]]) {
     if !(2..=3).contains(&args.len()) {
         s.reply.error(&wrong_arity("auth"));
         return;
     }
-    let Some(pass) = &daemon.requirepass else {
-        s.reply.error(b"ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
-        return;
+    let expected = daemon.requirepass.as_deref().map(str::as_bytes);
+    let ok = match args.len() {
+        2 => {
+            let Some(pass) = expected else {
+                s.reply.error(b"ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+                return;
+            };
+            args[1] == pass
+        }
+        // The only user is `default`; without requirepass it needs no
+        // password.
+        _ => args[1] == b"default" && expected.is_none_or(|pass| args[2] == pass),
     };
-    let user_ok = args.len() == 2 || args[1] == b"default";
-    if user_ok && args[args.len() - 1] == pass.as_bytes() {
+    if ok {
         s.authenticated = true;
         s.reply.ok();
     } else {
