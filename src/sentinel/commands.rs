@@ -26,39 +26,19 @@ struct Sub {
 }
 
 const SUBS: &[Sub] = &[
-    Sub {
-        names: &["masters", "primaries"],
-        arity: 2,
-    },
-    Sub {
-        names: &["master", "primary"],
-        arity: 3,
-    },
-    Sub {
-        names: &["replicas", "slaves"],
-        arity: 3,
-    },
-    Sub {
-        names: &["sentinels"],
-        arity: 3,
-    },
-    Sub {
-        names: &["get-master-addr-by-name", "get-primary-addr-by-name"],
-        arity: 3,
-    },
-    Sub {
-        names: &["is-master-down-by-addr", "is-primary-down-by-addr"],
-        arity: 6,
-    },
-    Sub {
-        names: &["myid"],
-        arity: 2,
-    },
-    Sub {
-        names: &["ckquorum"],
-        arity: 3,
-    },
+    sub(&["masters", "primaries"], 2),
+    sub(&["master", "primary"], 3),
+    sub(&["replicas", "slaves"], 3),
+    sub(&["sentinels"], 3),
+    sub(&["get-master-addr-by-name", "get-primary-addr-by-name"], 3),
+    sub(&["is-master-down-by-addr", "is-primary-down-by-addr"], 6),
+    sub(&["myid"], 2),
+    sub(&["ckquorum"], 3),
 ];
+
+const fn sub(names: &'static [&'static str], arity: i32) -> Sub {
+    Sub { names, arity }
+}
 
 /// Run one command against the core at time `now`, writing its reply.
 /// `links` tells the link facts of an instance for the instance maps.
