@@ -241,4 +241,5 @@ corpus!(
     zsets,
     sort,
     persistence,
+    replication,
 );

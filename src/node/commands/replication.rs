@@ -248,9 +248,12 @@ fn replconf(ctx: &mut Ctx) -> CmdResult {
             }
             return Ok(());
         } else if is(option, "rdb-only") {
-            let on = parse_i64(value)
-                .filter(|v| (0..=1).contains(v))
-                .ok_or(super::NOT_INTEGER)?;
+            let on = parse_i64(value).ok_or(super::NOT_INTEGER)?;
+            if !(0..=1).contains(&on) {
+                return Err(CmdError::Static(
+                    "ERR value is out of range, value must between 0 and 1",
+                ));
+            }
             ctx.client
                 .repl
                 .get_or_insert_with(Default::default)
