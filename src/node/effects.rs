@@ -52,6 +52,17 @@ impl Sink {
         }
     }
 
+    /// Move the bytes encoded since the last call to the end of `out`.
+    /// When `out` is empty the buffers are swapped, so both keep their
+    /// capacity and a steady write load allocates nothing per round.
+    fn drain_into(&mut self, out: &mut Vec<u8>) {
+        if out.is_empty() {
+            std::mem::swap(out, &mut self.bytes);
+        } else {
+            out.append(&mut self.bytes);
+        }
+    }
+
     fn feed(&mut self, db: usize, argv: &[&[u8]]) {
         if self.timestamps {
             let now = crate::node::unix_ms() / 1000;
@@ -145,10 +156,11 @@ impl Effects {
         self.repl.as_ref().map_or(0, |s| s.bytes.len())
     }
 
-    /// Move the replication bytes encoded since the last call to `out`.
+    /// Move the replication bytes encoded since the last call to `out`
+    /// (see [`Sink::drain_into`]).
     pub fn drain_repl_into(&mut self, out: &mut Vec<u8>) {
         if let Some(sink) = &mut self.repl {
-            out.append(&mut sink.bytes);
+            sink.drain_into(out);
         }
     }
 
@@ -206,16 +218,11 @@ impl Effects {
         self.aof.take().map(|s| s.bytes).unwrap_or_default()
     }
 
-    /// Move the AOF bytes encoded since the last call to the end of `out`.
-    /// When `out` is empty the buffers are swapped, so both keep their
-    /// capacity and a steady write load allocates nothing per round.
+    /// Move the AOF bytes encoded since the last call to the end of `out`
+    /// (see [`Sink::drain_into`]).
     pub fn drain_aof_into(&mut self, out: &mut Vec<u8>) {
         if let Some(sink) = &mut self.aof {
-            if out.is_empty() {
-                std::mem::swap(out, &mut sink.bytes);
-            } else {
-                out.append(&mut sink.bytes);
-            }
+            sink.drain_into(out);
         }
     }
 

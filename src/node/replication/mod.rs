@@ -134,6 +134,9 @@ pub struct Replication {
     pub good_replicas: usize,
     /// A `FAILOVER` under way.
     pub failover: failover::Failover,
+    /// Spare buffer for moving the effect stream into the replication
+    /// stream (see `Node::flush_replication`).
+    pub feed_buf: Vec<u8>,
     /// Bytes received from a master and sent to replicas.
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
@@ -164,6 +167,7 @@ impl Default for Replication {
             waiting: Vec::new(),
             good_replicas: 0,
             failover: failover::Failover::default(),
+            feed_buf: Vec::new(),
             net_input_bytes: 0,
             net_output_bytes: 0,
         }
@@ -205,9 +209,13 @@ impl Node {
         if self.effects.repl_pending() == 0 {
             return;
         }
-        let mut bytes = Vec::new();
+        // The buffer goes back and forth with the effect stream's, so a
+        // steady write load allocates nothing per command.
+        let mut bytes = std::mem::take(&mut self.repl.feed_buf);
         self.effects.drain_repl_into(&mut bytes);
         self.feed_stream(&bytes);
+        bytes.clear();
+        self.repl.feed_buf = bytes;
     }
 
     /// Append bytes to the replication stream: the backlog, the offset,
