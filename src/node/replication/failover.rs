@@ -8,7 +8,7 @@
 //! is connected to its new master, or when the failover is aborted
 //! (`FAILOVER ABORT`, the timeout without `FORCE`, the target refusing).
 
-use super::master::{peer_ip, Phase};
+use super::master::{replica_ip, Phase};
 use crate::node::client::Client;
 use crate::node::Node;
 
@@ -94,11 +94,10 @@ impl Node {
             .iter()
             .filter_map(|&id| self.clients.get(id))
             .find(|c| {
-                let r = c.repl.as_deref();
-                let ip = r
-                    .and_then(|r| r.ip_address.clone())
-                    .unwrap_or_else(|| peer_ip(&c.addr));
-                ip.eq_ignore_ascii_case(host) && r.is_some_and(|r| r.listening_port == port as i64)
+                replica_ip(c).eq_ignore_ascii_case(host)
+                    && c.repl
+                        .as_ref()
+                        .is_some_and(|r| r.listening_port == port as i64)
             })
     }
 
@@ -139,9 +138,8 @@ impl Node {
                 .filter_map(|&id| self.clients.get(id))
                 .find(|c| caught_up(c))
                 .map(|c| {
-                    let r = c.repl.as_deref().expect("caught up replicas have state");
-                    let ip = r.ip_address.clone().unwrap_or_else(|| peer_ip(&c.addr));
-                    (ip, r.listening_port as u16)
+                    let port = c.repl.as_ref().map_or(0, |r| r.listening_port);
+                    (replica_ip(c), port as u16)
                 }),
         };
         if let Some((host, port)) = target {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::master::{peer_ip, Phase};
+use super::master::{replica_ip, Phase};
 use super::LinkState;
 use crate::node::client::Client;
 use crate::node::Node;
@@ -172,13 +172,4 @@ impl Node {
             }
         }
     }
-}
-
-/// The address a replica is known by: the one it announced, or its peer
-/// address.
-fn replica_ip(c: &Client) -> String {
-    c.repl
-        .as_ref()
-        .and_then(|r| r.ip_address.clone())
-        .unwrap_or_else(|| peer_ip(&c.addr))
 }

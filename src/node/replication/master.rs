@@ -712,13 +712,18 @@ impl Node {
     }
 }
 
-/// `ip:port` of a replica as Redis logs it.
-pub fn replica_name(c: &Client) -> String {
-    let ip = c
-        .repl
+/// The address a replica is known by: the one it announced, or its peer
+/// address.
+pub fn replica_ip(c: &Client) -> String {
+    c.repl
         .as_ref()
         .and_then(|r| r.ip_address.clone())
-        .unwrap_or_else(|| peer_ip(&c.addr));
+        .unwrap_or_else(|| peer_ip(&c.addr))
+}
+
+/// `ip:port` of a replica as Redis logs it.
+pub fn replica_name(c: &Client) -> String {
+    let ip = replica_ip(c);
     let port = c.repl.as_ref().map_or(0, |r| r.listening_port);
     if port > 0 {
         format!("{ip}:{port}")
@@ -728,7 +733,7 @@ pub fn replica_name(c: &Client) -> String {
 }
 
 /// The IP part of `ip:port` (IPv6 addresses are bracketed or bare).
-pub fn peer_ip(addr: &str) -> String {
+fn peer_ip(addr: &str) -> String {
     match addr.rsplit_once(':') {
         Some((ip, _)) => ip.trim_start_matches('[').trim_end_matches(']').to_string(),
         None => addr.to_string(),
