@@ -53,7 +53,6 @@ fn main() {
         port: args.port,
         bind: args.bind,
         dir: args.dir,
-        json_logs: json,
     };
     if let Err(e) = run(opts) {
         eprintln!("vigil-sentinel: {e}");

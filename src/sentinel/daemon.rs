@@ -25,7 +25,6 @@ pub struct Options {
     pub port: Option<u16>,
     pub bind: Option<Vec<String>>,
     pub dir: Option<PathBuf>,
-    pub json_logs: bool,
 }
 
 /// Where the learnt state is written.

@@ -160,7 +160,6 @@ impl Links {
                     me.clone(),
                     t.clone(),
                     client,
-                    format!("sentinel-{name8}-pubsub"),
                 ))),
             };
             let local_ip = local_ip_towards(&host, port);
@@ -304,11 +303,12 @@ async fn open(
 }
 
 /// The subscriber link of a node: every hello heard goes to the core.
-async fn listen_hellos(links: Rc<Links>, t: Target, client: redis::Client, name: String) {
+/// (redis-sentinel names this link `sentinel-<id8>-pubsub`; the crate's
+/// pub/sub connection cannot send CLIENT SETNAME before subscribing.)
+async fn listen_hellos(links: Rc<Links>, t: Target, client: redis::Client) {
     let subscribed = async {
         let mut pubsub = client.get_async_pubsub().await?;
         let _: redis::RedisResult<()> = pubsub.subscribe(CHANNEL).await;
-        let _ = name; // redis-sentinel names it; the crate's pubsub cannot send CLIENT SETNAME
         redis::RedisResult::Ok(pubsub)
     }
     .await;
