@@ -33,50 +33,64 @@ impl Monitor {
     }
 }
 
-/// Wait until something answers PING on `port`.
-fn wait_ready(child: &mut Child, port: u16) {
-    let up = wait_until(Duration::from_secs(15), || {
-        assert!(child.try_wait().unwrap().is_none(), "the monitor exited");
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+/// Start `cmd` and wait until it logs its id, which both monitors do only
+/// once they listen. `None` if it exited first (its port was taken by a
+/// process of another test meanwhile): the caller tries another port.
+fn launch(mut cmd: Command, port: u16) -> Option<Monitor> {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn a monitor (redis-sentinel is installed by .ci/run)");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if line.contains("Sentinel ID is") {
+                let _ = tx.send(());
+            }
+        }
     });
-    assert!(up, "no monitor on port {port}");
+    let ready = rx.recv_timeout(Duration::from_secs(15)).is_ok();
+    let monitor = Monitor { child, port };
+    ready.then_some(monitor)
 }
 
-fn vigil_sentinel(config: &Path, dir: &Path, port: u16) -> Monitor {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil-sentinel"))
-        .args([
-            "--config",
-            config.to_str().unwrap(),
-            "--port",
-            &port.to_string(),
-        ])
-        .args(["--dir", dir.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
+/// A vigil-sentinel on `port`, or on a free port if `None`.
+fn vigil_sentinel(config: &Path, dir: &Path, port: Option<u16>) -> Monitor {
+    for _ in 0..5 {
+        let port = port.unwrap_or_else(free_port);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil-sentinel"));
+        cmd.args(["--config", config.to_str().unwrap()])
+            .args(["--port", &port.to_string()])
+            .args(["--dir", dir.to_str().unwrap()]);
+        if let Some(m) = launch(cmd, port) {
+            return m;
+        }
+    }
+    panic!("vigil-sentinel did not start");
+}
+
+fn redis_sentinel(dir: &Path, master_port: u16, quorum: u32) -> Monitor {
+    for _ in 0..5 {
+        let port = free_port();
+        let conf = dir.join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {master_port} {quorum}\nsentinel down-after-milliseconds mymaster 1000\n",
+                dir.display()
+            ),
+        )
         .unwrap();
-    wait_ready(&mut child, port);
-    Monitor { child, port }
-}
-
-fn redis_sentinel(dir: &Path, port: u16, master_port: u16, quorum: u32) -> Monitor {
-    let conf = dir.join("sentinel.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {master_port} {quorum}\nsentinel down-after-milliseconds mymaster 1000\n",
-            dir.display()
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new("redis-sentinel")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-sentinel (installed by .ci/run)");
-    wait_ready(&mut child, port);
-    Monitor { child, port }
+        let mut cmd = Command::new("redis-sentinel");
+        cmd.arg(&conf);
+        if let Some(m) = launch(cmd, port) {
+            return m;
+        }
+    }
+    panic!("redis-sentinel did not start");
 }
 
 fn yaml(dir: &Path, master_port: u16, quorum: u32) -> std::path::PathBuf {
@@ -111,8 +125,7 @@ fn watches_and_reports(kind: Kind) {
         &["--replicaof", "127.0.0.1", &master.port.to_string()],
     );
     let dir = TempDir::new("sentinel");
-    let port = free_port();
-    let m = vigil_sentinel(&yaml(&dir.0, master.port, 1), &dir.0.join("state"), port);
+    let m = vigil_sentinel(&yaml(&dir.0, master.port, 1), &dir.0.join("state"), None);
     assert_eq!(
         m.say("SENTINEL get-master-addr-by-name mymaster"),
         format!(
@@ -179,14 +192,14 @@ fn two_vigil_monitors_and_a_redis_sentinel_form_one_quorum() {
     let a = vigil_sentinel(
         &yaml(&dirs[0].0, master.port, 3),
         &dirs[0].0.join("state"),
-        free_port(),
+        None,
     );
     let b = vigil_sentinel(
         &yaml(&dirs[1].0, master.port, 3),
         &dirs[1].0.join("state"),
-        free_port(),
+        None,
     );
-    let r = redis_sentinel(&dirs[2].0, free_port(), master.port, 3);
+    let r = redis_sentinel(&dirs[2].0, master.port, 3);
     let ids: Vec<String> = [&a, &b, &r]
         .iter()
         .map(|m| {
@@ -236,8 +249,8 @@ fn the_id_and_epochs_survive_a_restart() {
     let dir = TempDir::new("restart");
     let state = dir.0.join("state");
     let config = yaml(&dir.0, master.port, 1);
-    let port = free_port();
-    let m = vigil_sentinel(&config, &state, port);
+    let m = vigil_sentinel(&config, &state, None);
+    let port = m.port;
     let id = m.say("SENTINEL MYID");
     // A vote request raises the epoch, which must be durable.
     let vote = m.say(&format!(
@@ -247,7 +260,7 @@ fn the_id_and_epochs_survive_a_restart() {
     ));
     assert!(vote.ends_with(":7\r\n"), "{vote}");
     drop(m);
-    let m = vigil_sentinel(&config, &state, port);
+    let m = vigil_sentinel(&config, &state, Some(port));
     assert_eq!(m.say("SENTINEL MYID"), id);
     // Already voted in epoch 7: no second vote in that epoch. As with
     // redis-sentinel, the epoch of the vote is persisted, not whom it went to.
@@ -287,9 +300,9 @@ fn the_endpoint_answers_like_redis_sentinel() {
     let v = vigil_sentinel(
         &yaml(&dirs[0].0, master.port, 2),
         &dirs[0].0.join("state"),
-        free_port(),
+        None,
     );
-    let r = redis_sentinel(&dirs[1].0, free_port(), master.port, 2);
+    let r = redis_sentinel(&dirs[1].0, master.port, 2);
     let lines = [
         "PING",
         "PING hi",
