@@ -136,6 +136,21 @@ impl Reply {
             .extend_from_slice(if self.resp3 { b"_\r\n" } else { b"*-1\r\n" });
     }
 
+    /// Redis's help reply: a header, the lines, and the HELP entry, as
+    /// status strings.
+    pub fn help(&mut self, container: &str, lines: &[&str]) {
+        self.array(lines.len() + 3);
+        self.simple(
+            format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
+                .as_bytes(),
+        );
+        for line in lines {
+            self.simple(line.as_bytes());
+        }
+        self.simple(b"HELP");
+        self.simple(b"    Prints this help.");
+    }
+
     pub fn array(&mut self, len: usize) {
         self.header(b'*', len as i64);
     }

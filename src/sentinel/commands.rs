@@ -4,18 +4,19 @@
 //! endpoint parses requests, runs the core's actions (persisting first:
 //! a vote must be durable before its reply leaves) and writes the reply.
 //!
-//! Covered so far: PING, ROLE, PUBLISH (hellos), and SENTINEL MASTERS,
-//! MASTER, REPLICAS/SLAVES, SENTINELS, GET-MASTER-ADDR-BY-NAME,
-//! IS-MASTER-DOWN-BY-ADDR, MYID, CKQUORUM, with Valkey's PRIMARY spellings.
-//! Anything else gets Redis's unknown-command or unknown-subcommand error.
+//! Here: PING, ROLE, PUBLISH (hellos), and the SENTINEL subcommands that
+//! report (with Valkey's PRIMARY spellings); the ones that change the
+//! monitor are in `admin`. Anything else gets Redis's unknown-command or
+//! unknown-subcommand error.
 
+use super::admin;
 use super::core::hello::CHANNEL;
 use super::core::report::LinkFacts;
 use super::core::{Core, Input, Target};
 use crate::resp::errors::{c_str, unknown_command, unknown_subcommand, wrong_arity};
 use crate::resp::reply::Reply;
 
-const NO_SUCH_MASTER: &[u8] = b"ERR No such master with that name";
+pub const NO_SUCH_MASTER: &[u8] = b"ERR No such master with that name";
 const NOT_INTEGER: &[u8] = b"ERR value is not an integer or out of range";
 
 /// A SENTINEL subcommand: its names (the first is redis-sentinel's, the
@@ -34,7 +35,38 @@ const SUBS: &[Sub] = &[
     sub(&["is-master-down-by-addr", "is-primary-down-by-addr"], 6),
     sub(&["myid"], 2),
     sub(&["ckquorum"], 3),
+    sub(&["reset"], 3),
+    sub(&["flushconfig"], 2),
+    sub(&["monitor"], 6),
+    sub(&["remove"], 3),
+    sub(&["set"], -5),
+    sub(&["config"], -3),
+    sub(&["info-cache"], -3),
+    sub(&["pending-scripts"], 2),
+    sub(&["debug"], -2),
+    sub(&["simulate-failure"], -3),
+    sub(&["help"], 2),
 ];
+
+/// What commands need from the process around the core.
+pub trait Host {
+    /// Link facts of an instance, for the instance maps.
+    fn link_facts(&self, t: &Target) -> LinkFacts;
+    /// Save the state now; false if it could not be written.
+    fn save(&self, core: &Core) -> bool;
+    /// The notification and reconfiguration scripts queued or running.
+    fn pending_scripts(&self) -> Vec<PendingScript>;
+}
+
+/// A script job, as `SENTINEL PENDING-SCRIPTS` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingScript {
+    pub argv: Vec<String>,
+    /// Running: its pid and ms since it started; else ms until it starts.
+    pub running: Option<u32>,
+    pub ms: i64,
+    pub retry_num: u32,
+}
 
 const fn sub(names: &'static [&'static str], arity: i32) -> Sub {
     Sub { names, arity }
@@ -42,13 +74,7 @@ const fn sub(names: &'static [&'static str], arity: i32) -> Sub {
 
 /// Run one command against the core at time `now`, writing its reply.
 /// `links` tells the link facts of an instance for the instance maps.
-pub fn execute(
-    core: &mut Core,
-    now: i64,
-    argv: &[&[u8]],
-    reply: &mut Reply,
-    links: &dyn Fn(&Target) -> LinkFacts,
-) {
+pub fn execute(core: &mut Core, now: i64, argv: &[&[u8]], reply: &mut Reply, host: &dyn Host) {
     let name = String::from_utf8_lossy(c_str(argv[0])).to_ascii_lowercase();
     match name.as_str() {
         "ping" => match argv.len() {
@@ -77,19 +103,13 @@ pub fn execute(
             reply.int(1);
         }
         "publish" => reply.error(&wrong_arity("publish")),
-        "sentinel" if argv.len() >= 2 => sentinel(core, now, argv, reply, links),
+        "sentinel" if argv.len() >= 2 => sentinel(core, now, argv, reply, host),
         "sentinel" => reply.error(&wrong_arity("sentinel")),
         _ => reply.error(&unknown_command(argv)),
     }
 }
 
-fn sentinel(
-    core: &mut Core,
-    now: i64,
-    argv: &[&[u8]],
-    reply: &mut Reply,
-    links: &dyn Fn(&Target) -> LinkFacts,
-) {
+fn sentinel(core: &mut Core, now: i64, argv: &[&[u8]], reply: &mut Reply, host: &dyn Host) {
     let asked = String::from_utf8_lossy(c_str(argv[1])).to_ascii_lowercase();
     let Some(sub) = SUBS.iter().find(|s| s.names.contains(&asked.as_str())) else {
         reply.error(&unknown_subcommand(argv[1], "sentinel"));
@@ -106,7 +126,7 @@ fn sentinel(
             reply.array(core.masters.len());
             let names: Vec<String> = core.masters.keys().cloned().collect();
             for n in names {
-                write_map(core, now, &Target::Master(n), reply, links);
+                write_map(core, now, &Target::Master(n), reply, host);
             }
         }
         "master" => {
@@ -115,7 +135,7 @@ fn sentinel(
                 reply.error(NO_SUCH_MASTER);
                 return;
             }
-            write_map(core, now, &t, reply, links);
+            write_map(core, now, &t, reply, host);
         }
         "replicas" => {
             let Some(m) = core.masters.get(&arg(2)) else {
@@ -131,7 +151,7 @@ fn sentinel(
                 .collect();
             reply.array(shown.len());
             for t in shown {
-                write_map(core, now, &t, reply, links);
+                write_map(core, now, &t, reply, host);
             }
         }
         "sentinels" => {
@@ -146,7 +166,7 @@ fn sentinel(
                 .collect();
             reply.array(peers.len());
             for t in peers {
-                write_map(core, now, &t, reply, links);
+                write_map(core, now, &t, reply, host);
             }
         }
         "get-master-addr-by-name" => match core.master_addr(&arg(2)) {
@@ -205,19 +225,15 @@ fn sentinel(
                 );
             }
         }
-        _ => unreachable!("every SUBS entry is handled"),
+        _ => admin::execute(core, now, sub.names[0], argv, reply, host),
     }
 }
 
 /// An instance map: a flat array of bulk strings (RESP2) or a map (RESP3).
-fn write_map(
-    core: &Core,
-    now: i64,
-    t: &Target,
-    reply: &mut Reply,
-    links: &dyn Fn(&Target) -> LinkFacts,
-) {
-    let fields = core.instance_map(now, t, links(t)).unwrap_or_default();
+fn write_map(core: &Core, now: i64, t: &Target, reply: &mut Reply, host: &dyn Host) {
+    let fields = core
+        .instance_map(now, t, host.link_facts(t))
+        .unwrap_or_default();
     reply.map(fields.len());
     for (k, v) in fields {
         reply.bulk(k.as_bytes());
@@ -229,6 +245,21 @@ fn write_map(
 mod tests {
     use super::*;
     use crate::sentinel::core::Identity;
+
+    /// A host with nothing around the core; saving always works.
+    pub struct NoHost;
+
+    impl Host for NoHost {
+        fn link_facts(&self, _: &Target) -> LinkFacts {
+            LinkFacts::default()
+        }
+        fn save(&self, _: &Core) -> bool {
+            true
+        }
+        fn pending_scripts(&self) -> Vec<PendingScript> {
+            Vec::new()
+        }
+    }
 
     fn core() -> Core {
         let mut c = Core::new(
@@ -247,7 +278,7 @@ mod tests {
         let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
         let mut r = Reply::new();
         r.set_resp3(resp3);
-        execute(c, 1000, &args, &mut r, &|_| LinkFacts::default());
+        execute(c, 1000, &args, &mut r, &NoHost);
         String::from_utf8_lossy(r.bytes()).into_owned()
     }
 

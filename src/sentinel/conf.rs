@@ -71,6 +71,11 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, ConfigError> {
             announce_ip: None,
             announce_port: None,
             requirepass: None,
+            resolve_hostnames: false,
+            announce_hostnames: false,
+            sentinel_user: None,
+            sentinel_pass: None,
+            deny_scripts_reconfig: true,
             masters: Vec::new(),
         },
         state: State::new(),
@@ -156,9 +161,7 @@ fn apply_global(p: &mut Parsed, args: &[String]) -> Result<(), String> {
         | "protected-mode"
         | "latency-tracking-info-percentiles"
         | "user"
-        | "loglevel"
-        | "sentinel-user"
-        | "sentinel-pass" => {
+        | "loglevel" => {
             p.warnings.push(format!(
                 "'{}' is kept in the file but not used by Vigil",
                 args.join(" ")
@@ -192,13 +195,14 @@ fn apply_sentinel(
         "announce-port" if argc == 3 => {
             p.config.announce_port = Some(number(&args[2])?).filter(|&n: &u16| n != 0)
         }
-        "deny-scripts-reconfig" | "resolve-hostnames" | "announce-hostnames" if argc == 3 => {
-            p.warnings
-                .push(format!("'sentinel {sub}' is not used by Vigil"));
+        "deny-scripts-reconfig" if argc == 3 => p.config.deny_scripts_reconfig = yes_no(&args[2])?,
+        "resolve-hostnames" if argc == 3 => p.config.resolve_hostnames = yes_no(&args[2])?,
+        "announce-hostnames" if argc == 3 => p.config.announce_hostnames = yes_no(&args[2])?,
+        "sentinel-user" if argc == 3 => {
+            p.config.sentinel_user = Some(args[2].clone()).filter(|s| !s.is_empty())
         }
-        "sentinel-user" | "sentinel-pass" if argc == 3 => {
-            p.warnings
-                .push(format!("'sentinel {sub}' is not used by Vigil"));
+        "sentinel-pass" if argc == 3 => {
+            p.config.sentinel_pass = Some(args[2].clone()).filter(|s| !s.is_empty())
         }
         "monitor" if argc == 6 => {
             let name = args[2].clone();
@@ -217,17 +221,7 @@ fn apply_sentinel(
             masters.insert(
                 name.clone(),
                 (
-                    MasterConfig {
-                        name,
-                        host: args[3].clone(),
-                        port,
-                        quorum,
-                        down_after: DEFAULT_DOWN_AFTER,
-                        failover_timeout: DEFAULT_FAILOVER_TIMEOUT,
-                        parallel_syncs: DEFAULT_PARALLEL_SYNCS,
-                        auth_pass: None,
-                        auth_user: None,
-                    },
+                    MasterConfig::new(&name, &args[3], port, quorum),
                     MasterState {
                         configured: Some(addr.clone()),
                         address: addr,
@@ -275,22 +269,35 @@ fn apply_sentinel(
                 }),
                 // The legacy form without an id is ignored, as in Redis.
                 ("known-sentinel", 5) => {}
-                (
-                    "notification-script"
-                    | "client-reconfig-script"
-                    | "rename-command"
-                    | "master-reboot-down-after-period",
-                    _,
-                ) => {
-                    p.warnings.push(format!(
-                        "'sentinel {sub}' for {name} is not supported by Vigil and is ignored"
-                    ));
+                ("notification-script", 4) => {
+                    mc.notification_script = Some(args[3].clone()).filter(|s| !s.is_empty())
+                }
+                ("client-reconfig-script", 4) => {
+                    mc.client_reconfig_script = Some(args[3].clone()).filter(|s| !s.is_empty())
+                }
+                ("master-reboot-down-after-period", 4) => {
+                    mc.reboot_down_after = Duration::from_millis(number(&args[3])?)
+                }
+                ("rename-command", 5) => {
+                    let command = args[3].to_ascii_lowercase();
+                    mc.renamed_commands.remove(&command);
+                    if !args[3].eq_ignore_ascii_case(&args[4]) {
+                        mc.renamed_commands.insert(command, args[4].clone());
+                    }
                 }
                 _ => return Err("Unrecognized sentinel configuration statement.".into()),
             }
         }
     }
     Ok(())
+}
+
+fn yes_no(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
 }
 
 fn positive(text: &str) -> Result<u64, String> {
@@ -319,6 +326,24 @@ pub fn rewrite(original: &str, config: &Config, state: &State) -> String {
             None => appended.push(line),
         };
     put("sentinel myid", format!("sentinel myid {}", state.myid));
+    if !config.deny_scripts_reconfig {
+        put(
+            "sentinel deny-scripts-reconfig",
+            "sentinel deny-scripts-reconfig no".into(),
+        );
+    }
+    if config.resolve_hostnames {
+        put(
+            "sentinel resolve-hostnames",
+            "sentinel resolve-hostnames yes".into(),
+        );
+    }
+    if config.announce_hostnames {
+        put(
+            "sentinel announce-hostnames",
+            "sentinel announce-hostnames yes".into(),
+        );
+    }
     for m in &config.masters {
         let Some(s) = state.masters.get(&m.name) else {
             continue;
@@ -356,6 +381,18 @@ pub fn rewrite(original: &str, config: &Config, state: &State) -> String {
                 format!("sentinel parallel-syncs {} {}", m.name, m.parallel_syncs),
             );
         }
+        if let Some(path) = &m.notification_script {
+            put(
+                "sentinel notification-script",
+                format!("sentinel notification-script {} {path}", m.name),
+            );
+        }
+        if let Some(path) = &m.client_reconfig_script {
+            put(
+                "sentinel client-reconfig-script",
+                format!("sentinel client-reconfig-script {} {path}", m.name),
+            );
+        }
         if let Some(pass) = &m.auth_pass {
             put(
                 "sentinel auth-pass",
@@ -366,6 +403,16 @@ pub fn rewrite(original: &str, config: &Config, state: &State) -> String {
             put(
                 "sentinel auth-user",
                 format!("sentinel auth-user {} {user}", m.name),
+            );
+        }
+        if !m.reboot_down_after.is_zero() {
+            put(
+                "sentinel master-reboot-down-after-period",
+                format!(
+                    "sentinel master-reboot-down-after-period {} {}",
+                    m.name,
+                    m.reboot_down_after.as_millis()
+                ),
             );
         }
         put(
@@ -391,6 +438,12 @@ pub fn rewrite(original: &str, config: &Config, state: &State) -> String {
                 ),
             );
         }
+        for (command, new_name) in &m.renamed_commands {
+            put(
+                "sentinel rename-command",
+                format!("sentinel rename-command {} {command} {new_name}", m.name),
+            );
+        }
     }
     put(
         "sentinel current-epoch",
@@ -403,6 +456,18 @@ pub fn rewrite(original: &str, config: &Config, state: &State) -> String {
         put(
             "sentinel announce-port",
             format!("sentinel announce-port {port}"),
+        );
+    }
+    if let Some(user) = &config.sentinel_user {
+        put(
+            "sentinel sentinel-user",
+            format!("sentinel sentinel-user {user}"),
+        );
+    }
+    if let Some(pass) = &config.sentinel_pass {
+        put(
+            "sentinel sentinel-pass",
+            format!("sentinel sentinel-pass {pass}"),
         );
     }
     // Slots no longer needed go (an old replica, a removed master).
@@ -452,6 +517,15 @@ fn owned_option(line: &str) -> Option<String> {
         "current-epoch",
         "announce-ip",
         "announce-port",
+        "deny-scripts-reconfig",
+        "resolve-hostnames",
+        "announce-hostnames",
+        "notification-script",
+        "client-reconfig-script",
+        "master-reboot-down-after-period",
+        "rename-command",
+        "sentinel-user",
+        "sentinel-pass",
     ];
     owned
         .contains(&sub.as_str())

@@ -30,6 +30,15 @@ pub struct Config {
     pub announce_port: Option<u16>,
     /// Password clients of the monitor itself must give (`AUTH`).
     pub requirepass: Option<String>,
+    /// Accept hostnames for masters (`SENTINEL MONITOR`), and report
+    /// them instead of addresses.
+    pub resolve_hostnames: bool,
+    pub announce_hostnames: bool,
+    /// Credentials for the links to peer monitors.
+    pub sentinel_user: Option<String>,
+    pub sentinel_pass: Option<String>,
+    /// Refuse changing script paths with `SENTINEL SET` (default yes).
+    pub deny_scripts_reconfig: bool,
     pub masters: Vec<MasterConfig>,
 }
 
@@ -45,6 +54,37 @@ pub struct MasterConfig {
     pub parallel_syncs: u32,
     pub auth_pass: Option<String>,
     pub auth_user: Option<String>,
+    /// `master-reboot-down-after-period`: a master that restarted is down
+    /// until it answers PING, at most this long (zero: off).
+    pub reboot_down_after: Duration,
+    /// Run with `<event> <description>` for every warning-level event.
+    pub notification_script: Option<String>,
+    /// Run at every switch of the master, to repoint clients.
+    pub client_reconfig_script: Option<String>,
+    /// Names to send instead of commands the nodes renamed, by the
+    /// command's lower-case name.
+    pub renamed_commands: BTreeMap<String, String>,
+}
+
+impl MasterConfig {
+    /// A master with redis-sentinel's defaults for everything else.
+    pub fn new(name: &str, host: &str, port: u16, quorum: u32) -> MasterConfig {
+        MasterConfig {
+            name: name.to_string(),
+            host: host.to_string(),
+            port,
+            quorum,
+            down_after: DEFAULT_DOWN_AFTER,
+            failover_timeout: DEFAULT_FAILOVER_TIMEOUT,
+            parallel_syncs: DEFAULT_PARALLEL_SYNCS,
+            auth_pass: None,
+            auth_user: None,
+            reboot_down_after: Duration::ZERO,
+            notification_script: None,
+            client_reconfig_script: None,
+            renamed_commands: BTreeMap::new(),
+        }
+    }
 }
 
 /// Why a configuration was refused: where, and what is wrong.
@@ -81,6 +121,11 @@ struct RawConfig {
     announce_ip: Option<String>,
     announce_port: Option<u16>,
     requirepass: Option<String>,
+    resolve_hostnames: Option<bool>,
+    announce_hostnames: Option<bool>,
+    sentinel_user: Option<String>,
+    sentinel_pass: Option<String>,
+    deny_scripts_reconfig: Option<bool>,
     #[serde(default)]
     masters: BTreeMap<String, RawMaster>,
 }
@@ -96,6 +141,11 @@ struct RawMaster {
     parallel_syncs: Option<u32>,
     auth_pass: Option<String>,
     auth_user: Option<String>,
+    master_reboot_down_after: Option<serde_yaml::Value>,
+    notification_script: Option<String>,
+    client_reconfig_script: Option<String>,
+    #[serde(default)]
+    rename_commands: BTreeMap<String, String>,
 }
 
 /// A humantime duration (`5s`, `1500ms`, `3m`). A bare number is refused
@@ -176,6 +226,37 @@ pub fn parse(text: &str, source: &str) -> Result<(Config, Vec<String>), ConfigEr
                 humantime::format_duration(down_after)
             ));
         }
+        let reboot_down_after = match &m.master_reboot_down_after {
+            Some(v) => duration(v).map_err(|e| fail(at("master-reboot-down-after"), e))?,
+            None => Duration::ZERO,
+        };
+        for (key, script) in [
+            ("notification-script", &m.notification_script),
+            ("client-reconfig-script", &m.client_reconfig_script),
+        ] {
+            if let Some(path) = script.as_deref().filter(|p| !p.is_empty()) {
+                if !is_executable(path) {
+                    warnings.push(format!(
+                        "{}: {path} does not exist or is not executable",
+                        at(key)
+                    ));
+                }
+            }
+        }
+        let mut renamed_commands = BTreeMap::new();
+        for (command, new_name) in m.rename_commands {
+            if command.is_empty() || new_name.is_empty() || new_name.contains(char::is_whitespace) {
+                return Err(fail(
+                    at("rename-commands"),
+                    format!(
+                        "`{command}: {new_name}`: both names must be non-empty, without spaces"
+                    ),
+                ));
+            }
+            if !command.eq_ignore_ascii_case(&new_name) {
+                renamed_commands.insert(command.to_ascii_lowercase(), new_name);
+            }
+        }
         masters.push(MasterConfig {
             name,
             host: m.host,
@@ -186,6 +267,10 @@ pub fn parse(text: &str, source: &str) -> Result<(Config, Vec<String>), ConfigEr
             parallel_syncs,
             auth_pass: m.auth_pass.filter(|p| !p.is_empty()),
             auth_user: m.auth_user.filter(|u| !u.is_empty()),
+            reboot_down_after,
+            notification_script: m.notification_script.filter(|p| !p.is_empty()),
+            client_reconfig_script: m.client_reconfig_script.filter(|p| !p.is_empty()),
+            renamed_commands,
         });
     }
     let config = Config {
@@ -195,9 +280,20 @@ pub fn parse(text: &str, source: &str) -> Result<(Config, Vec<String>), ConfigEr
         announce_ip: raw.announce_ip.filter(|ip| !ip.is_empty()),
         announce_port: raw.announce_port.filter(|&p| p != 0),
         requirepass: raw.requirepass.filter(|p| !p.is_empty()),
+        resolve_hostnames: raw.resolve_hostnames.unwrap_or(false),
+        announce_hostnames: raw.announce_hostnames.unwrap_or(false),
+        sentinel_user: raw.sentinel_user.filter(|u| !u.is_empty()),
+        sentinel_pass: raw.sentinel_pass.filter(|p| !p.is_empty()),
+        deny_scripts_reconfig: raw.deny_scripts_reconfig.unwrap_or(true),
         masters,
     };
     Ok((config, warnings))
+}
+
+/// Whether `path` names an executable file (as `access(X_OK)` checks).
+pub fn is_executable(path: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// A serde_yaml error as a [`ConfigError`]: its message already carries
@@ -323,7 +419,7 @@ masters:
         );
         assert_eq!(
             error(&SAMPLE.replace("quorum: 2", "quorom: 2")),
-            "s.yaml:8: masters.mymaster: unknown field `quorom`, expected one of `host`, `port`, `quorum`, `down-after`, `failover-timeout`, `parallel-syncs`, `auth-pass`, `auth-user`"
+            "s.yaml:8: masters.mymaster: unknown field `quorom`, expected one of `host`, `port`, `quorum`, `down-after`, `failover-timeout`, `parallel-syncs`, `auth-pass`, `auth-user`, `master-reboot-down-after`, `notification-script`, `client-reconfig-script`, `rename-commands`"
         );
         assert_eq!(
             error(&SAMPLE.replace("    host: 10.0.0.2\n", "")),

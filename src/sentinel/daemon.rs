@@ -13,7 +13,7 @@ use tokio::sync::{broadcast, Notify};
 
 use super::config::Config;
 use super::core::{Core, Event};
-use super::links::{Auth, Links, Observer};
+use super::links::{Links, Observer};
 use super::server::{self, Published};
 use super::state::State;
 use super::{conf, config, startup};
@@ -75,12 +75,18 @@ impl Observer for Keeper {
         let _ = self.events.send((e.name.to_string(), e.payload.clone()));
     }
 
-    fn persist(&self, core: &Core) {
+    fn persist(&self, core: &Core) -> bool {
         let state = startup::state_of(core, &self.config, &self.previous.borrow());
-        if let Err(e) = save(&self.files, &self.config, &state) {
-            tracing::error!("Could not save the monitor's state: {e}");
-        }
+        let current = startup::config_of(core, &self.config);
+        let saved = save(&self.files, &current, &state);
         *self.previous.borrow_mut() = state;
+        match saved {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!("Could not save the monitor's state: {e}");
+                false
+            }
+        }
     }
 }
 
@@ -182,15 +188,6 @@ async fn serve(
         events: events.clone(),
     };
     let links = Links::new(core, Box::new(keeper), Box::new(unix_ms));
-    for m in &config.masters {
-        links.set_auth(
-            &m.name,
-            Auth {
-                user: m.auth_user.clone(),
-                pass: m.auth_pass.clone(),
-            },
-        );
-    }
     let daemon = Rc::new(Daemon {
         links: links.clone(),
         events,

@@ -23,11 +23,13 @@ use super::core::{Action, Core, Event, Input, Target};
 pub trait Observer {
     /// An event to publish and log.
     fn event(&self, event: &Event);
-    /// The learnt state changed and must be saved now.
-    fn persist(&self, core: &Core);
+    /// The learnt state changed and must be saved now; false if it could
+    /// not be written.
+    fn persist(&self, core: &Core) -> bool;
 }
 
-/// Credentials for a master and its replicas (`auth-pass`, `auth-user`).
+/// Credentials for a link: a master's `auth-user`/`auth-pass` for it and
+/// its replicas, `sentinel-user`/`sentinel-pass` for peers.
 #[derive(Debug, Clone, Default)]
 pub struct Auth {
     pub user: Option<String>,
@@ -48,7 +50,6 @@ pub struct Links {
     links: RefCell<HashMap<Target, Link>>,
     /// Targets with a connection attempt under way.
     connecting: RefCell<Vec<Target>>,
-    auth: RefCell<HashMap<String, Auth>>,
     observer: Box<dyn Observer>,
     /// Time source (Unix ms): the daemon's clock, or a test's.
     now: Box<dyn Fn() -> i64>,
@@ -60,15 +61,25 @@ impl Links {
             core: RefCell::new(core),
             links: RefCell::new(HashMap::new()),
             connecting: RefCell::new(Vec::new()),
-            auth: RefCell::new(HashMap::new()),
             observer,
             now,
         })
     }
 
-    /// Credentials to use for `master` and its replicas.
-    pub fn set_auth(&self, master: &str, auth: Auth) {
-        self.auth.borrow_mut().insert(master.to_string(), auth);
+    /// Save the state now (commands that change settings reply after
+    /// it); false if it could not be written.
+    pub fn persist(&self, core: &Core) -> bool {
+        self.observer.persist(core)
+    }
+
+    /// `command` for `t`, under the name its master's `rename-command`
+    /// table gives it.
+    fn cmd(&self, t: &Target, command: &str) -> redis::Cmd {
+        let core = self.core.borrow();
+        match core.masters.get(t.master()) {
+            Some(m) => redis::cmd(m.command_name(command)),
+            None => redis::cmd(command),
+        }
     }
 
     /// Feed an input to the core now and carry out what it decides.
@@ -105,7 +116,9 @@ impl Links {
                     epoch,
                     runid,
                 } => self.ask(target, ip, port, epoch, runid),
-                Action::Persist => self.observer.persist(&self.core.borrow()),
+                Action::Persist => {
+                    self.observer.persist(&self.core.borrow());
+                }
                 Action::Event(e) => self.observer.event(&e),
             }
         }
@@ -138,18 +151,31 @@ impl Links {
         }
         self.connecting.borrow_mut().push(t.clone());
         let me = self.clone();
-        let auth = match &t {
-            Target::Sentinel(..) => Auth::default(),
-            _ => self
-                .auth
-                .borrow()
-                .get(t.master())
-                .cloned()
-                .unwrap_or_default(),
+        let (auth, name8, setname) = {
+            let core = self.core.borrow();
+            let auth = match (&t, core.masters.get(t.master())) {
+                (Target::Sentinel(..), _) => Auth {
+                    user: core.globals.sentinel_user.clone(),
+                    pass: core.globals.sentinel_pass.clone(),
+                },
+                (_, Some(m)) => Auth {
+                    user: m.auth_user.clone(),
+                    pass: m.auth_pass.clone(),
+                },
+                (_, None) => Auth::default(),
+            };
+            let name8: String = core.id.myid.chars().take(8).collect();
+            (auth, name8, self.cmd(&t, "CLIENT"))
         };
-        let name8: String = self.core.borrow().id.myid.chars().take(8).collect();
         tokio::task::spawn_local(async move {
-            let opened = open(&host, port, &auth, &format!("sentinel-{name8}-cmd")).await;
+            let opened = open(
+                &host,
+                port,
+                &auth,
+                setname,
+                &format!("sentinel-{name8}-cmd"),
+            )
+            .await;
             me.connecting.borrow_mut().retain(|c| c != &t);
             let Ok((client, cmd)) = opened else {
                 return;
@@ -180,9 +206,9 @@ impl Links {
             return;
         };
         let me = self.clone();
+        let ping = self.cmd(&t, "PING");
         tokio::task::spawn_local(async move {
-            let reply: redis::RedisResult<redis::Value> =
-                redis::cmd("PING").query_async(&mut conn).await;
+            let reply: redis::RedisResult<redis::Value> = ping.query_async(&mut conn).await;
             match reply {
                 Ok(v) => me.feed(Input::PingReply(t, value_text(&v))),
                 Err(e) if is_link_failure(&e) => me.lost(t),
@@ -196,8 +222,9 @@ impl Links {
             return;
         };
         let me = self.clone();
+        let info = self.cmd(&t, "INFO");
         tokio::task::spawn_local(async move {
-            let reply: redis::RedisResult<String> = redis::cmd("INFO").query_async(&mut conn).await;
+            let reply: redis::RedisResult<String> = info.query_async(&mut conn).await;
             match reply {
                 Ok(text) => me.feed(Input::InfoReply(t, text)),
                 Err(e) if is_link_failure(&e) => me.lost(t),
@@ -218,8 +245,9 @@ impl Links {
                 .unwrap_or_default()
         });
         let me = self.clone();
+        let mut publish = self.cmd(&t, "PUBLISH");
         tokio::task::spawn_local(async move {
-            let reply: redis::RedisResult<redis::Value> = redis::cmd("PUBLISH")
+            let reply: redis::RedisResult<redis::Value> = publish
                 .arg(CHANNEL)
                 .arg(format!("{ip},{rest}"))
                 .query_async(&mut conn)
@@ -237,8 +265,9 @@ impl Links {
             return;
         };
         let me = self.clone();
+        let mut sentinel = self.cmd(&t, "SENTINEL");
         tokio::task::spawn_local(async move {
-            let reply: redis::RedisResult<redis::Value> = redis::cmd("SENTINEL")
+            let reply: redis::RedisResult<redis::Value> = sentinel
                 .arg("is-master-down-by-addr")
                 .arg(ip)
                 .arg(port)
@@ -272,8 +301,40 @@ async fn open(
     host: &str,
     port: u16,
     auth: &Auth,
+    mut setname: redis::Cmd,
     name: &str,
 ) -> redis::RedisResult<(redis::Client, MultiplexedConnection)> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        // A frozen node must not fail requests: unanswered PINGs are what
+        // makes it subjectively down.
+        .set_response_timeout(None);
+    let mut client = client_for(host, port, auth)?;
+    let mut conn = match client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+    {
+        Ok(conn) => conn,
+        // redis-sentinel sends AUTH and ignores the answer: a node that
+        // refuses the credentials is still watched (and, if it does need
+        // them, answers PING with -NOAUTH, which counts as no reply).
+        Err(e) if !e.is_io_error() && !e.is_connection_refusal() && !e.is_timeout() => {
+            client = client_for(host, port, &Auth::default())?;
+            client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await?
+        }
+        Err(e) => return Err(e),
+    };
+    let _: redis::RedisResult<redis::Value> = setname
+        .arg("SETNAME")
+        .arg(name)
+        .query_async(&mut conn)
+        .await;
+    Ok((client, conn))
+}
+
+fn client_for(host: &str, port: u16, auth: &Auth) -> redis::RedisResult<redis::Client> {
     // No CLIENT SETINFO: Redis 7.0 and its Sentinels do not know it.
     let mut info = redis::RedisConnectionInfo::default().set_skip_set_lib_name();
     if let Some(user) = &auth.user {
@@ -283,23 +344,9 @@ async fn open(
         info = info.set_password(pass);
     }
     let addr = redis::ConnectionAddr::Tcp(host.to_string(), port);
-    let client = redis::Client::open(
+    redis::Client::open(
         redis::IntoConnectionInfo::into_connection_info(addr)?.set_redis_settings(info),
-    )?;
-    let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(1)))
-        // A frozen node must not fail requests: unanswered PINGs are what
-        // makes it subjectively down.
-        .set_response_timeout(None);
-    let mut conn = client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await?;
-    let _: redis::RedisResult<redis::Value> = redis::cmd("CLIENT")
-        .arg("SETNAME")
-        .arg(name)
-        .query_async(&mut conn)
-        .await;
-    Ok((client, conn))
+    )
 }
 
 /// The subscriber link of a node: every hello heard goes to the core.

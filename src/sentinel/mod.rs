@@ -7,10 +7,11 @@
 //! * `core`: the sans-I/O rules — watching, SDOWN/ODOWN/TILT, votes — and
 //!   the reports operators read;
 //! * `links`: the connections to nodes and peers, feeding the core;
-//! * `commands`: the command surface, sans I/O; `server` the network
+//! * `commands` and `admin`: the command surface, sans I/O; `server` the network
 //!   endpoint with the connection-level commands and event channels;
 //! * `daemon`: the process: files, timer, links, endpoint, signals.
 
+pub mod admin;
 pub mod commands;
 pub mod conf;
 pub mod config;

@@ -229,12 +229,29 @@ fn command(daemon: &Rc<Daemon>, s: &mut Session, argv: &[Vec<u8>]) {
             let now = crate::node::unix_ms();
             let actions = {
                 let mut core = daemon.links.core.borrow_mut();
-                commands::execute(&mut core, now, &args, &mut s.reply, &|_| Default::default());
+                commands::execute(&mut core, now, &args, &mut s.reply, &DaemonHost(daemon));
                 core.take_actions()
             };
             // Persist (a vote) happens here, before the reply is written.
             daemon.links.run_actions(actions);
         }
+    }
+}
+
+/// The process around the core, as commands see it.
+struct DaemonHost<'a>(&'a Daemon);
+
+impl commands::Host for DaemonHost<'_> {
+    fn link_facts(&self, _: &super::core::Target) -> super::core::report::LinkFacts {
+        Default::default()
+    }
+
+    fn save(&self, core: &super::core::Core) -> bool {
+        self.0.links.persist(core)
+    }
+
+    fn pending_scripts(&self) -> Vec<commands::PendingScript> {
+        Vec::new()
     }
 }
 

@@ -8,9 +8,12 @@
 //! since: then the YAML's new intent wins and what was learnt about the old
 //! address is dropped (the epochs are kept, they only ever grow).
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use super::config::{Config, MasterConfig};
-use super::core::{Core, Identity};
-use super::state::{Addr, MasterState, Peer, State};
+use super::core::{Core, Identity, MasterEntry};
+use super::state::{Addr, GlobalOverrides, MasterState, Overrides, Peer, State};
 
 /// The core for `config` and `state` (`None`: first start), and notes
 /// worth logging about how the two were combined.
@@ -22,12 +25,20 @@ pub fn build_core(config: &Config, state: Option<State>, now: i64) -> (Core, Sta
     state
         .removed
         .retain(|name| config.masters.iter().any(|m| &m.name == name));
+    let effective = apply_globals(config, &state.globals);
     let id = Identity {
         myid: state.myid.clone(),
-        port: config.announce_port.unwrap_or(config.port),
-        announce_ip: config.announce_ip.clone(),
+        port: effective.announce_port.unwrap_or(config.port),
+        announce_ip: effective.announce_ip.clone(),
     };
     let mut core = Core::new(id, state.current_epoch);
+    core.globals.listen_port = config.port;
+    core.globals.announce_port = effective.announce_port.unwrap_or(0);
+    core.globals.resolve_hostnames = effective.resolve_hostnames;
+    core.globals.announce_hostnames = effective.announce_hostnames;
+    core.globals.sentinel_user = effective.sentinel_user.clone();
+    core.globals.sentinel_pass = effective.sentinel_pass.clone();
+    core.globals.deny_scripts_reconfig = config.deny_scripts_reconfig;
     for m in &config.masters {
         if state.removed.contains(&m.name) {
             notes.push(format!(
@@ -56,21 +67,16 @@ pub fn build_core(config: &Config, state: Option<State>, now: i64) -> (Core, Sta
         if !s.added_at_run_time || config.masters.iter().any(|m| &m.name == name) {
             continue;
         }
-        let o = &s.overrides;
-        let m = MasterConfig {
-            name: name.clone(),
-            host: s.address.host.clone(),
-            port: s.address.port,
-            quorum: o.quorum.unwrap_or(1),
-            down_after: super::config::DEFAULT_DOWN_AFTER,
-            failover_timeout: super::config::DEFAULT_FAILOVER_TIMEOUT,
-            parallel_syncs: super::config::DEFAULT_PARALLEL_SYNCS,
-            auth_pass: None,
-            auth_user: None,
-        };
-        add_master(&mut core, now, &m, Some(s), Some(s));
+        let base = run_time_baseline(name, &s.address);
+        add_master(&mut core, now, &base, Some(s), Some(s));
     }
     (core, state, notes)
+}
+
+/// What a master added with `SENTINEL MONITOR` is compared with: the
+/// defaults, and a quorum no master has, so its quorum is always recorded.
+fn run_time_baseline(name: &str, addr: &Addr) -> MasterConfig {
+    MasterConfig::new(name, &addr.host, addr.port, 0)
 }
 
 /// Monitor `m`, at the learnt address and with the learnt knowledge if
@@ -86,24 +92,32 @@ fn add_master(
         Some(s) => (s.address.host.clone(), s.address.port),
         None => (m.host.clone(), m.port),
     };
-    let o = previous.map(|p| p.overrides.clone()).unwrap_or_default();
+    let settings = match previous {
+        Some(p) => apply_overrides(m, &p.overrides),
+        None => m.clone(),
+    };
     core.monitor(
         now,
         &m.name,
         &host,
         port,
-        o.quorum.unwrap_or(m.quorum),
-        o.down_after_ms
-            .map_or(m.down_after.as_millis() as i64, |ms| ms as i64),
-        o.failover_timeout_ms
-            .map_or(m.failover_timeout.as_millis() as i64, |ms| ms as i64),
-        o.parallel_syncs.unwrap_or(m.parallel_syncs),
+        settings.quorum,
+        settings.down_after.as_millis() as i64,
+        settings.failover_timeout.as_millis() as i64,
+        settings.parallel_syncs,
     );
+    let Some(entry) = core.masters.get_mut(&m.name) else {
+        return;
+    };
+    entry.reboot_down_after_ms = settings.reboot_down_after.as_millis() as i64;
+    entry.auth_pass = settings.auth_pass;
+    entry.auth_user = settings.auth_user;
+    entry.notification_script = settings.notification_script;
+    entry.client_reconfig_script = settings.client_reconfig_script;
+    entry.renamed_commands = settings.renamed_commands;
     if let Some(p) = previous {
-        if let Some(entry) = core.masters.get_mut(&m.name) {
-            entry.config_epoch = p.config_epoch;
-            entry.leader_epoch = p.leader_epoch;
-        }
+        entry.config_epoch = p.config_epoch;
+        entry.leader_epoch = p.leader_epoch;
     }
     if let Some(s) = learnt {
         for r in &s.known_replicas {
@@ -117,18 +131,171 @@ fn add_master(
     }
 }
 
+/// An optional string override: `""` records an explicit unset.
+fn string_override(base: &Option<String>, now: &Option<String>) -> Option<String> {
+    (base != now).then(|| now.clone().unwrap_or_default())
+}
+
+fn apply_string(base: &Option<String>, o: &Option<String>) -> Option<String> {
+    match o {
+        Some(v) if v.is_empty() => None,
+        Some(v) => Some(v.clone()),
+        None => base.clone(),
+    }
+}
+
+/// What differs between the configured master `base` and its current
+/// settings `now`.
+fn overrides_between(base: &MasterConfig, now: &MasterConfig) -> Overrides {
+    let ms = |d: Duration| d.as_millis() as u64;
+    Overrides {
+        quorum: (base.quorum != now.quorum).then_some(now.quorum),
+        down_after_ms: (base.down_after != now.down_after).then(|| ms(now.down_after)),
+        failover_timeout_ms: (base.failover_timeout != now.failover_timeout)
+            .then(|| ms(now.failover_timeout)),
+        parallel_syncs: (base.parallel_syncs != now.parallel_syncs).then_some(now.parallel_syncs),
+        auth_pass: string_override(&base.auth_pass, &now.auth_pass),
+        auth_user: string_override(&base.auth_user, &now.auth_user),
+        reboot_down_after_ms: (base.reboot_down_after != now.reboot_down_after)
+            .then(|| ms(now.reboot_down_after)),
+        notification_script: string_override(&base.notification_script, &now.notification_script),
+        client_reconfig_script: string_override(
+            &base.client_reconfig_script,
+            &now.client_reconfig_script,
+        ),
+        renamed_commands: (base.renamed_commands != now.renamed_commands)
+            .then(|| now.renamed_commands.clone()),
+    }
+}
+
+fn apply_overrides(base: &MasterConfig, o: &Overrides) -> MasterConfig {
+    let ms = Duration::from_millis;
+    MasterConfig {
+        quorum: o.quorum.unwrap_or(base.quorum),
+        down_after: o.down_after_ms.map_or(base.down_after, ms),
+        failover_timeout: o.failover_timeout_ms.map_or(base.failover_timeout, ms),
+        parallel_syncs: o.parallel_syncs.unwrap_or(base.parallel_syncs),
+        auth_pass: apply_string(&base.auth_pass, &o.auth_pass),
+        auth_user: apply_string(&base.auth_user, &o.auth_user),
+        reboot_down_after: o.reboot_down_after_ms.map_or(base.reboot_down_after, ms),
+        notification_script: apply_string(&base.notification_script, &o.notification_script),
+        client_reconfig_script: apply_string(
+            &base.client_reconfig_script,
+            &o.client_reconfig_script,
+        ),
+        renamed_commands: o
+            .renamed_commands
+            .clone()
+            .unwrap_or_else(|| base.renamed_commands.clone()),
+        ..base.clone()
+    }
+}
+
+fn globals_between(base: &Config, now: &Config) -> GlobalOverrides {
+    GlobalOverrides {
+        announce_ip: string_override(&base.announce_ip, &now.announce_ip),
+        announce_port: (base.announce_port != now.announce_port)
+            .then(|| now.announce_port.unwrap_or(0)),
+        resolve_hostnames: (base.resolve_hostnames != now.resolve_hostnames)
+            .then_some(now.resolve_hostnames),
+        announce_hostnames: (base.announce_hostnames != now.announce_hostnames)
+            .then_some(now.announce_hostnames),
+        sentinel_user: string_override(&base.sentinel_user, &now.sentinel_user),
+        sentinel_pass: string_override(&base.sentinel_pass, &now.sentinel_pass),
+    }
+}
+
+fn apply_globals(base: &Config, o: &GlobalOverrides) -> Config {
+    Config {
+        announce_ip: apply_string(&base.announce_ip, &o.announce_ip),
+        announce_port: match o.announce_port {
+            Some(0) => None,
+            Some(p) => Some(p),
+            None => base.announce_port,
+        },
+        resolve_hostnames: o.resolve_hostnames.unwrap_or(base.resolve_hostnames),
+        announce_hostnames: o.announce_hostnames.unwrap_or(base.announce_hostnames),
+        sentinel_user: apply_string(&base.sentinel_user, &o.sentinel_user),
+        sentinel_pass: apply_string(&base.sentinel_pass, &o.sentinel_pass),
+        ..base.clone()
+    }
+}
+
+/// A master's current settings, as configuration.
+pub fn master_config_of(m: &MasterEntry) -> MasterConfig {
+    let ms = |v: i64| Duration::from_millis(v.max(0) as u64);
+    MasterConfig {
+        name: m.name.clone(),
+        host: m.inst.host.clone(),
+        port: m.inst.port,
+        quorum: m.quorum,
+        down_after: ms(m.down_after_ms),
+        failover_timeout: ms(m.failover_timeout_ms),
+        parallel_syncs: m.parallel_syncs,
+        auth_pass: m.auth_pass.clone(),
+        auth_user: m.auth_user.clone(),
+        reboot_down_after: ms(m.reboot_down_after_ms),
+        notification_script: m.notification_script.clone(),
+        client_reconfig_script: m.client_reconfig_script.clone(),
+        renamed_commands: m.renamed_commands.clone(),
+    }
+}
+
+/// The configuration the monitor runs with now: `base` with the masters
+/// and options as changed at run time.
+pub fn config_of(core: &Core, base: &Config) -> Config {
+    let g = &core.globals;
+    Config {
+        announce_ip: core.id.announce_ip.clone(),
+        announce_port: Some(g.announce_port).filter(|&p| p != 0),
+        resolve_hostnames: g.resolve_hostnames,
+        announce_hostnames: g.announce_hostnames,
+        sentinel_user: g.sentinel_user.clone(),
+        sentinel_pass: g.sentinel_pass.clone(),
+        masters: core.masters.values().map(master_config_of).collect(),
+        ..base.clone()
+    }
+}
+
 /// The state to persist now: what the core knows, plus what only the
-/// state holds (run-time settings, removed masters).
+/// state holds (removed masters).
 pub fn state_of(core: &Core, config: &Config, previous: &State) -> State {
+    let removed = previous
+        .removed
+        .iter()
+        .cloned()
+        .chain(
+            // YAML masters no longer monitored were removed at run time.
+            config
+                .masters
+                .iter()
+                .filter(|m| !core.masters.contains_key(&m.name))
+                .map(|m| m.name.clone()),
+        )
+        .filter(|name| !core.masters.contains_key(name))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut state = State {
         myid: core.id.myid.clone(),
         current_epoch: core.current_epoch,
-        masters: Default::default(),
-        removed: previous.removed.clone(),
+        masters: BTreeMap::new(),
+        removed,
+        globals: globals_between(config, &config_of(core, config)),
     };
     for (name, m) in &core.masters {
         let in_yaml = config.masters.iter().find(|c| &c.name == name);
-        let before = previous.masters.get(name);
+        let now = master_config_of(m);
+        let base = match in_yaml {
+            Some(c) => c.clone(),
+            None => run_time_baseline(
+                name,
+                &Addr {
+                    host: m.inst.host.clone(),
+                    port: m.inst.port,
+                },
+            ),
+        };
         state.masters.insert(
             name.clone(),
             MasterState {
@@ -161,7 +328,7 @@ pub fn state_of(core: &Core, config: &Config, previous: &State) -> State {
                         })
                     })
                     .collect(),
-                overrides: before.map(|b| b.overrides.clone()).unwrap_or_default(),
+                overrides: overrides_between(&base, &now),
                 added_at_run_time: in_yaml.is_none(),
             },
         );

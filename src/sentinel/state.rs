@@ -42,6 +42,7 @@ pub struct Peer {
 
 /// Settings changed at run time (`SENTINEL SET`), or of a master added
 /// with `SENTINEL MONITOR`; in milliseconds like the commands that set them.
+/// For the optional strings, an empty string records an explicit unset.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Overrides {
@@ -57,6 +58,34 @@ pub struct Overrides {
     pub auth_pass: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reboot_down_after_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_script: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_reconfig_script: Option<String>,
+    /// The whole `rename-command` table, when it differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_commands: Option<BTreeMap<String, String>>,
+}
+
+/// Global options changed at run time (`SENTINEL CONFIG SET`). For the
+/// optional strings, an empty string records an explicit unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GlobalOverrides {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announce_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announce_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve_hostnames: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announce_hostnames: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentinel_user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentinel_pass: Option<String>,
 }
 
 /// What the monitor learnt about one master.
@@ -94,6 +123,12 @@ pub struct State {
     /// until the operator takes them out of (and back into) the YAML.
     #[serde(default)]
     pub removed: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub globals: GlobalOverrides,
+}
+
+fn is_default(g: &GlobalOverrides) -> bool {
+    g == &GlobalOverrides::default()
 }
 
 /// Why a state file could not be used. Start-up stops on it: silently
@@ -123,6 +158,7 @@ impl State {
             current_epoch: 0,
             masters: BTreeMap::new(),
             removed: Vec::new(),
+            globals: GlobalOverrides::default(),
         }
     }
 

@@ -448,16 +448,7 @@ pub fn container(ctx: &mut Ctx) -> CmdResult {
 /// Redis's help reply: a header, the lines, and the HELP entry, as status
 /// strings.
 pub fn reply_help(ctx: &mut Ctx, container: &str, lines: &[&str]) {
-    let r = &mut ctx.client.reply;
-    r.array(lines.len() + 3);
-    r.simple(
-        format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").as_bytes(),
-    );
-    for line in lines {
-        r.simple(line.as_bytes());
-    }
-    r.simple(b"HELP");
-    r.simple(b"    Prints this help.");
+    ctx.client.reply.help(container, lines);
 }
 
 /// Parse an integer argument (`ERR value is not an integer or out of range`).

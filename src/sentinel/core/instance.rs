@@ -4,7 +4,7 @@
 //! (spec/sentinel.md 1.3, 1.8, 3.1).
 
 use super::info::Role;
-use super::{INFO_PERIOD, PING_PERIOD, PUBLISH_PERIOD};
+use super::settings::Timing;
 
 /// What the instance is to the monitor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +56,11 @@ pub struct Instance {
     pub last_master_down_ask_ms: i64,
     pub voted_leader: Option<String>,
     pub voted_leader_epoch: u64,
+    /// The last INFO reply itself (`SENTINEL INFO-CACHE`).
+    pub info_text: Option<String>,
+    /// A master whose run id changed, while it has not answered `PONG`
+    /// since (3.1 rule 3).
+    pub rebooted_since_ms: Option<i64>,
 }
 
 impl Instance {
@@ -97,6 +102,8 @@ impl Instance {
             last_master_down_ask_ms: 0,
             voted_leader: None,
             voted_leader_epoch: 0,
+            info_text: None,
+            rebooted_since_ms: None,
         }
     }
 
@@ -110,11 +117,11 @@ impl Instance {
     }
 
     /// Time to try connecting again (at most once per ping period).
-    pub fn wants_connect(&mut self, now: i64) -> bool {
+    pub fn wants_connect(&mut self, now: i64, timing: &Timing) -> bool {
         if self.connected
             || self
                 .last_connect_attempt_ms
-                .is_some_and(|t| now - t < PING_PERIOD)
+                .is_some_and(|t| now - t < timing.ping_period)
         {
             return false;
         }
@@ -124,7 +131,7 @@ impl Instance {
 
     /// INFO is due: never received, or older than the period (1 s for a
     /// replica whose master is in trouble or whose link is down).
-    pub fn wants_info(&mut self, now: i64, fast: bool) -> bool {
+    pub fn wants_info(&mut self, now: i64, fast: bool, timing: &Timing) -> bool {
         if self.kind == Kind::Sentinel || !self.connected {
             return false;
         }
@@ -132,7 +139,7 @@ impl Instance {
         {
             1000
         } else {
-            INFO_PERIOD
+            timing.info_period
         };
         let due = self.info_refresh_ms == 0 || now - self.info_refresh_ms > period;
         // One INFO at a time, unless the last one went unanswered a period.
@@ -146,11 +153,11 @@ impl Instance {
 
     /// PING is due: no reply for `min(down-after, ping period)` and the
     /// last PING is older than half that.
-    pub fn wants_ping(&mut self, now: i64, down_after: i64) -> bool {
+    pub fn wants_ping(&mut self, now: i64, down_after: i64, timing: &Timing) -> bool {
         if !self.connected {
             return false;
         }
-        let period = down_after.min(PING_PERIOD);
+        let period = down_after.min(timing.ping_period);
         if now - self.last_pong_ms > period && now - self.last_ping_ms > period / 2 {
             self.ping_sent(now);
             return true;
@@ -164,8 +171,8 @@ impl Instance {
     }
 
     /// A hello is due for this instance.
-    pub fn wants_hello(&mut self, now: i64) -> bool {
-        if !self.connected || now - self.last_hello_sent_ms <= PUBLISH_PERIOD {
+    pub fn wants_hello(&mut self, now: i64, timing: &Timing) -> bool {
+        if !self.connected || now - self.last_hello_sent_ms <= timing.publish_period {
             return false;
         }
         self.last_hello_sent_ms = now;
@@ -183,10 +190,21 @@ impl Instance {
             self.last_avail_ms = now;
             self.act_ping_ms = None;
         }
+        if text.starts_with("PONG") {
+            self.rebooted_since_ms = None;
+        }
     }
 
-    /// Whether the instance is subjectively down now (3.1 rules 1 and 2).
-    pub fn down_now(&self, now: i64, down_after: i64) -> bool {
+    /// Whether the instance is subjectively down now (3.1): unanswered
+    /// for `down_after`, a master reporting itself a replica for too long,
+    /// or a rebooted master silent for `reboot_down_after` (0: off).
+    pub fn down_now(
+        &self,
+        now: i64,
+        down_after: i64,
+        reboot_down_after: i64,
+        timing: &Timing,
+    ) -> bool {
         let elapsed = match self.act_ping_ms {
             Some(since) => now - since,
             None if !self.connected => now - self.last_avail_ms,
@@ -194,8 +212,13 @@ impl Instance {
         };
         let master_says_replica = self.kind == Kind::Master
             && self.role_reported == Role::Replica
-            && now - self.role_reported_ms > down_after + 2 * INFO_PERIOD;
-        elapsed > down_after || master_says_replica
+            && now - self.role_reported_ms > down_after + 2 * timing.info_period;
+        let rebooted = self.kind == Kind::Master
+            && reboot_down_after > 0
+            && self
+                .rebooted_since_ms
+                .is_some_and(|since| now - since > reboot_down_after);
+        elapsed > down_after || master_says_replica || rebooted
     }
 }
 

@@ -10,16 +10,19 @@
 //! read and no socket touched, so every rule is tested deterministically
 //! with simulated time.
 
+mod changes;
 pub mod hello;
 pub mod info;
 pub mod instance;
 pub mod report;
+pub mod settings;
 
 use std::collections::BTreeMap;
 
 use self::hello::Hello;
 use self::info::Role;
 use self::instance::{addr_name, Instance, Kind};
+use self::settings::{Globals, Timing};
 
 /// Base PING interval; also the spacing of reconnect attempts.
 pub const PING_PERIOD: i64 = 1000;
@@ -29,8 +32,8 @@ pub const ASK_PERIOD: i64 = 1000;
 pub const PUBLISH_PERIOD: i64 = 2000;
 pub const TILT_TRIGGER: i64 = 2000;
 pub const TILT_PERIOD: i64 = 30_000;
-/// A peer's "master is down" opinion counts for this long.
-pub const MASTER_DOWN_VALIDITY: i64 = 5 * ASK_PERIOD;
+/// A peer's "master is down" opinion counts for this many ask periods.
+pub const MASTER_DOWN_VALIDITY_PERIODS: i64 = 5;
 
 /// The instance a link, reply or action is about.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -128,6 +131,26 @@ pub struct MasterEntry {
     /// By id.
     pub sentinels: BTreeMap<String, Instance>,
     pub odown_since_ms: Option<i64>,
+    /// `master-reboot-down-after-period` (0: off).
+    pub reboot_down_after_ms: i64,
+    /// Credentials for the master and its replicas.
+    pub auth_pass: Option<String>,
+    pub auth_user: Option<String>,
+    pub notification_script: Option<String>,
+    pub client_reconfig_script: Option<String>,
+    /// `rename-command`: the name to send instead of a command, by the
+    /// command's lower-case name.
+    pub renamed_commands: BTreeMap<String, String>,
+}
+
+impl MasterEntry {
+    /// The name to send for `command` to this master, its replicas and its
+    /// peers.
+    pub fn command_name<'a>(&'a self, command: &'a str) -> &'a str {
+        self.renamed_commands
+            .get(&command.to_ascii_lowercase())
+            .map_or(command, String::as_str)
+    }
 }
 
 /// How the monitor announces itself in hellos.
@@ -146,6 +169,11 @@ pub struct Core {
     pub current_epoch: u64,
     pub masters: BTreeMap<String, MasterEntry>,
     pub tilt_since_ms: Option<i64>,
+    pub timing: Timing,
+    pub globals: Globals,
+    /// `SENTINEL SIMULATE-FAILURE` flags (bit 1: crash after election,
+    /// bit 2: crash after promotion).
+    pub simulate_failure: u8,
     previous_tick_ms: Option<i64>,
     out: Vec<Action>,
     /// State of the jitter generator (xorshift): monitors must not act in
@@ -156,10 +184,17 @@ pub struct Core {
 impl Core {
     pub fn new(id: Identity, current_epoch: u64) -> Core {
         Core {
+            globals: Globals {
+                listen_port: id.port,
+                deny_scripts_reconfig: true,
+                ..Globals::default()
+            },
             id,
             current_epoch,
             masters: BTreeMap::new(),
             tilt_since_ms: None,
+            timing: Timing::default(),
+            simulate_failure: 0,
             previous_tick_ms: None,
             out: Vec::new(),
             jitter: 0x9E37_79B9_7F4A_7C15,
@@ -269,6 +304,12 @@ impl Core {
             replicas: BTreeMap::new(),
             sentinels: BTreeMap::new(),
             odown_since_ms: None,
+            reboot_down_after_ms: 0,
+            auth_pass: None,
+            auth_user: None,
+            notification_script: None,
+            client_reconfig_script: None,
+            renamed_commands: BTreeMap::new(),
         };
         let payload = format!("{} quorum {quorum}", master_prefix(&entry));
         self.masters.insert(name.to_string(), entry);
@@ -352,7 +393,8 @@ impl Core {
         }
     }
 
-    fn event(&mut self, name: &'static str, payload: String) {
+    /// Publish an event (and log it).
+    pub fn event(&mut self, name: &'static str, payload: String) {
         self.out.push(Action::Event(Event { name, payload }));
     }
 
@@ -361,7 +403,7 @@ impl Core {
     fn tick(&mut self, now: i64) {
         if let Some(prev) = self.previous_tick_ms {
             let delta = now - prev;
-            if !(0..=TILT_TRIGGER).contains(&delta) {
+            if !(0..=self.timing.tilt_trigger).contains(&delta) {
                 self.tilt_since_ms = Some(now);
                 self.event("+tilt", "#tilt mode entered".into());
             }
@@ -377,7 +419,7 @@ impl Core {
     /// is over.
     fn acting(&mut self, now: i64) -> bool {
         match self.tilt_since_ms {
-            Some(since) if now - since < TILT_PERIOD => false,
+            Some(since) if now - since < self.timing.tilt_period => false,
             Some(_) => {
                 self.tilt_since_ms = None;
                 self.event("-tilt", "#tilt mode exited".into());
@@ -423,21 +465,22 @@ impl Core {
     fn periodic(&mut self, now: i64, t: &Target, down_after: i64, fast_info: bool) {
         let hello = self.hello_fields(t.master());
         let announce_ip = self.id.announce_ip.clone();
+        let timing = self.timing.clone();
         let Some(i) = self.instance_mut(t) else {
             return;
         };
         let mut acts = Vec::new();
-        if i.wants_connect(now) {
+        if i.wants_connect(now, &timing) {
             acts.push(Action::Connect(t.clone(), i.host.clone(), i.port));
         } else {
-            if i.wants_info(now, fast_info) {
+            if i.wants_info(now, fast_info, &timing) {
                 acts.push(Action::Info(t.clone()));
             }
-            if i.wants_ping(now, down_after) {
+            if i.wants_ping(now, down_after, &timing) {
                 acts.push(Action::Ping(t.clone()));
             }
             if let Some(rest) = hello {
-                if i.wants_hello(now) {
+                if i.wants_hello(now, &timing) {
                     acts.push(Action::Hello {
                         target: t.clone(),
                         ip: announce_ip,
@@ -465,10 +508,15 @@ impl Core {
     }
 
     fn check_sdown(&mut self, now: i64, t: &Target, down_after: i64) {
+        let timing = self.timing.clone();
+        let reboot = self
+            .masters
+            .get(t.master())
+            .map_or(0, |m| m.reboot_down_after_ms);
         let Some(i) = self.instance_mut(t) else {
             return;
         };
-        let down = i.down_now(now, down_after);
+        let down = i.down_now(now, down_after, reboot, &timing);
         let change = match (down, i.sdown_since_ms.is_some()) {
             (true, false) => {
                 i.sdown_since_ms = Some(now);
@@ -516,18 +564,20 @@ impl Core {
     /// once per second; opinions older than the validity are forgotten.
     fn ask_peers(&mut self, now: i64, name: &str) {
         let epoch = self.current_epoch;
+        let ask_period = self.timing.ask_period;
+        let validity = MASTER_DOWN_VALIDITY_PERIODS * ask_period;
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };
         let sdown = m.inst.is_sdown();
         let (ip, port) = (m.inst.host.clone(), m.inst.port);
         for (id, s) in m.sentinels.iter_mut() {
-            if now - s.last_master_down_reply_ms > MASTER_DOWN_VALIDITY {
+            if now - s.last_master_down_reply_ms > validity {
                 s.master_down = false;
                 s.voted_leader = None;
             }
             let last = s.last_master_down_reply_ms.max(s.last_master_down_ask_ms);
-            if !sdown || !s.connected || now - last < ASK_PERIOD {
+            if !sdown || !s.connected || now - last < ask_period {
                 continue;
             }
             s.last_master_down_ask_ms = now;
@@ -550,6 +600,7 @@ impl Core {
         };
         i.info_refresh_ms = now;
         i.info_pending_ms = None;
+        i.info_text = Some(text.to_string());
         let mut rebooted = false;
         if let Some(id) = &report.run_id {
             match &i.runid {
@@ -557,6 +608,9 @@ impl Core {
                 _ => {}
             }
             i.runid = Some(id.clone());
+        }
+        if rebooted && i.kind == Kind::Master {
+            i.rebooted_since_ms = Some(now);
         }
         i.master_link_down_since_ms = report.master_link_down_since_ms;
         let mut role_event = None;
@@ -643,7 +697,12 @@ impl Core {
             .sentinels
             .get(&h.runid)
             .is_some_and(|s| s.host == h.ip && s.port == h.port);
-        if !known {
+        // As redis-sentinel, a peer whose address is no address (an empty
+        // announce-ip, a hostname without resolve-hostnames) is not
+        // added, and its view of the master is not taken.
+        let usable = h.ip.parse::<std::net::IpAddr>().is_ok()
+            || (self.globals.resolve_hostnames && !h.ip.is_empty());
+        if !known && usable {
             self.learn_peer(now, &master, &h);
         }
         if h.current_epoch > self.current_epoch {
@@ -651,7 +710,9 @@ impl Core {
             self.out.push(Action::Persist);
             self.event("+new-epoch", h.current_epoch.to_string());
         }
-        self.config_from_hello(now, &master, &h);
+        if known || usable {
+            self.config_from_hello(now, &master, &h);
+        }
         if let Some(s) = self
             .masters
             .get_mut(&master)
@@ -820,7 +881,7 @@ impl Core {
     }
 }
 
-fn master_prefix(m: &MasterEntry) -> String {
+pub fn master_prefix(m: &MasterEntry) -> String {
     format!("master {} {} {}", m.name, m.inst.host, m.inst.port)
 }
 
