@@ -362,3 +362,248 @@ fn the_endpoint_answers_like_redis_sentinel() {
         keys(&r, master_map)
     );
 }
+
+/// `SENTINEL` subcommands that change the monitor, sent to both monitors:
+/// the same replies and the same events.
+#[test]
+fn the_admin_subcommands_answer_like_redis_sentinel() {
+    let master = Server::start(Kind::Redis, &[]);
+    let dirs = [TempDir::new("admin-v"), TempDir::new("admin-r")];
+    let v = vigil_sentinel(
+        &yaml(&dirs[0].0, master.port, 2),
+        &dirs[0].0.join("state"),
+        None,
+    );
+    let r = redis_sentinel(&dirs[1].0, master.port, 2);
+    let mut events = [&v, &r].map(|m| {
+        let mut c = m.raw();
+        c.send_cmd(&[
+            b"PSUBSCRIBE",
+            b"+set",
+            b"+monitor",
+            b"-monitor",
+            b"+reset-master",
+        ]);
+        for _ in 0..4 {
+            c.read_reply();
+        }
+        c
+    });
+    let lines = [
+        "SENTINEL help",
+        "SENTINEL help x",
+        "SENTINEL debug ping-period",
+        "SENTINEL debug ping-period 0",
+        "SENTINEL debug bogus 5",
+        "SENTINEL debug ping-period 1000 info-period",
+        "SENTINEL debug PING-PERIOD 1000 INFO-PERIOD 10000",
+        "SENTINEL debug",
+        "SENTINEL config",
+        "SENTINEL config get",
+        "SENTINEL config get *",
+        "SENTINEL config set announce-port 70000",
+        "SENTINEL config set bogus 1",
+        "SENTINEL config set resolve-hostnames maybe",
+        "SENTINEL config set announce-ip 1.2.3.4 announce-port 5",
+        "SENTINEL config foo bar",
+        "SENTINEL config set announce-port 26999",
+        "SENTINEL config get announce*",
+        "SENTINEL config set announce-port 0",
+        "SENTINEL simulate-failure",
+        "SENTINEL simulate-failure bogus",
+        "SENTINEL simulate-failure help",
+        "SENTINEL pending-scripts",
+        "SENTINEL info-cache nosuch",
+        "SENTINEL info-cache",
+        "SENTINEL reset nosuch",
+        "SENTINEL flushconfig",
+        "SENTINEL set mymaster quorum",
+        "SENTINEL set nosuch quorum 2",
+        "SENTINEL set mymaster quorum 0",
+        "SENTINEL set mymaster quorum 3 bogus 1",
+        "SENTINEL set mymaster quorum 3 parallel-syncs",
+        "SENTINEL set mymaster down-after-milliseconds 0",
+        "SENTINEL set mymaster master-reboot-down-after-period -1",
+        "SENTINEL set mymaster Failover-Timeout 20000 parallel-syncs 2",
+        "SENTINEL set mymaster notification-script /bin/true",
+        "SENTINEL set mymaster auth-user someone",
+        "SENTINEL set mymaster rename-command CONFIG MYCONFIG",
+        "SENTINEL set mymaster rename-command CONFIG CONFIG",
+        "SENTINEL set mymaster rename-command x",
+        "SENTINEL monitor other 127.0.0.1 7003 x",
+        "SENTINEL monitor other 127.0.0.1 x 1",
+        "SENTINEL monitor other 127.0.0.1 7003 0",
+        "SENTINEL monitor other 127.0.0.1 70000 1",
+        "SENTINEL monitor other localhost 7003 1",
+        "SENTINEL monitor mymaster 127.0.0.1 7003 1",
+        "SENTINEL monitor other 127.0.0.1 1 5",
+        "SENTINEL remove nosuch",
+        "SENTINEL reset oth*",
+        "SENTINEL remove other",
+        "SENTINEL set mymaster auth-user",
+    ];
+    for line in lines {
+        assert_eq!(v.say(line), r.say(line), "{line}");
+    }
+    let keys = |m: &Monitor| {
+        let reply = common::Reply::parse(&m.raw().cmd(&[b"SENTINEL", b"MASTER", b"mymaster"]));
+        let items = reply.items();
+        (0..items.len())
+            .step_by(2)
+            .map(|i| {
+                format!(
+                    "{}={}",
+                    String::from_utf8_lossy(&items[i].bulk()),
+                    String::from_utf8_lossy(&items[i + 1].bulk())
+                )
+            })
+            .filter(|f| {
+                ["quorum", "failover-timeout", "parallel-syncs", "down-after"]
+                    .iter()
+                    .any(|k| f.starts_with(k))
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keys(&v), keys(&r));
+    // The events, in order: `+set` per option (auth-pass redacted),
+    // `+monitor`, `+reset-master`, `-monitor`.
+    let [ev, er] = &mut events;
+    let read = |c: &mut Raw| {
+        (0..10)
+            .map(|_| common::show(&c.read_reply()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(read(ev), read(er));
+}
+
+/// One field of `SENTINEL MASTER <name>`.
+fn master_field(m: &Monitor, name: &str, field: &str) -> String {
+    let reply = common::Reply::parse(&m.raw().cmd(&[b"SENTINEL", b"MASTER", name.as_bytes()]));
+    let items = reply.items();
+    (0..items.len())
+        .step_by(2)
+        .find(|&i| items[i].bulk() == field.as_bytes())
+        .map(|i| String::from_utf8_lossy(&items[i + 1].bulk()).into_owned())
+        .unwrap_or_else(|| {
+            panic!(
+                "no {field} in {}",
+                common::show(&m.raw().cmd(&[b"SENTINEL", b"MASTER", name.as_bytes()]))
+            )
+        })
+}
+
+/// Changes made with SENTINEL SET, MONITOR, REMOVE and CONFIG SET are
+/// kept across a restart, in the state file (the YAML is not touched).
+#[test]
+fn run_time_changes_survive_a_restart() {
+    let master = Server::start(Kind::Redis, &[]);
+    let dir = TempDir::new("changes");
+    let state = dir.0.join("state");
+    let config = yaml(&dir.0, master.port, 2);
+    let yaml_text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{yaml_text}  gone:\n    host: 127.0.0.1\n    port: 1\n    quorum: 1\n"),
+    )
+    .unwrap();
+    let yaml_text = std::fs::read_to_string(&config).unwrap();
+    let m = vigil_sentinel(&config, &state, None);
+    let port = m.port;
+    for line in [
+        "SENTINEL set mymaster quorum 1 down-after-milliseconds 1500 rename-command CONFIG MYCONFIG",
+        "SENTINEL monitor other 127.0.0.1 2 3",
+        "SENTINEL set other failover-timeout 9000",
+        "SENTINEL remove gone",
+        "SENTINEL config set announce-ip 127.0.0.9",
+    ] {
+        assert_eq!(m.say(line), "+OK\r\n", "{line}");
+    }
+    drop(m);
+    let m = vigil_sentinel(&config, &state, Some(port));
+    assert_eq!(master_field(&m, "mymaster", "quorum"), "1");
+    assert_eq!(
+        master_field(&m, "mymaster", "down-after-milliseconds"),
+        "1500"
+    );
+    assert_eq!(master_field(&m, "other", "quorum"), "3");
+    assert_eq!(master_field(&m, "other", "failover-timeout"), "9000");
+    assert_eq!(
+        m.say("SENTINEL master gone"),
+        "-ERR No such master with that name\r\n"
+    );
+    assert_eq!(
+        m.say("SENTINEL config get announce-ip"),
+        "*2\r\n$11\r\nannounce-ip\r\n$9\r\n127.0.0.9\r\n"
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), yaml_text);
+}
+
+/// Drop-in mode: the sentinel.conf vigil-sentinel rewrote after run-time
+/// changes is read back by a real redis-sentinel with the same settings.
+#[test]
+fn a_rewritten_sentinel_conf_loads_in_redis_sentinel() {
+    let master = Server::start(Kind::Redis, &[]);
+    let dir = TempDir::new("dropin");
+    let conf = dir.0.join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "bind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {} 2\nsentinel down-after-milliseconds mymaster 5000\n",
+            dir.0.display(),
+            master.port
+        ),
+    )
+    .unwrap();
+    let port = {
+        let mut started = None;
+        for _ in 0..5 {
+            let port = free_port();
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil-sentinel"));
+            cmd.arg(&conf).args(["--port", &port.to_string()]);
+            if let Some(m) = launch(cmd, port) {
+                started = Some(m);
+                break;
+            }
+        }
+        let m = started.expect("vigil-sentinel did not start");
+        for line in [
+            "SENTINEL set mymaster quorum 1 parallel-syncs 3 auth-pass sec master-reboot-down-after-period 7000 rename-command CONFIG MYCONFIG",
+            "SENTINEL monitor other 127.0.0.1 2 2",
+            "SENTINEL config set announce-port 26001",
+        ] {
+            assert_eq!(m.say(line), "+OK\r\n", "{line}");
+        }
+        m.port
+    };
+    let text = std::fs::read_to_string(&conf).unwrap();
+    for line in [
+        "sentinel monitor mymaster 127.0.0.1",
+        "sentinel parallel-syncs mymaster 3",
+        "sentinel auth-pass mymaster sec",
+        "sentinel master-reboot-down-after-period mymaster 7000",
+        "sentinel rename-command mymaster config MYCONFIG",
+        "sentinel monitor other 127.0.0.1 2 2",
+        "sentinel announce-port 26001",
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
+    // The same file, now with redis-sentinel (the vigil one has stopped).
+    let _ = port;
+    let redis_port = free_port();
+    let edited = text
+        .lines()
+        .filter(|l| !l.starts_with("port "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&conf, format!("port {redis_port}\n{edited}\n")).unwrap();
+    let mut cmd = Command::new("redis-sentinel");
+    cmd.arg(&conf);
+    let r = launch(cmd, redis_port).expect("redis-sentinel starts on the rewritten file");
+    assert_eq!(master_field(&r, "mymaster", "quorum"), "1");
+    assert_eq!(master_field(&r, "mymaster", "parallel-syncs"), "3");
+    assert_eq!(master_field(&r, "other", "quorum"), "2");
+    assert_eq!(
+        r.say("SENTINEL config get announce-port"),
+        "*2\r\n$13\r\nannounce-port\r\n$5\r\n26001\r\n"
+    );
+}
