@@ -28,7 +28,9 @@ impl Observer for Recorder {
             .borrow_mut()
             .push(format!("{} {}", e.name, e.payload));
     }
-    fn persist(&self, _: &Core) {}
+    fn persist(&self, _: &Core) -> bool {
+        true
+    }
 }
 
 fn unix_ms() -> i64 {

@@ -62,6 +62,11 @@ struct Keeper {
 impl Observer for Keeper {
     fn event(&self, e: &Event) {
         match e.name {
+            // Debug-level events are logged, never published (spec 5.2).
+            "-cmd-link-reconnection" | "-pubsub-link-reconnection" => {
+                tracing::debug!("{} {}", e.name, e.payload);
+                return;
+            }
             "+slave"
             | "+sentinel"
             | "+reboot"

@@ -8,7 +8,7 @@
 //! reply is handled when it arrives, at that moment's time; the core never
 //! waits on the network. Everything runs on the caller's `LocalSet`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
@@ -17,6 +17,7 @@ use futures_util::StreamExt;
 use redis::aio::MultiplexedConnection;
 
 use super::core::hello::CHANNEL;
+use super::core::report::LinkFacts;
 use super::core::{Action, Core, Event, Input, Target};
 
 /// What the links report besides feeding the core.
@@ -42,6 +43,46 @@ struct Link {
     /// when no `announce-ip` is set).
     local_ip: String,
     pubsub: Option<tokio::task::JoinHandle<()>>,
+    /// Commands sent on `cmd` still awaiting their reply.
+    pending: Rc<Cell<u32>>,
+    /// Dropped with the link: commands still waiting give up, so a link
+    /// to a frozen node does not outlive its replacement.
+    _closed: tokio::sync::watch::Sender<()>,
+    closing: tokio::sync::watch::Receiver<()>,
+}
+
+/// PING, INFO and hellos are skipped while a link has this many commands
+/// unanswered (spec 1.1).
+const MAX_PENDING_COMMANDS: u32 = 100;
+
+/// One command awaiting its reply: counted while alive.
+struct InFlight {
+    count: Rc<Cell<u32>>,
+    closing: tokio::sync::watch::Receiver<()>,
+}
+
+impl InFlight {
+    fn new(link: &Link) -> InFlight {
+        link.pending.set(link.pending.get() + 1);
+        InFlight {
+            count: link.pending.clone(),
+            closing: link.closing.clone(),
+        }
+    }
+
+    /// The reply, or `None` if the link was dropped first.
+    async fn reply<T>(mut self, query: impl std::future::Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            reply = query => Some(reply),
+            _ = self.closing.changed() => None,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.count.set(self.count.get().saturating_sub(1));
+    }
 }
 
 /// The core and its links.
@@ -124,8 +165,24 @@ impl Links {
         }
     }
 
-    fn command(&self, t: &Target) -> Option<MultiplexedConnection> {
-        self.links.borrow().get(t).map(|l| l.cmd.clone())
+    /// The command connection to `t`, and the count of the command about
+    /// to be sent on it; `None` when there is no link, or when `periodic`
+    /// and the link already has too many commands unanswered.
+    fn command(&self, t: &Target, periodic: bool) -> Option<(MultiplexedConnection, InFlight)> {
+        let links = self.links.borrow();
+        let link = links.get(t)?;
+        if periodic && link.pending.get() >= MAX_PENDING_COMMANDS {
+            return None;
+        }
+        Some((link.cmd.clone(), InFlight::new(link)))
+    }
+
+    /// What the instance maps report about the link to `t`.
+    pub fn link_facts(&self, t: &Target) -> LinkFacts {
+        LinkFacts {
+            pending_commands: self.links.borrow().get(t).map_or(0, |l| l.pending.get()),
+            refcount: 1,
+        }
     }
 
     /// Forget a link; tell the core if it was up.
@@ -189,12 +246,16 @@ impl Links {
                 ))),
             };
             let local_ip = local_ip_towards(&host, port);
+            let (closed, closing) = tokio::sync::watch::channel(());
             me.links.borrow_mut().insert(
                 t.clone(),
                 Link {
                     cmd,
                     local_ip,
                     pubsub,
+                    pending: Rc::new(Cell::new(0)),
+                    _closed: closed,
+                    closing,
                 },
             );
             me.feed(Input::LinkUp(t));
@@ -202,13 +263,17 @@ impl Links {
     }
 
     fn ping(self: &Rc<Self>, t: Target) {
-        let Some(mut conn) = self.command(&t) else {
+        let Some((mut conn, in_flight)) = self.command(&t, true) else {
             return;
         };
         let me = self.clone();
         let ping = self.cmd(&t, "PING");
         tokio::task::spawn_local(async move {
-            let reply: redis::RedisResult<redis::Value> = ping.query_async(&mut conn).await;
+            let Some(reply): Option<redis::RedisResult<redis::Value>> =
+                in_flight.reply(ping.query_async(&mut conn)).await
+            else {
+                return;
+            };
             match reply {
                 Ok(v) => me.feed(Input::PingReply(t, value_text(&v))),
                 Err(e) if is_link_failure(&e) => me.lost(t),
@@ -218,13 +283,17 @@ impl Links {
     }
 
     fn info(self: &Rc<Self>, t: Target) {
-        let Some(mut conn) = self.command(&t) else {
+        let Some((mut conn, in_flight)) = self.command(&t, true) else {
             return;
         };
         let me = self.clone();
         let info = self.cmd(&t, "INFO");
         tokio::task::spawn_local(async move {
-            let reply: redis::RedisResult<String> = info.query_async(&mut conn).await;
+            let Some(reply): Option<redis::RedisResult<String>> =
+                in_flight.reply(info.query_async(&mut conn)).await
+            else {
+                return;
+            };
             match reply {
                 Ok(text) => me.feed(Input::InfoReply(t, text)),
                 Err(e) if is_link_failure(&e) => me.lost(t),
@@ -234,7 +303,7 @@ impl Links {
     }
 
     fn publish_hello(self: &Rc<Self>, t: Target, ip: Option<String>, rest: String) {
-        let Some(mut conn) = self.command(&t) else {
+        let Some((mut conn, in_flight)) = self.command(&t, true) else {
             return;
         };
         let ip = ip.unwrap_or_else(|| {
@@ -247,11 +316,12 @@ impl Links {
         let me = self.clone();
         let mut publish = self.cmd(&t, "PUBLISH");
         tokio::task::spawn_local(async move {
-            let reply: redis::RedisResult<redis::Value> = publish
-                .arg(CHANNEL)
-                .arg(format!("{ip},{rest}"))
-                .query_async(&mut conn)
-                .await;
+            publish.arg(CHANNEL).arg(format!("{ip},{rest}"));
+            let Some(reply): Option<redis::RedisResult<redis::Value>> =
+                in_flight.reply(publish.query_async(&mut conn)).await
+            else {
+                return;
+            };
             if let Err(e) = reply {
                 if is_link_failure(&e) {
                     me.lost(t);
@@ -261,20 +331,23 @@ impl Links {
     }
 
     fn ask(self: &Rc<Self>, t: Target, ip: String, port: u16, epoch: u64, runid: String) {
-        let Some(mut conn) = self.command(&t) else {
+        let Some((mut conn, in_flight)) = self.command(&t, false) else {
             return;
         };
         let me = self.clone();
         let mut sentinel = self.cmd(&t, "SENTINEL");
         tokio::task::spawn_local(async move {
-            let reply: redis::RedisResult<redis::Value> = sentinel
+            sentinel
                 .arg("is-master-down-by-addr")
                 .arg(ip)
                 .arg(port)
                 .arg(epoch)
-                .arg(runid)
-                .query_async(&mut conn)
-                .await;
+                .arg(runid);
+            let Some(reply): Option<redis::RedisResult<redis::Value>> =
+                in_flight.reply(sentinel.query_async(&mut conn)).await
+            else {
+                return;
+            };
             match reply {
                 // Only the exact shape counts (spec 3.3): integer, bulk, integer.
                 Ok(redis::Value::Array(items)) => {
@@ -367,7 +440,7 @@ async fn listen_hellos(links: Rc<Links>, t: Target, client: redis::Client) {
     while let Some(msg) = messages.next().await {
         if msg.get_channel_name() == CHANNEL {
             let payload = String::from_utf8_lossy(msg.get_payload_bytes()).into_owned();
-            links.feed(Input::Hello(payload));
+            links.feed(Input::HelloOn(t.clone(), payload));
         }
     }
     links.lost(t);

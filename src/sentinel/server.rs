@@ -242,8 +242,8 @@ fn command(daemon: &Rc<Daemon>, s: &mut Session, argv: &[Vec<u8>]) {
 struct DaemonHost<'a>(&'a Daemon);
 
 impl commands::Host for DaemonHost<'_> {
-    fn link_facts(&self, _: &super::core::Target) -> super::core::report::LinkFacts {
-        Default::default()
+    fn link_facts(&self, t: &super::core::Target) -> super::core::report::LinkFacts {
+        self.0.links.link_facts(t)
     }
 
     fn save(&self, core: &super::core::Core) -> bool {

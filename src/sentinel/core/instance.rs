@@ -25,6 +25,10 @@ pub struct Instance {
     pub created_ms: i64,
     pub connected: bool,
     pub last_connect_attempt_ms: Option<i64>,
+    /// When the links came up, and the last message on the subscriber
+    /// link (link recycling, 1.8).
+    pub link_since_ms: i64,
+    pub last_pubsub_ms: i64,
     /// Oldest PING still without a valid reply (set at creation, so an
     /// instance never reached counts as down from then).
     pub act_ping_ms: Option<i64>,
@@ -73,6 +77,8 @@ impl Instance {
             created_ms: now,
             connected: false,
             last_connect_attempt_ms: None,
+            link_since_ms: now,
+            last_pubsub_ms: now,
             act_ping_ms: Some(now),
             last_ping_ms: 0,
             last_pong_ms: now,
@@ -168,6 +174,25 @@ impl Instance {
     pub fn ping_sent(&mut self, now: i64) {
         self.last_ping_ms = now;
         self.act_ping_ms.get_or_insert(now);
+    }
+
+    /// Which of its links looks dead though connected (1.8): the command
+    /// link when a PING is unanswered and nothing came back for half of
+    /// `down_after`; the subscriber link when silent for three publish
+    /// periods (every monitor hears its own hellos). Links younger than the
+    /// minimum reconnect period are left alone.
+    pub fn stale_link(&self, now: i64, down_after: i64, timing: &Timing) -> Option<&'static str> {
+        if !self.connected || now - self.link_since_ms <= timing.min_link_reconnect_period {
+            return None;
+        }
+        let half = down_after / 2;
+        if self.act_ping_ms.is_some_and(|t| now - t > half) && now - self.last_pong_ms > half {
+            return Some("-cmd-link-reconnection");
+        }
+        if self.kind != Kind::Sentinel && now - self.last_pubsub_ms > 3 * timing.publish_period {
+            return Some("-pubsub-link-reconnection");
+        }
+        None
     }
 
     /// A hello is due for this instance.

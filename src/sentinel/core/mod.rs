@@ -63,8 +63,10 @@ pub enum Input {
     /// A reply to PING, as text (`PONG`, `LOADING ...`, `ERR ...`).
     PingReply(Target, String),
     InfoReply(Target, String),
-    /// A payload seen on the hello channel (or PUBLISHed to us).
+    /// A payload PUBLISHed to us on the hello channel.
     Hello(String),
+    /// A payload heard on the hello channel of a node's subscriber link.
+    HelloOn(Target, String),
     /// A well-formed reply to `SENTINEL is-master-down-by-addr`.
     MasterDownReply {
         target: Target,
@@ -348,6 +350,8 @@ impl Core {
             Input::LinkUp(t) => {
                 if let Some(i) = self.instance_mut(&t) {
                     i.connected = true;
+                    i.link_since_ms = now;
+                    i.last_pubsub_ms = now;
                     i.info_pending_ms = None;
                     // A PING right after connecting.
                     i.ping_sent(now);
@@ -366,6 +370,12 @@ impl Core {
             }
             Input::InfoReply(t, text) => self.info_reply(now, &t, &text),
             Input::Hello(payload) => self.hello(now, &payload),
+            Input::HelloOn(t, payload) => {
+                if let Some(i) = self.instance_mut(&t) {
+                    i.last_pubsub_ms = now;
+                }
+                self.hello(now, &payload);
+            }
             Input::MasterDownReply {
                 target,
                 down,
@@ -513,6 +523,17 @@ impl Core {
             .masters
             .get(t.master())
             .map_or(0, |m| m.reboot_down_after_ms);
+        let Some(i) = self.instance_mut(t) else {
+            return;
+        };
+        // Dead-looking links are recycled here, as redis-sentinel does:
+        // not during TILT.
+        if let Some(why) = i.stale_link(now, down_after, &timing) {
+            i.connected = false;
+            self.out.push(Action::Disconnect(t.clone()));
+            let payload = self.prefix(t);
+            self.event(why, payload);
+        }
         let Some(i) = self.instance_mut(t) else {
             return;
         };

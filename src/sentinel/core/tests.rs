@@ -194,11 +194,13 @@ fn a_timer_gap_enters_tilt_which_suspends_judgement_for_its_period() {
     // The master never answered, but nothing is judged during TILT...
     let evs = events(&ticks(&mut c, 4100, 33_900));
     assert!(evs.is_empty(), "{evs:?}");
-    // ...until it ends; then the judgement comes at once.
+    // ...until it ends; then the judgement comes at once (and the link,
+    // silent all along, is recycled).
     assert_eq!(
         events(&ticks(&mut c, 34_000, 34_000)),
         vec![
             "-tilt #tilt mode exited",
+            "-cmd-link-reconnection master mymaster 127.0.0.1 6379",
             "+sdown master mymaster 127.0.0.1 6379",
             "+odown master mymaster 127.0.0.1 6379 #quorum 1/1"
         ]
@@ -409,4 +411,76 @@ mod arbitrary_input {
             let _ = crate::sentinel::conf::parse(&text, "p.conf");
         }
     }
+}
+
+/// Ticks every 100 ms over `from..=to`; PINGs answered at once when
+/// `answer`, and a hello heard on the subscriber link every 2 s when
+/// `hear`.
+fn live(c: &mut Core, from: i64, to: i64, answer: bool, hear: bool) -> Vec<Action> {
+    let mut out = Vec::new();
+    let mut t = from;
+    while t <= to {
+        c.handle(t, Input::Tick);
+        let acts = c.take_actions();
+        if answer && acts.contains(&Action::Ping(master())) {
+            c.handle(t, Input::PingReply(master(), "PONG".into()));
+        }
+        if hear && t % 2000 == 0 {
+            c.handle(
+                t,
+                Input::HelloOn(
+                    master(),
+                    format!("127.0.0.1,26379,{ME},0,mymaster,127.0.0.1,6379,0"),
+                ),
+            );
+        }
+        out.extend(acts);
+        t += 100;
+    }
+    out
+}
+
+#[test]
+fn a_healthy_link_is_kept() {
+    let mut c = core(2);
+    c.handle(0, Input::LinkUp(master()));
+    c.take_actions();
+    let acts = live(&mut c, 0, 40_000, true, true);
+    assert!(!acts.contains(&Action::Disconnect(master())), "{acts:?}");
+}
+
+#[test]
+fn a_command_link_that_stopped_answering_is_reconnected() {
+    let mut c = core(2);
+    c.handle(0, Input::LinkUp(master()));
+    c.take_actions();
+    // Answered for 14 s, then silent: at least 15 s old and half of
+    // down-after without any reply, the link is dropped.
+    let acts = live(&mut c, 0, 14_000, true, true);
+    assert!(!acts.contains(&Action::Disconnect(master())));
+    let acts = live(&mut c, 14_100, 17_000, false, true);
+    let at = acts.iter().position(|a| *a == Action::Disconnect(master()));
+    assert!(at.is_some(), "{acts:?}");
+    assert!(events(&acts)
+        .contains(&"-cmd-link-reconnection master mymaster 127.0.0.1 6379".to_string()));
+    // And reconnected on a later tick.
+    let acts = ticks(&mut c, 17_100, 18_200);
+    assert!(acts.contains(&Action::Connect(master(), "127.0.0.1".into(), 6379)));
+}
+
+#[test]
+fn a_silent_subscriber_link_is_reconnected() {
+    let mut c = core(2);
+    c.handle(0, Input::LinkUp(master()));
+    c.take_actions();
+    // PINGs answered but nothing heard on the hello channel: kept while
+    // younger than 15 s, dropped right after.
+    let acts = live(&mut c, 0, 15_000, true, false);
+    assert!(!acts.contains(&Action::Disconnect(master())));
+    let acts = live(&mut c, 15_100, 15_100, true, false);
+    assert!(acts.contains(&Action::Disconnect(master())), "{acts:?}");
+    assert_eq!(
+        events(&acts),
+        vec!["-pubsub-link-reconnection master mymaster 127.0.0.1 6379"]
+    );
 }
