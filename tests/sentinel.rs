@@ -607,3 +607,114 @@ fn a_rewritten_sentinel_conf_loads_in_redis_sentinel() {
         "*2\r\n$13\r\nannounce-port\r\n$5\r\n26001\r\n"
     );
 }
+
+/// An executable shell script at `path` that appends its arguments to
+/// `log` and exits with `code`.
+fn script(path: &Path, log: &Path, code: i32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(
+        path,
+        format!("#!/bin/sh\necho \"$@\" >> {}\nexit {code}\n", log.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The notification script runs for warning events, the reconfiguration
+/// script when a peer's hello moves the master; a script that fails with
+/// exit code 1 waits in PENDING-SCRIPTS for its retry.
+#[test]
+fn scripts_run_for_events_and_switches() {
+    let master = Server::start(Kind::Redis, &[]);
+    let dir = TempDir::new("scripts");
+    let (notify, reconfig, failing) = (
+        dir.0.join("notify.sh"),
+        dir.0.join("reconfig.sh"),
+        dir.0.join("failing.sh"),
+    );
+    let (notified, reconfigured) = (dir.0.join("notified"), dir.0.join("reconfigured"));
+    script(&notify, &notified, 0);
+    script(&reconfig, &reconfigured, 0);
+    script(&failing, &dir.0.join("failed"), 1);
+    let config = dir.0.join("sentinel.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "deny-scripts-reconfig: false\nmasters:\n  mymaster:\n    host: 127.0.0.1\n    port: {}\n    quorum: 2\n    notification-script: {}\n    client-reconfig-script: {}\n",
+            master.port,
+            notify.display(),
+            reconfig.display()
+        ),
+    )
+    .unwrap();
+    let m = vigil_sentinel(&config, &dir.0.join("state"), None);
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    assert_eq!(m.say("SENTINEL set mymaster quorum 1"), "+OK\r\n");
+    let want = format!("+set master mymaster 127.0.0.1 {} quorum 1", master.port);
+    assert!(
+        wait_until(Duration::from_secs(10), || read(&notified).contains(&want)),
+        "{}",
+        read(&notified)
+    );
+    // A peer announces the master moved (config epoch 1).
+    let hello = format!(
+        "127.0.0.1,26999,{},1,mymaster,127.0.0.1,6999,1",
+        "c".repeat(40)
+    );
+    assert_eq!(
+        m.raw()
+            .cmd(&[b"PUBLISH", b"__sentinel__:hello", hello.as_bytes()]),
+        b":1\r\n"
+    );
+    let want = format!(
+        "mymaster observer start 127.0.0.1 {} 127.0.0.1 6999",
+        master.port
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || read(&reconfigured)
+            .contains(&want)),
+        "{}",
+        read(&reconfigured)
+    );
+    assert!(wait_until(Duration::from_secs(10), || read(&notified)
+        .contains(&format!(
+            "+switch-master mymaster 127.0.0.1 {} 127.0.0.1 6999",
+            master.port
+        ))));
+    // A script that fails with 1 is retried later; meanwhile it is listed.
+    assert_eq!(
+        m.say(&format!(
+            "SENTINEL set mymaster notification-script {}",
+            failing.display()
+        )),
+        "+OK\r\n"
+    );
+    assert_eq!(m.say("SENTINEL set mymaster quorum 2"), "+OK\r\n");
+    let pending = || common::show(&m.raw().cmd(&[b"SENTINEL", b"PENDING-SCRIPTS"]));
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let p = pending();
+            p.contains("scheduled") && p.contains("retry-num\\r\\n$1\\r\\n1\\r\\n")
+        }),
+        "{}",
+        pending()
+    );
+    assert!(pending().contains("$4\\r\\n+set\\r\\n"), "{}", pending());
+    // Refused while deny-scripts-reconfig is on (the default).
+    let config2 = dir.0.join("other.yaml");
+    std::fs::write(
+        &config2,
+        format!(
+            "masters:\n  mymaster:\n    host: 127.0.0.1\n    port: {}\n    quorum: 2\n",
+            master.port
+        ),
+    )
+    .unwrap();
+    let m2 = vigil_sentinel(&config2, &dir.0.join("state2"), None);
+    assert!(m2
+        .say(&format!(
+            "SENTINEL set mymaster notification-script {}",
+            notify.display()
+        ))
+        .starts_with("-ERR Reconfiguration of scripts path is denied"));
+}

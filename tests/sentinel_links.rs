@@ -31,6 +31,7 @@ impl Observer for Recorder {
     fn persist(&self, _: &Core) -> bool {
         true
     }
+    fn run_script(&self, _: Vec<String>) {}
 }
 
 fn unix_ms() -> i64 {

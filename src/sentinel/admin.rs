@@ -168,7 +168,7 @@ fn set(core: &mut Core, args: &[String], reply: &mut Reply, host: &dyn Host) {
             Ok((used, shown)) => {
                 changes += 1;
                 let prefix = core.prefix(&super::core::Target::Master(name.clone()));
-                core.event("+set", format!("{prefix} {option} {shown}"));
+                core.event_on(name, "+set", format!("{prefix} {option} {shown}"));
                 j += 1 + used;
             }
             Err(e) => {

@@ -12,8 +12,9 @@ use rand::Rng;
 use tokio::sync::{broadcast, Notify};
 
 use super::config::Config;
-use super::core::{Core, Event};
+use super::core::{Core, Event, Level};
 use super::links::{Links, Observer};
+use super::scripts::Scripts;
 use super::server::{self, Published};
 use super::state::State;
 use super::{conf, config, startup};
@@ -39,6 +40,7 @@ enum Files {
 /// The running monitor, shared by its tasks.
 pub struct Daemon {
     pub links: Rc<Links>,
+    pub scripts: Rc<Scripts>,
     pub events: broadcast::Sender<Published>,
     pub requirepass: Option<String>,
     stop: Notify,
@@ -57,27 +59,25 @@ struct Keeper {
     files: Files,
     previous: RefCell<State>,
     events: broadcast::Sender<Published>,
+    scripts: Rc<Scripts>,
 }
 
 impl Observer for Keeper {
     fn event(&self, e: &Event) {
-        match e.name {
+        match Level::of(e.name) {
             // Debug-level events are logged, never published (spec 5.2).
-            "-cmd-link-reconnection" | "-pubsub-link-reconnection" => {
+            Level::Debug => {
                 tracing::debug!("{} {}", e.name, e.payload);
                 return;
             }
-            "+slave"
-            | "+sentinel"
-            | "+reboot"
-            | "+role-change"
-            | "-role-change"
-            | "+sentinel-address-switch"
-            | "+sentinel-address-update"
-            | "+sentinel-invalid-addr" => tracing::info!("{} {}", e.name, e.payload),
-            _ => tracing::warn!("{} {}", e.name, e.payload),
+            Level::Verbose | Level::Notice => tracing::info!("{} {}", e.name, e.payload),
+            Level::Warning => tracing::warn!("{} {}", e.name, e.payload),
         }
         let _ = self.events.send((e.name.to_string(), e.payload.clone()));
+    }
+
+    fn run_script(&self, argv: Vec<String>) {
+        self.scripts.schedule(argv);
     }
 
     fn persist(&self, core: &Core) -> bool {
@@ -186,15 +186,18 @@ async fn serve(
         listeners.push(listener);
     }
     let (events, _) = broadcast::channel(1024);
+    let scripts = Rc::new(Scripts::default());
     let keeper = Keeper {
         config: config.clone(),
         files,
         previous: RefCell::new(state),
         events: events.clone(),
+        scripts: scripts.clone(),
     };
     let links = Links::new(core, Box::new(keeper), Box::new(unix_ms));
     let daemon = Rc::new(Daemon {
         links: links.clone(),
+        scripts: scripts.clone(),
         events,
         requirepass: config.requirepass.clone(),
         stop: Notify::new(),
@@ -215,7 +218,7 @@ async fn serve(
         std::process::id()
     );
     tracing::info!("Ready to accept connections tcp");
-    let timer = tokio::task::spawn_local(timer(links.clone()));
+    let timer = tokio::task::spawn_local(timer(links.clone(), scripts));
     wait_for_stop(&daemon).await;
     timer.abort();
     links.run_actions(vec![super::core::Action::Persist]);
@@ -224,11 +227,15 @@ async fn serve(
 }
 
 /// The timer, at a random 10–19 Hz redrawn every tick (spec 1.3, 1.5).
-async fn timer(links: Rc<Links>) {
+async fn timer(links: Rc<Links>, scripts: Rc<Scripts>) {
     loop {
         let hz: u64 = rand::thread_rng().gen_range(10..20);
         tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
         links.tick();
+        let timing = links.core.borrow().timing.clone();
+        for e in scripts.tick(unix_ms(), &timing) {
+            links.report(&e);
+        }
     }
 }
 

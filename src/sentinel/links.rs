@@ -27,6 +27,8 @@ pub trait Observer {
     /// The learnt state changed and must be saved now; false if it could
     /// not be written.
     fn persist(&self, core: &Core) -> bool;
+    /// Queue a script (path first).
+    fn run_script(&self, argv: Vec<String>);
 }
 
 /// Credentials for a link: a master's `auth-user`/`auth-pass` for it and
@@ -113,6 +115,11 @@ impl Links {
         self.observer.persist(core)
     }
 
+    /// Publish and log an event that does not come from the core.
+    pub fn report(&self, e: &Event) {
+        self.observer.event(e);
+    }
+
     /// `command` for `t`, under the name its master's `rename-command`
     /// table gives it.
     fn cmd(&self, t: &Target, command: &str) -> redis::Cmd {
@@ -161,6 +168,7 @@ impl Links {
                     self.observer.persist(&self.core.borrow());
                 }
                 Action::Event(e) => self.observer.event(&e),
+                Action::RunScript(argv) => self.observer.run_script(argv),
             }
         }
     }

@@ -9,6 +9,7 @@
 //! * `links`: the connections to nodes and peers, feeding the core;
 //! * `commands` and `admin`: the command surface, sans I/O; `server` the network
 //!   endpoint with the connection-level commands and event channels;
+//! * `scripts`: the notification and client-reconfiguration scripts;
 //! * `daemon`: the process: files, timer, links, endpoint, signals.
 
 pub mod admin;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod core;
 pub mod daemon;
 pub mod links;
+pub mod scripts;
 pub mod server;
 pub mod startup;
 pub mod state;

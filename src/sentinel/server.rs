@@ -251,7 +251,7 @@ impl commands::Host for DaemonHost<'_> {
     }
 
     fn pending_scripts(&self) -> Vec<commands::PendingScript> {
-        Vec::new()
+        self.0.scripts.pending(crate::node::unix_ms())
     }
 }
 

@@ -63,7 +63,7 @@ impl Core {
             return false;
         };
         let payload = master_prefix(m);
-        self.event("-monitor", payload);
+        self.event_on(name, "-monitor", payload);
         for t in self.targets_of(name) {
             self.out.push(Action::Disconnect(t));
         }
@@ -90,6 +90,6 @@ impl Core {
         for t in targets {
             self.out.push(Action::Disconnect(t));
         }
-        self.event("+reset-master", payload);
+        self.event_on(name, "+reset-master", payload);
     }
 }

@@ -103,6 +103,48 @@ pub enum Action {
     /// The learnt state changed: write it before acting on it.
     Persist,
     Event(Event),
+    /// Queue a notification or client-reconfiguration script: the path,
+    /// then its arguments (spec 5.4).
+    RunScript(Vec<String>),
+}
+
+/// How an event is logged; warnings also run the master's notification
+/// script, and debug events are not published (spec 5.1, 5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Warning,
+    Notice,
+    Verbose,
+    Debug,
+}
+
+impl Level {
+    /// The level redis-sentinel gives the event `name`.
+    pub fn of(name: &str) -> Level {
+        match name {
+            "+role-change" | "-role-change" => Level::Verbose,
+            "-cmd-link-reconnection"
+            | "-pubsub-link-reconnection"
+            | "+script-child"
+            | "-script-child" => Level::Debug,
+            "+slave"
+            | "+sentinel"
+            | "+sentinel-address-switch"
+            | "+sentinel-address-update"
+            | "+sentinel-invalid-addr"
+            | "+reboot"
+            | "+failover-state-send-slaveof-noone"
+            | "+failover-state-wait-promotion"
+            | "+slave-reconf-sent"
+            | "+slave-reconf-inprog"
+            | "+slave-reconf-done"
+            | "-slave-reconf-sent-timeout"
+            | "+slave-reconf-sent-be"
+            | "+convert-to-slave"
+            | "+fix-slave-config" => Level::Notice,
+            _ => Level::Warning,
+        }
+    }
 }
 
 /// An event published on the monitor's own pub/sub (and logged).
@@ -110,6 +152,9 @@ pub enum Action {
 pub struct Event {
     pub name: &'static str,
     pub payload: String,
+    /// The master whose entry it is about (whose notification script
+    /// runs for it); `None` for the monitor's own (`+tilt`).
+    pub master: Option<String>,
 }
 
 /// A monitored master with its replicas and peer monitors.
@@ -254,7 +299,7 @@ impl Core {
         if epoch > self.current_epoch {
             self.current_epoch = epoch;
             self.out.push(Action::Persist);
-            self.event("+new-epoch", epoch.to_string());
+            self.event_on(master, "+new-epoch", epoch.to_string());
         }
         let current = self.current_epoch;
         let jitter = self.jitter_ms();
@@ -270,7 +315,7 @@ impl Core {
                 m.failover_start_ms = now + jitter;
             }
             self.out.push(Action::Persist);
-            self.event("+vote-for-leader", format!("{candidate} {current}"));
+            self.event_on(master, "+vote-for-leader", format!("{candidate} {current}"));
         }
         let m = &self.masters[master];
         (
@@ -315,7 +360,7 @@ impl Core {
         };
         let payload = format!("{} quorum {quorum}", master_prefix(&entry));
         self.masters.insert(name.to_string(), entry);
-        self.event("+monitor", payload);
+        self.event_on(name, "+monitor", payload);
     }
 
     /// Re-create a known replica or peer (from the state file: no event).
@@ -403,9 +448,35 @@ impl Core {
         }
     }
 
-    /// Publish an event (and log it).
+    /// Publish an event about the monitor itself (and log it).
     pub fn event(&mut self, name: &'static str, payload: String) {
-        self.out.push(Action::Event(Event { name, payload }));
+        self.out.push(Action::Event(Event {
+            name,
+            payload,
+            master: None,
+        }));
+    }
+
+    /// Publish an event about `master`'s entry (and log it); a warning
+    /// runs the master's notification script.
+    pub fn event_on(&mut self, master: &str, name: &'static str, payload: String) {
+        let script = self
+            .masters
+            .get(master)
+            .and_then(|m| m.notification_script.clone())
+            .filter(|_| Level::of(name) == Level::Warning);
+        if let Some(path) = script {
+            self.out.push(Action::RunScript(vec![
+                path,
+                name.to_string(),
+                payload.clone(),
+            ]));
+        }
+        self.out.push(Action::Event(Event {
+            name,
+            payload,
+            master: Some(master.to_string()),
+        }));
     }
 
     /// The timer: TILT detection, then every master, its replicas and its
@@ -532,7 +603,7 @@ impl Core {
             i.connected = false;
             self.out.push(Action::Disconnect(t.clone()));
             let payload = self.prefix(t);
-            self.event(why, payload);
+            self.event_on(t.master(), why, payload);
         }
         let Some(i) = self.instance_mut(t) else {
             return;
@@ -551,7 +622,7 @@ impl Core {
         };
         if let Some(name) = change {
             let payload = self.prefix(t);
-            self.event(name, payload);
+            self.event_on(t.master(), name, payload);
         }
     }
 
@@ -576,8 +647,8 @@ impl Core {
             }
             _ => None,
         };
-        if let Some((name, payload)) = event {
-            self.event(name, payload);
+        if let Some((event, payload)) = event {
+            self.event_on(name, event, payload);
         }
     }
 
@@ -669,11 +740,11 @@ impl Core {
         }
         if rebooted {
             let payload = self.prefix(t);
-            self.event("+reboot", payload);
+            self.event_on(t.master(), "+reboot", payload);
         }
         if let Some((name, role)) = role_event {
             let payload = format!("{} new reported role is {role}", self.prefix(t));
-            self.event(name, payload);
+            self.event_on(t.master(), name, payload);
         }
         if let Target::Master(name) = t {
             self.discover_replicas(now, name, &report.replicas);
@@ -695,7 +766,7 @@ impl Core {
         }
         for name in &added {
             let payload = self.prefix(&Target::Replica(master.to_string(), name.clone()));
-            self.event("+slave", payload);
+            self.event_on(master, "+slave", payload);
         }
         if !added.is_empty() {
             self.out.push(Action::Persist);
@@ -729,7 +800,7 @@ impl Core {
         if h.current_epoch > self.current_epoch {
             self.current_epoch = h.current_epoch;
             self.out.push(Action::Persist);
-            self.event("+new-epoch", h.current_epoch.to_string());
+            self.event_on(&master, "+new-epoch", h.current_epoch.to_string());
         }
         if known || usable {
             self.config_from_hello(now, &master, &h);
@@ -758,7 +829,7 @@ impl Core {
                 h.port,
                 h.runid
             );
-            self.event("+sentinel-address-switch", payload);
+            self.event_on(master, "+sentinel-address-switch", payload);
         }
         let squatter = self.masters[master]
             .sentinels
@@ -767,7 +838,7 @@ impl Core {
             .map(|(id, _)| id.clone());
         if let Some(old) = squatter {
             let payload = self.prefix(&Target::Sentinel(master.to_string(), old.clone()));
-            self.event("+sentinel-invalid-addr", payload);
+            self.event_on(master, "+sentinel-invalid-addr", payload);
             for m in self.masters.values_mut() {
                 m.sentinels.remove(&old);
             }
@@ -781,7 +852,7 @@ impl Core {
             self.update_peer_address_everywhere(master, h);
         } else {
             let payload = self.prefix(&Target::Sentinel(master.to_string(), h.runid.clone()));
-            self.event("+sentinel", payload);
+            self.event_on(master, "+sentinel", payload);
         }
         self.out.push(Action::Persist);
     }
@@ -813,7 +884,7 @@ impl Core {
                 "{} {updated} additional matching instances",
                 self.prefix(&Target::Sentinel(master.to_string(), h.runid.clone()))
             );
-            self.event("+sentinel-address-update", payload);
+            self.event_on(master, "+sentinel-address-update", payload);
         }
     }
 
@@ -833,13 +904,19 @@ impl Core {
             return;
         }
         let from = self.prefix(&Target::Sentinel(master.to_string(), h.runid.clone()));
-        self.event("+config-update-from", from);
+        self.event_on(master, "+config-update-from", from);
         let payload = format!(
             "{master} {old_host} {old_port} {} {}",
             h.master_ip, h.master_port
         );
-        self.event("+switch-master", payload);
+        self.event_on(master, "+switch-master", payload);
         self.switch_master(now, master, &h.master_ip, h.master_port);
+        self.client_reconfig(
+            master,
+            "observer",
+            (&old_host, old_port),
+            (&h.master_ip, h.master_port),
+        );
     }
 
     /// Point the entry at a new master: the old master and the other
@@ -877,9 +954,37 @@ impl Core {
         let names: Vec<String> = self.masters[master].replicas.keys().cloned().collect();
         for r in names {
             let payload = self.prefix(&Target::Replica(master.to_string(), r));
-            self.event("+slave", payload);
+            self.event_on(master, "+slave", payload);
         }
         self.out.push(Action::Persist);
+    }
+
+    /// Queue the master's client-reconfiguration script for a switch of
+    /// its address (`<name> leader|observer start <from> <to>`).
+    pub fn client_reconfig(
+        &mut self,
+        master: &str,
+        role: &str,
+        from: (&str, u16),
+        to: (&str, u16),
+    ) {
+        let Some(path) = self
+            .masters
+            .get(master)
+            .and_then(|m| m.client_reconfig_script.clone())
+        else {
+            return;
+        };
+        self.out.push(Action::RunScript(vec![
+            path,
+            master.to_string(),
+            role.to_string(),
+            "start".to_string(),
+            from.0.to_string(),
+            from.1.to_string(),
+            to.0.to_string(),
+            to.1.to_string(),
+        ]));
     }
 
     /// The `%@` prefix of events about `t`.

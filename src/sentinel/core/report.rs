@@ -123,8 +123,8 @@ impl Core {
             .map(|m| (m.inst.host.clone(), m.inst.port))
     }
 
-    /// The `# Sentinel` section of INFO.
-    pub fn info_section(&self, now: i64) -> String {
+    /// The `# Sentinel` section of INFO; `scripts` is (running, queued).
+    pub fn info_section(&self, now: i64, scripts: (usize, usize)) -> String {
         let mut out = String::from("# Sentinel\r\n");
         let tilt_since = self.tilt_since_ms.map_or(-1, |since| (now - since) / 1000);
         let _ = write!(
@@ -132,11 +132,14 @@ impl Core {
             "sentinel_masters:{}\r\n\
              sentinel_tilt:{}\r\n\
              sentinel_tilt_since_seconds:{tilt_since}\r\n\
-             sentinel_running_scripts:0\r\n\
-             sentinel_scripts_queue_length:0\r\n\
-             sentinel_simulate_failure_flags:0\r\n",
+             sentinel_running_scripts:{}\r\n\
+             sentinel_scripts_queue_length:{}\r\n\
+             sentinel_simulate_failure_flags:{}\r\n",
             self.masters.len(),
             self.in_tilt() as u8,
+            scripts.0,
+            scripts.1,
+            self.simulate_failure,
         );
         for (n, m) in self.masters.values().enumerate() {
             let status = if m.odown_since_ms.is_some() {
@@ -289,7 +292,7 @@ mod tests {
         );
 
         assert_eq!(
-            c.info_section(1000),
+            c.info_section(1000, (0, 0)),
             "# Sentinel\r\nsentinel_masters:1\r\nsentinel_tilt:0\r\nsentinel_tilt_since_seconds:-1\r\nsentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\nsentinel_simulate_failure_flags:0\r\nmaster0:name=mymaster,status=ok,address=127.0.0.1:6380,slaves=1,sentinels=2\r\n"
         );
         assert_eq!(c.master_addr("mymaster"), Some(("127.0.0.1".into(), 6380)));
