@@ -64,6 +64,8 @@ pub struct MasterConfig {
     /// Names to send instead of commands the nodes renamed, by the
     /// command's lower-case name.
     pub renamed_commands: BTreeMap<String, String>,
+    /// Forget replicas and peer monitors down this long (zero: never).
+    pub forget_after: Duration,
 }
 
 impl MasterConfig {
@@ -83,6 +85,7 @@ impl MasterConfig {
             notification_script: None,
             client_reconfig_script: None,
             renamed_commands: BTreeMap::new(),
+            forget_after: Duration::ZERO,
         }
     }
 }
@@ -146,6 +149,7 @@ struct RawMaster {
     client_reconfig_script: Option<String>,
     #[serde(default)]
     rename_commands: BTreeMap<String, String>,
+    forget_after: Option<serde_yaml::Value>,
 }
 
 /// A humantime duration (`5s`, `1500ms`, `3m`). A bare number is refused
@@ -243,6 +247,19 @@ pub fn parse(text: &str, source: &str) -> Result<(Config, Vec<String>), ConfigEr
                 }
             }
         }
+        let forget_after = match &m.forget_after {
+            Some(v) => duration(v).map_err(|e| fail(at("forget-after"), e))?,
+            None => Duration::ZERO,
+        };
+        if !forget_after.is_zero() && forget_after < 2 * down_after {
+            return Err(fail(
+                at("forget-after"),
+                format!(
+                    "must be 0s (never) or at least twice down-after ({})",
+                    humantime::format_duration(2 * down_after)
+                ),
+            ));
+        }
         let mut renamed_commands = BTreeMap::new();
         for (command, new_name) in m.rename_commands {
             if command.is_empty() || new_name.is_empty() || new_name.contains(char::is_whitespace) {
@@ -271,6 +288,7 @@ pub fn parse(text: &str, source: &str) -> Result<(Config, Vec<String>), ConfigEr
             notification_script: m.notification_script.filter(|p| !p.is_empty()),
             client_reconfig_script: m.client_reconfig_script.filter(|p| !p.is_empty()),
             renamed_commands,
+            forget_after,
         });
     }
     let config = Config {
@@ -419,7 +437,7 @@ masters:
         );
         assert_eq!(
             error(&SAMPLE.replace("quorum: 2", "quorom: 2")),
-            "s.yaml:8: masters.mymaster: unknown field `quorom`, expected one of `host`, `port`, `quorum`, `down-after`, `failover-timeout`, `parallel-syncs`, `auth-pass`, `auth-user`, `master-reboot-down-after`, `notification-script`, `client-reconfig-script`, `rename-commands`"
+            "s.yaml:8: masters.mymaster: unknown field `quorom`, expected one of `host`, `port`, `quorum`, `down-after`, `failover-timeout`, `parallel-syncs`, `auth-pass`, `auth-user`, `master-reboot-down-after`, `notification-script`, `client-reconfig-script`, `rename-commands`, `forget-after`"
         );
         assert_eq!(
             error(&SAMPLE.replace("    host: 10.0.0.2\n", "")),

@@ -115,6 +115,7 @@ fn add_master(
     entry.notification_script = settings.notification_script;
     entry.client_reconfig_script = settings.client_reconfig_script;
     entry.renamed_commands = settings.renamed_commands;
+    entry.forget_after_ms = settings.forget_after.as_millis() as i64;
     if let Some(p) = previous {
         entry.config_epoch = p.config_epoch;
         entry.leader_epoch = p.leader_epoch;
@@ -238,6 +239,7 @@ pub fn master_config_of(m: &MasterEntry) -> MasterConfig {
         notification_script: m.notification_script.clone(),
         client_reconfig_script: m.client_reconfig_script.clone(),
         renamed_commands: m.renamed_commands.clone(),
+        forget_after: ms(m.forget_after_ms),
     }
 }
 

@@ -188,6 +188,8 @@ pub struct MasterEntry {
     /// `rename-command`: the name to send instead of a command, by the
     /// command's lower-case name.
     pub renamed_commands: BTreeMap<String, String>,
+    /// Replicas and peers down this long are forgotten (0: never).
+    pub forget_after_ms: i64,
 }
 
 impl MasterEntry {
@@ -357,6 +359,7 @@ impl Core {
             notification_script: None,
             client_reconfig_script: None,
             renamed_commands: BTreeMap::new(),
+            forget_after_ms: 0,
         };
         let payload = format!("{} quorum {quorum}", master_prefix(&entry));
         self.masters.insert(name.to_string(), entry);
@@ -539,6 +542,53 @@ impl Core {
             if self.acting(now) {
                 self.check_sdown(now, &t, down_after);
             }
+        }
+        if self.acting(now) {
+            self.forget_unreachable(now, name);
+        }
+    }
+
+    /// Replicas and peers down for longer than the master's
+    /// `forget-after` are dropped (`-slave`, `-sentinel`): what operators
+    /// otherwise script with `SENTINEL RESET`, one entry at a time.
+    fn forget_unreachable(&mut self, now: i64, name: &str) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        let after = m.forget_after_ms;
+        if after <= 0 {
+            return;
+        }
+        let stale = |i: &Instance| i.sdown_since_ms.is_some_and(|since| now - since > after);
+        let gone: Vec<Target> = m
+            .replicas
+            .iter()
+            .filter(|(_, r)| stale(r))
+            .map(|(n, _)| Target::Replica(name.to_string(), n.clone()))
+            .chain(
+                m.sentinels
+                    .iter()
+                    .filter(|(_, s)| stale(s))
+                    .map(|(id, _)| Target::Sentinel(name.to_string(), id.clone())),
+            )
+            .collect();
+        for t in gone {
+            let payload = format!("{} #unreachable for more than {after} ms", self.prefix(&t));
+            let event = if matches!(t, Target::Replica(..)) {
+                "-slave"
+            } else {
+                "-sentinel"
+            };
+            self.event_on(name, event, payload);
+            if let Some(m) = self.masters.get_mut(name) {
+                match &t {
+                    Target::Replica(_, r) => m.replicas.remove(r),
+                    Target::Sentinel(_, id) => m.sentinels.remove(id),
+                    Target::Master(_) => None,
+                };
+            }
+            self.out.push(Action::Disconnect(t));
+            self.out.push(Action::Persist);
         }
     }
 

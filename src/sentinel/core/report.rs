@@ -85,6 +85,15 @@ impl Core {
                 f.push(("quorum", m.quorum.to_string()));
                 f.push(("failover-timeout", m.failover_timeout_ms.to_string()));
                 f.push(("parallel-syncs", m.parallel_syncs.to_string()));
+                if let Some(path) = &m.notification_script {
+                    f.push(("notification-script", path.clone()));
+                }
+                if let Some(path) = &m.client_reconfig_script {
+                    f.push(("client-reconfig-script", path.clone()));
+                }
+                // Vigil's own, after redis-sentinel's fields: why the
+                // master is (or is not) considered down.
+                f.push(("vigil-down-reason", self.down_reason(now, m)));
             }
             Kind::Replica => {
                 f.push((
@@ -114,6 +123,60 @@ impl Core {
             }
         }
         Some(f)
+    }
+
+    /// One line saying why `m` is or is not considered down: the age of
+    /// its last valid PING reply against down-after, and how many
+    /// monitors agree against the quorum.
+    pub fn down_reason(&self, now: i64, m: &MasterEntry) -> String {
+        let i = &m.inst;
+        let agreeing = 1 + m.sentinels.values().filter(|s| s.master_down).count();
+        let voters = 1 + m.sentinels.len();
+        let silent = match i.act_ping_ms {
+            Some(since) => now - since,
+            None if !i.connected => now - i.last_avail_ms,
+            None => 0,
+        };
+        let reply = format!(
+            "last valid PING reply {} ms ago, down-after {} ms",
+            now - i.last_avail_ms,
+            m.down_after_ms
+        );
+        if let Some(since) = self.tilt_since_ms {
+            return format!(
+                "tilt: judgement suspended for {} more ms; {reply}",
+                (since + self.timing.tilt_period - now).max(0)
+            );
+        }
+        if m.odown_since_ms.is_some() {
+            return format!(
+                "o_down: {agreeing} of {voters} monitors agree it is down (quorum {}); {reply}",
+                m.quorum
+            );
+        }
+        if i.is_sdown() {
+            let cause = if silent > m.down_after_ms {
+                format!(
+                    "no valid PING reply for {silent} ms (down-after {} ms)",
+                    m.down_after_ms
+                )
+            } else if i.role_reported == super::info::Role::Replica {
+                format!(
+                    "it has reported role slave for {} ms",
+                    now - i.role_reported_ms
+                )
+            } else {
+                format!(
+                    "it restarted and has not answered PONG for {} ms",
+                    i.rebooted_since_ms.map_or(0, |t| now - t)
+                )
+            };
+            return format!(
+                "s_down: {cause}; {agreeing} of {voters} monitors agree, quorum {}",
+                m.quorum
+            );
+        }
+        format!("ok: {reply}")
     }
 
     /// `SENTINEL GET-MASTER-ADDR-BY-NAME`: the current master's address.
@@ -157,6 +220,15 @@ impl Core {
                 m.inst.port,
                 m.replicas.len(),
                 m.sentinels.len() + 1
+            );
+        }
+        // Vigil's own lines, after redis-sentinel's: why each master is or
+        // is not considered down.
+        for (n, m) in self.masters.values().enumerate() {
+            let _ = write!(
+                out,
+                "vigil_master{n}_down_reason:{}\r\n",
+                self.down_reason(now, m)
             );
         }
         out
@@ -246,10 +318,15 @@ mod tests {
                 "num-other-sentinels",
                 "quorum",
                 "failover-timeout",
-                "parallel-syncs"
+                "parallel-syncs",
+                "vigil-down-reason"
             ]
         );
         assert_eq!(map[4].1, "master");
+        assert_eq!(
+            map[20].1,
+            "ok: last valid PING reply 1000 ms ago, down-after 5000 ms"
+        );
         assert_eq!((map[7].1.as_str(), map[11].1.as_str()), ("1000", "990"));
         let replica = Target::Replica("mymaster".into(), "127.0.0.1:6381".into());
         let map = c
@@ -293,7 +370,7 @@ mod tests {
 
         assert_eq!(
             c.info_section(1000, (0, 0)),
-            "# Sentinel\r\nsentinel_masters:1\r\nsentinel_tilt:0\r\nsentinel_tilt_since_seconds:-1\r\nsentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\nsentinel_simulate_failure_flags:0\r\nmaster0:name=mymaster,status=ok,address=127.0.0.1:6380,slaves=1,sentinels=2\r\n"
+            "# Sentinel\r\nsentinel_masters:1\r\nsentinel_tilt:0\r\nsentinel_tilt_since_seconds:-1\r\nsentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\nsentinel_simulate_failure_flags:0\r\nmaster0:name=mymaster,status=ok,address=127.0.0.1:6380,slaves=1,sentinels=2\r\nvigil_master0_down_reason:ok: last valid PING reply 1000 ms ago, down-after 5000 ms\r\n"
         );
         assert_eq!(c.master_addr("mymaster"), Some(("127.0.0.1".into(), 6380)));
         assert_eq!(c.master_addr("nosuch"), None);

@@ -484,3 +484,80 @@ fn a_silent_subscriber_link_is_reconnected() {
         vec!["-pubsub-link-reconnection master mymaster 127.0.0.1 6379"]
     );
 }
+
+#[test]
+fn the_down_reason_says_why_in_one_line() {
+    let mut c = core(2);
+    c.restore_sentinel(0, "mymaster", "127.0.0.1", 26380, PEER1);
+    for t in [master(), peer(PEER1)] {
+        c.handle(0, Input::LinkUp(t));
+    }
+    let reason = |c: &Core, now| c.down_reason(now, &c.masters["mymaster"]);
+    c.handle(100, Input::PingReply(master(), "PONG".into()));
+    assert_eq!(
+        reason(&c, 400),
+        "ok: last valid PING reply 300 ms ago, down-after 5000 ms"
+    );
+    ticks(&mut c, 200, 6300);
+    let r = reason(&c, 6300);
+    assert!(
+        r.starts_with("s_down: no valid PING reply for 5100 ms (down-after 5000 ms); 1 of 2 monitors agree, quorum 2"),
+        "{r}"
+    );
+    c.handle(
+        6350,
+        Input::MasterDownReply {
+            target: peer(PEER1),
+            down: true,
+            leader: "*".into(),
+            leader_epoch: 0,
+        },
+    );
+    ticks(&mut c, 6400, 6400);
+    assert_eq!(
+        reason(&c, 6400),
+        "o_down: 2 of 2 monitors agree it is down (quorum 2); last valid PING reply 6300 ms ago, down-after 5000 ms"
+    );
+}
+
+#[test]
+fn unreachable_replicas_and_peers_are_forgotten_when_asked_to() {
+    let mut c = core(2);
+    c.masters.get_mut("mymaster").unwrap().forget_after_ms = 60_000;
+    c.restore_replica(0, "mymaster", "127.0.0.1", 6380);
+    c.restore_sentinel(0, "mymaster", "127.0.0.1", 26380, PEER1);
+    c.handle(0, Input::LinkUp(master()));
+    c.take_actions();
+    // The master answers; the replica and the peer never do: down after
+    // 5 s, forgotten 60 s later, with an event each and a save.
+    let mut acts = Vec::new();
+    let mut t = 100;
+    while t <= 65_000 {
+        c.handle(t, Input::Tick);
+        let step = c.take_actions();
+        if step.contains(&Action::Ping(master())) {
+            c.handle(t, Input::PingReply(master(), "PONG".into()));
+        }
+        acts.extend(step);
+        t += 100;
+    }
+    let evs = events(&acts);
+    assert!(!evs.iter().any(|e| e.starts_with("-slave")), "{evs:?}");
+    let acts = ticks(&mut c, 65_100, 65_200);
+    let evs = events(&acts);
+    assert_eq!(
+        evs,
+        vec![
+            "-slave slave 127.0.0.1:6380 127.0.0.1 6380 @ mymaster 127.0.0.1 6379 #unreachable for more than 60000 ms",
+            format!("-sentinel sentinel {PEER1} 127.0.0.1 26380 @ mymaster 127.0.0.1 6379 #unreachable for more than 60000 ms").as_str(),
+        ]
+    );
+    assert!(acts.contains(&Action::Persist));
+    let m = &c.masters["mymaster"];
+    assert!(m.replicas.is_empty() && m.sentinels.is_empty());
+    // Off by default.
+    let mut c = core(2);
+    c.restore_replica(0, "mymaster", "127.0.0.1", 6380);
+    ticks(&mut c, 0, 200_000);
+    assert_eq!(c.masters["mymaster"].replicas.len(), 1);
+}
