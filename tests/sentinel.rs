@@ -720,3 +720,74 @@ fn scripts_run_for_events_and_switches() {
         ))
         .starts_with("-ERR Reconfiguration of scripts path is denied"));
 }
+
+/// Three monitors over a master and two replicas: each finds both
+/// replicas (from the master's INFO) and both peers (from hellos); when
+/// the master is killed, each reports +sdown and +odown within down-after
+/// (1 s) + 2 s.
+fn three_monitors_agree(kind: Kind) {
+    let mut master = Server::start(kind, &[]);
+    let replicas = [0, 1].map(|_| {
+        Server::start(
+            kind,
+            &["--replicaof", "127.0.0.1", &master.port.to_string()],
+        )
+    });
+    let dirs = [0, 1, 2].map(|n| TempDir::new(&format!("three-{n}")));
+    let monitors: Vec<Monitor> = dirs
+        .iter()
+        .map(|d| vigil_sentinel(&yaml(&d.0, master.port, 2), &d.0.join("state"), None))
+        .collect();
+    let replica_names: Vec<String> = replicas
+        .iter()
+        .map(|r| format!("127.0.0.1:{}", r.port))
+        .collect();
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            monitors.iter().all(|m| {
+                let listed = m.say("SENTINEL REPLICAS mymaster");
+                peers(m).len() == 2 && replica_names.iter().all(|r| listed.contains(r))
+            })
+        }),
+        "{:?}",
+        monitors.iter().map(peers).collect::<Vec<_>>()
+    );
+    let mut subs: Vec<Raw> = monitors
+        .iter()
+        .map(|m| {
+            let mut c = m.raw().patient(Duration::from_secs(10));
+            c.cmd_str("SUBSCRIBE +sdown +odown");
+            c.read_reply();
+            c
+        })
+        .collect();
+    master.signal_and_wait(libc::SIGKILL, Duration::from_secs(5));
+    let killed = Instant::now();
+    for sub in &mut subs {
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            let message = common::Reply::parse(&sub.read_reply());
+            let items = message.bulks();
+            let text = String::from_utf8_lossy(&items[2]).into_owned();
+            if text.starts_with("master mymaster") {
+                seen.push(String::from_utf8_lossy(&items[1]).into_owned());
+            }
+        }
+        assert_eq!(seen, ["+sdown", "+odown"]);
+    }
+    assert!(
+        killed.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        killed.elapsed()
+    );
+}
+
+#[test]
+fn three_monitors_over_redis_nodes_discover_and_agree() {
+    three_monitors_agree(Kind::Redis);
+}
+
+#[test]
+fn three_monitors_over_vigil_nodes_discover_and_agree() {
+    three_monitors_agree(Kind::Vigil);
+}
