@@ -70,6 +70,23 @@ pub fn build_core(config: &Config, state: Option<State>, now: i64) -> (Core, Sta
         let base = run_time_baseline(name, &s.address);
         add_master(&mut core, now, &base, Some(s), Some(s));
     }
+    for m in core.masters.values() {
+        let known = 1 + m.sentinels.len();
+        if m.quorum as usize > known {
+            notes.push(format!(
+                "master {}: quorum {} needs {} monitors to agree, but {known} {} known (this one{}); it cannot be objectively down until more peers are discovered",
+                m.name,
+                m.quorum,
+                m.quorum,
+                if known == 1 { "is" } else { "are" },
+                match known - 1 {
+                    0 => String::new(),
+                    1 => " and 1 peer".to_string(),
+                    n => format!(" and {n} peers"),
+                }
+            ));
+        }
+    }
     (core, state, notes)
 }
 
@@ -386,6 +403,9 @@ mod tests {
         // Restart: the same knowledge, the YAML unchanged.
         let (core, _, notes) = build_core(&cfg, Some(saved.clone()), 1000);
         assert!(notes.is_empty(), "{notes:?}");
+        // Quorum 2 with no peer known yet: said at start-up.
+        let (_, _, notes) = build_core(&cfg, None, 0);
+        assert_eq!(notes, ["master mymaster: quorum 2 needs 2 monitors to agree, but 1 is known (this one); it cannot be objectively down until more peers are discovered"]);
         let m = &core.masters["mymaster"];
         assert_eq!(
             (m.inst.port, m.config_epoch, core.current_epoch),
@@ -398,7 +418,8 @@ mod tests {
         // The operator points the YAML elsewhere: the new intent wins.
         let moved = config(&YAML.replace("6379", "7000"));
         let (core, _, notes) = build_core(&moved, Some(saved), 2000);
-        assert_eq!(notes.len(), 1);
+        // The address change, and quorum 2 without the peers learnt there.
+        assert_eq!(notes.len(), 2, "{notes:?}");
         let m = &core.masters["mymaster"];
         assert_eq!(
             (m.inst.port, m.replicas.len(), m.config_epoch),
@@ -433,7 +454,8 @@ mod tests {
         let (core, kept, notes) = build_core(&cfg, Some(state), 0);
         assert_eq!(core.masters.keys().collect::<Vec<_>>(), vec!["extra"]);
         assert_eq!(core.masters["extra"].quorum, 3);
-        assert_eq!(notes.len(), 1);
+        // The removal, and quorum 3 with no peer known.
+        assert_eq!(notes.len(), 2, "{notes:?}");
         // Taken out of the YAML, the removal is forgotten.
         let (_, kept, _) = build_core(&config(""), Some(kept), 0);
         assert!(kept.removed.is_empty());
