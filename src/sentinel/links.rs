@@ -169,6 +169,11 @@ impl Links {
                 }
                 Action::Event(e) => self.observer.event(&e),
                 Action::RunScript(argv) => self.observer.run_script(argv),
+                Action::SlaveOf { target, master } => self.slaveof(target, master),
+                Action::SimulatedCrash => {
+                    tracing::warn!("Sentinel CRASH because of SENTINEL simulate-failure");
+                    std::process::exit(99);
+                }
             }
         }
     }
@@ -327,6 +332,46 @@ impl Links {
             publish.arg(CHANNEL).arg(format!("{ip},{rest}"));
             let Some(reply): Option<redis::RedisResult<redis::Value>> =
                 in_flight.reply(publish.query_async(&mut conn)).await
+            else {
+                return;
+            };
+            if let Err(e) = reply {
+                if is_link_failure(&e) {
+                    me.lost(t);
+                }
+            }
+        });
+    }
+
+    /// The role-change transaction, pipelined in one write, every command
+    /// name through the rename table (spec 4.3). The replies are not
+    /// inspected: the INFO that follows tells what happened.
+    fn slaveof(self: &Rc<Self>, t: Target, master: Option<(String, u16)>) {
+        let Some((mut conn, in_flight)) = self.command(&t, false) else {
+            return;
+        };
+        let mut slaveof = self.cmd(&t, "SLAVEOF");
+        match &master {
+            Some((host, port)) => slaveof.arg(host).arg(*port),
+            None => slaveof.arg("NO").arg("ONE"),
+        };
+        let mut rewrite = self.cmd(&t, "CONFIG");
+        rewrite.arg("REWRITE");
+        let mut kill_normal = self.cmd(&t, "CLIENT");
+        kill_normal.arg("KILL").arg("TYPE").arg("normal");
+        let mut kill_pubsub = self.cmd(&t, "CLIENT");
+        kill_pubsub.arg("KILL").arg("TYPE").arg("pubsub");
+        let mut pipe = redis::pipe();
+        pipe.add_command(self.cmd(&t, "MULTI"))
+            .add_command(slaveof)
+            .add_command(rewrite)
+            .add_command(kill_normal)
+            .add_command(kill_pubsub)
+            .add_command(self.cmd(&t, "EXEC"));
+        let me = self.clone();
+        tokio::task::spawn_local(async move {
+            let Some(reply): Option<redis::RedisResult<Vec<redis::Value>>> =
+                in_flight.reply(pipe.query_async(&mut conn)).await
             else {
                 return;
             };

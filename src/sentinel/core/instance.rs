@@ -60,6 +60,14 @@ pub struct Instance {
     pub last_master_down_ask_ms: i64,
     pub voted_leader: Option<String>,
     pub voted_leader_epoch: u64,
+    /// Progress towards the new master during a failover, and when the
+    /// repoint was sent.
+    pub reconf: Option<super::failover::Reconf>,
+    pub reconf_sent_ms: i64,
+    /// When it last went down (0: never); kept after it comes back.
+    pub last_down_start_ms: i64,
+    /// When its replication settings (role, master address) last changed.
+    pub slave_conf_change_ms: i64,
     /// The last INFO reply itself (`SENTINEL INFO-CACHE`).
     pub info_text: Option<String>,
     /// A master whose run id changed, while it has not answered `PONG`
@@ -108,6 +116,10 @@ impl Instance {
             last_master_down_ask_ms: 0,
             voted_leader: None,
             voted_leader_epoch: 0,
+            reconf: None,
+            reconf_sent_ms: 0,
+            last_down_start_ms: 0,
+            slave_conf_change_ms: now,
             info_text: None,
             rebooted_since_ms: None,
         }

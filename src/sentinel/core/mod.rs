@@ -11,6 +11,7 @@
 //! with simulated time.
 
 mod changes;
+pub mod failover;
 pub mod hello;
 pub mod info;
 pub mod instance;
@@ -19,6 +20,7 @@ pub mod settings;
 
 use std::collections::BTreeMap;
 
+use self::failover::FailoverState;
 use self::hello::Hello;
 use self::info::Role;
 use self::instance::{addr_name, Instance, Kind};
@@ -106,6 +108,15 @@ pub enum Action {
     /// Queue a notification or client-reconfiguration script: the path,
     /// then its arguments (spec 5.4).
     RunScript(Vec<String>),
+    /// The role-change transaction (`MULTI`, `SLAVEOF NO ONE` or
+    /// `SLAVEOF <ip> <port>`, `CONFIG REWRITE`, `CLIENT KILL TYPE normal`,
+    /// `CLIENT KILL TYPE pubsub`, `EXEC`; spec 4.3).
+    SlaveOf {
+        target: Target,
+        master: Option<(String, u16)>,
+    },
+    /// `SENTINEL SIMULATE-FAILURE`: exit with code 99 now.
+    SimulatedCrash,
 }
 
 /// How an event is logged; warnings also run the master's notification
@@ -190,6 +201,18 @@ pub struct MasterEntry {
     pub renamed_commands: BTreeMap<String, String>,
     /// Replicas and peers down this long are forgotten (0: never).
     pub forget_after_ms: i64,
+    /// The running attempt, if any: its state, epoch, when the state last
+    /// changed, whether `SENTINEL FAILOVER` forced it, and the replica
+    /// chosen.
+    pub failover: FailoverState,
+    pub failover_epoch: u64,
+    pub failover_state_change_ms: i64,
+    pub force_failover: bool,
+    pub promoted: Option<String>,
+    /// The retry hold-off already logged for this start time.
+    pub failover_delay_logged_ms: i64,
+    /// Why the last attempt was given up, for operators.
+    pub last_abort_reason: Option<String>,
 }
 
 impl MasterEntry {
@@ -360,6 +383,13 @@ impl Core {
             client_reconfig_script: None,
             renamed_commands: BTreeMap::new(),
             forget_after_ms: 0,
+            failover: FailoverState::None,
+            failover_epoch: 0,
+            failover_state_change_ms: 0,
+            force_failover: false,
+            promoted: None,
+            failover_delay_logged_ms: 0,
+            last_abort_reason: None,
         };
         let payload = format!("{} quorum {quorum}", master_prefix(&entry));
         self.masters.insert(name.to_string(), entry);
@@ -518,7 +548,7 @@ impl Core {
             return;
         };
         let down_after = m.down_after_ms;
-        let troubled = m.odown_since_ms.is_some();
+        let troubled = m.odown_since_ms.is_some() || m.failover != FailoverState::None;
         let replicas: Vec<String> = m.replicas.keys().cloned().collect();
         let sentinels: Vec<String> = m.sentinels.keys().cloned().collect();
 
@@ -527,7 +557,11 @@ impl Core {
         if self.acting(now) {
             self.check_sdown(now, &target, down_after);
             self.check_odown(now, name);
-            self.ask_peers(now, name);
+            if self.start_failover_if_needed(now, name) {
+                self.ask_peers(now, name, true);
+            }
+            self.failover_step(now, name);
+            self.ask_peers(now, name, false);
         }
         for r in replicas {
             let t = Target::Replica(name.to_string(), r);
@@ -556,7 +590,7 @@ impl Core {
             return;
         };
         let after = m.forget_after_ms;
-        if after <= 0 {
+        if after <= 0 || m.failover != FailoverState::None {
             return;
         }
         let stale = |i: &Instance| i.sdown_since_ms.is_some_and(|since| now - since > after);
@@ -662,6 +696,7 @@ impl Core {
         let change = match (down, i.sdown_since_ms.is_some()) {
             (true, false) => {
                 i.sdown_since_ms = Some(now);
+                i.last_down_start_ms = now;
                 Some("+sdown")
             }
             (false, true) => {
@@ -703,15 +738,22 @@ impl Core {
     }
 
     /// While the master is SDOWN, ask each connected peer for its opinion
-    /// once per second; opinions older than the validity are forgotten.
-    fn ask_peers(&mut self, now: i64, name: &str) {
+    /// once per second (`forced`: now) — and for its vote while an attempt
+    /// runs; opinions older than the validity are forgotten.
+    fn ask_peers(&mut self, now: i64, name: &str, forced: bool) {
         let epoch = self.current_epoch;
+        let myid = self.id.myid.clone();
         let ask_period = self.timing.ask_period;
         let validity = MASTER_DOWN_VALIDITY_PERIODS * ask_period;
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };
         let sdown = m.inst.is_sdown();
+        let runid = if m.failover == FailoverState::None {
+            "*".to_string()
+        } else {
+            myid
+        };
         let (ip, port) = (m.inst.host.clone(), m.inst.port);
         for (id, s) in m.sentinels.iter_mut() {
             if now - s.last_master_down_reply_ms > validity {
@@ -719,7 +761,7 @@ impl Core {
                 s.voted_leader = None;
             }
             let last = s.last_master_down_reply_ms.max(s.last_master_down_ask_ms);
-            if !sdown || !s.connected || now - last < ask_period {
+            if !sdown || !s.connected || (!forced && now - last < ask_period) {
                 continue;
             }
             s.last_master_down_ask_ms = now;
@@ -728,7 +770,7 @@ impl Core {
                 ip: ip.clone(),
                 port,
                 epoch,
-                runid: "*".into(),
+                runid: runid.clone(),
             });
         }
     }
@@ -775,6 +817,9 @@ impl Core {
             }
         }
         if report.role == Some(Role::Replica) {
+            if i.master_host != report.master_host || i.master_port != report.master_port {
+                i.slave_conf_change_ms = now;
+            }
             i.master_host = report.master_host.clone();
             i.master_port = report.master_port;
             i.master_link_up = report.master_link_up;
@@ -798,6 +843,11 @@ impl Core {
         }
         if let Target::Master(name) = t {
             self.discover_replicas(now, name, &report.replicas);
+        }
+        if let Target::Replica(name, r) = t {
+            if !self.in_tilt() {
+                self.after_replica_info(now, name, r);
+            }
         }
     }
 
@@ -992,6 +1042,13 @@ impl Core {
         m.inst = Instance::new(Kind::Master, host, port, now);
         m.replicas.clear();
         m.odown_since_ms = None;
+        // A new failover may start at once for the new master.
+        m.leader = None;
+        m.failover = FailoverState::None;
+        m.failover_state_change_ms = now;
+        m.failover_start_ms = 0;
+        m.force_failover = false;
+        m.promoted = None;
         for (h, p) in addrs {
             let r = Instance::new(Kind::Replica, &h, p, now);
             if r.addr_name() != new_name {
