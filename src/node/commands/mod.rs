@@ -448,7 +448,12 @@ pub fn container(ctx: &mut Ctx) -> CmdResult {
 /// Redis's help reply: a header, the lines, and the HELP entry, as status
 /// strings.
 pub fn reply_help(ctx: &mut Ctx, container: &str, lines: &[&str]) {
-    let r = &mut ctx.client.reply;
+    write_help(&mut ctx.client.reply, container, lines);
+}
+
+/// [`reply_help`] into any reply buffer (the monitor's containers answer
+/// HELP the same way).
+pub fn write_help(r: &mut crate::resp::reply::Reply, container: &str, lines: &[&str]) {
     r.array(lines.len() + 3);
     r.simple(
         format!("{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").as_bytes(),
