@@ -5,7 +5,7 @@ documentation (argument tree, complexity, history, doc flags) that
 the commands Vigil implements.
 
 Usage:
-  tools/command-metadata.py --redis PORT [--vigil PORT] [NAME ...]
+  tools/command-metadata.py --redis PORT [--sentinel PORT] [--vigil PORT] [NAME ...]
 
 The commands covered are, together:
   * NAME arguments (full names: `get`, `config|get`);
@@ -14,6 +14,11 @@ The commands covered are, together:
   * the commands already in the output file (unless --fresh).
 So after adding commands, either point --vigil at a fresh build or pass the
 new names; the whole file is rewritten, sorted, and formatted with rustfmt.
+
+The commands only a monitor has (`sentinel`, `sentinel|masters`, ...) are
+unknown to redis-server: with --sentinel PORT, a running redis-sentinel 7.0
+describes the names the Redis does not know. The monitor (vigil-sentinel)
+publishes those entries; both binaries read the one table.
 
 Summaries are not copied from Redis: the one-line summaries are prose, not
 interface, so Vigil writes its own in tools/command-summaries.txt
@@ -278,6 +283,8 @@ def existing_names(path):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--redis", type=int, required=True, help="port of a Redis 7.0 on 127.0.0.1")
+    p.add_argument("--sentinel", type=int,
+                   help="port of a redis-sentinel 7.0 describing the names the Redis does not know")
     p.add_argument("--vigil", type=int, help="port of a vigil-server whose COMMAND LIST to cover")
     p.add_argument("--out", default=DEFAULT_OUT)
     p.add_argument("--summaries", default=DEFAULT_SUMMARIES)
@@ -294,6 +301,7 @@ def main():
         sys.exit("no commands: pass names or --vigil PORT")
 
     redis = Conn(args.redis)
+    sentinel = Conn(args.sentinel) if args.sentinel else None
     version = re.search(r"redis_version:(\S+)", redis.call("INFO", "server")).group(1)
     if not version.startswith("7.0."):
         print("warning: Redis %s is not 7.0; Vigil targets 7.0.15" % version, file=sys.stderr)
@@ -305,10 +313,14 @@ def main():
 
     entries = []
     for name in sorted(names):
-        info = redis.call("COMMAND", "INFO", name)[0]
-        docs = redis.call("COMMAND", "DOCS", name).get(name)
+        source = redis
+        if redis.call("COMMAND", "INFO", name)[0] is None and sentinel is not None:
+            source = sentinel
+        info = source.call("COMMAND", "INFO", name)[0]
+        docs = source.call("COMMAND", "DOCS", name).get(name)
         if info is None or docs is None:
-            sys.exit("Redis %s does not know %r" % (version, name))
+            sys.exit("Redis %s does not know %r%s" % (
+                version, name, "" if sentinel else " (a Sentinel command? pass --sentinel PORT)"))
         entries.append(meta(name, info, docs, summaries[name]))
 
     with open(args.out, "w", encoding="utf-8") as f:

@@ -11,6 +11,7 @@ use crate::node::client::Client;
 use crate::node::memory::{self, human};
 use crate::node::persistence::aof::Status as AofStatus;
 use crate::node::{keyspace, Node, REDIS_VERSION};
+use crate::util::process;
 
 /// Sections in output order, and whether `INFO` / `INFO default` includes
 /// them (`all` adds the others; `everything` also adds module sections).
@@ -61,7 +62,7 @@ impl Node {
                 "persistence" => self.info_persistence(&mut out),
                 "stats" => self.info_stats(&mut out),
                 "replication" => self.info_replication(&mut out),
-                "cpu" => info_cpu(&mut out),
+                "cpu" => process::write_cpu_section(&mut out),
                 "modules" => out.push_str("# Modules\r\n"),
                 "commandstats" => self.info_commandstats(&mut out),
                 "errorstats" => self.info_errorstats(&mut out),
@@ -111,8 +112,8 @@ impl Node {
              config_file:{config_file}\r\n\
              io_threads_active:0\r\n\
              vigil_version:{vigil}\r\n",
-            build = build_id(),
-            os = os_name(),
+            build = process::build_id(),
+            os = process::os_name(),
             pid = self.process.pid,
             run_id = self.run_id,
             port = self.config.settings.port,
@@ -568,62 +569,6 @@ fn stat_name(name: &str) -> String {
             }
         })
         .collect()
-}
-
-fn info_cpu(out: &mut String) {
-    let usage = |who| {
-        // SAFETY: getrusage only writes into the zeroed struct we pass.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-        unsafe { libc::getrusage(who, &mut ru) };
-        let t = |tv: libc::timeval| format!("{}.{:06}", tv.tv_sec, tv.tv_usec);
-        (t(ru.ru_stime), t(ru.ru_utime))
-    };
-    let (sys, user) = usage(libc::RUSAGE_SELF);
-    let (csys, cuser) = usage(libc::RUSAGE_CHILDREN);
-    let (tsys, tuser) = usage(libc::RUSAGE_THREAD);
-    let _ = write!(
-        out,
-        "# CPU\r\n\
-         used_cpu_sys:{sys}\r\n\
-         used_cpu_user:{user}\r\n\
-         used_cpu_sys_children:{csys}\r\n\
-         used_cpu_user_children:{cuser}\r\n\
-         used_cpu_sys_main_thread:{tsys}\r\n\
-         used_cpu_user_main_thread:{tuser}\r\n"
-    );
-}
-
-/// `Linux <release> <machine>`, from uname.
-fn os_name() -> String {
-    // SAFETY: uname only writes into the zeroed struct we pass.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return "Linux".into();
-    }
-    let field = |f: &[libc::c_char]| {
-        let bytes: Vec<u8> = f
-            .iter()
-            .take_while(|&&c| c != 0)
-            .map(|&c| c as u8)
-            .collect();
-        String::from_utf8_lossy(&bytes).into_owned()
-    };
-    format!(
-        "{} {} {}",
-        field(&u.sysname),
-        field(&u.release),
-        field(&u.machine)
-    )
-}
-
-/// A stable id of this build (Redis prints a hash of its build).
-fn build_id() -> String {
-    let version = env!("CARGO_PKG_VERSION");
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in version.bytes() {
-        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
-    }
-    format!("{h:016x}")
 }
 
 #[cfg(test)]

@@ -40,6 +40,17 @@ pub fn unknown_subcommand(sub: &[u8], container: &str) -> Vec<u8> {
     msg
 }
 
+/// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`:
+/// what a subcommand answers to arguments it cannot take (Redis's
+/// `addReplySubcommandSyntaxError`; `sub` cut at 128 bytes).
+pub fn subcommand_syntax_error(sub: &[u8], container: &str) -> Vec<u8> {
+    let sub = c_str(sub);
+    let mut msg = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+    msg.extend_from_slice(&sub[..sub.len().min(128)]);
+    msg.extend_from_slice(format!("'. Try {} HELP.", container.to_ascii_uppercase()).as_bytes());
+    msg
+}
+
 /// `ERR wrong number of arguments for '<full name>' command`.
 pub fn wrong_arity(full_name: &str) -> Vec<u8> {
     format!("ERR wrong number of arguments for '{full_name}' command").into_bytes()

@@ -13,6 +13,7 @@ use tokio::sync::{broadcast, Notify};
 
 use super::config::Config;
 use super::core::{Core, Event, Level};
+use super::info::Process;
 use super::links::{Links, Observer};
 use super::scripts::Scripts;
 use super::server::{self, Published};
@@ -43,6 +44,8 @@ pub struct Daemon {
     pub scripts: Rc<Scripts>,
     pub events: broadcast::Sender<Published>,
     pub requirepass: Option<String>,
+    /// The endpoint's clients, counters and ACL log.
+    pub endpoint: server::Endpoint,
     stop: Notify,
 }
 
@@ -159,7 +162,8 @@ pub fn run(opts: Options) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, serve(config, state, files, fresh))
+    let process = Process::new(&opts.file, config.port);
+    local.block_on(&runtime, serve(config, state, files, fresh, process))
 }
 
 async fn serve(
@@ -167,6 +171,7 @@ async fn serve(
     state: Option<State>,
     files: Files,
     fresh: bool,
+    process: Process,
 ) -> Result<(), String> {
     let (mut core, state, notes) = startup::build_core(&config, state, unix_ms());
     for n in notes {
@@ -200,6 +205,7 @@ async fn serve(
         scripts: scripts.clone(),
         events,
         requirepass: config.requirepass.clone(),
+        endpoint: server::Endpoint::new(process),
         stop: Notify::new(),
     });
     tracing::warn!("Sentinel ID is {}", links.core.borrow().id.myid);
@@ -218,7 +224,7 @@ async fn serve(
         std::process::id()
     );
     tracing::info!("Ready to accept connections tcp");
-    let timer = tokio::task::spawn_local(timer(links.clone(), scripts));
+    let timer = tokio::task::spawn_local(timer(daemon.clone()));
     wait_for_stop(&daemon).await;
     timer.abort();
     links.run_actions(vec![super::core::Action::Persist]);
@@ -226,15 +232,18 @@ async fn serve(
     Ok(())
 }
 
-/// The timer, at a random 10–19 Hz redrawn every tick (spec 1.3, 1.5).
-async fn timer(links: Rc<Links>, scripts: Rc<Scripts>) {
+/// The timer, at a random 10–19 Hz redrawn every tick (spec 1.3, 1.5);
+/// it also samples the endpoint's instantaneous metrics.
+async fn timer(daemon: Rc<Daemon>) {
     loop {
-        let hz: u64 = rand::thread_rng().gen_range(10..20);
-        tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
-        links.tick();
-        let timing = links.core.borrow().timing.clone();
-        for e in scripts.tick(unix_ms(), &timing) {
-            links.report(&e);
+        let hz: u32 = rand::thread_rng().gen_range(10..20);
+        daemon.endpoint.hz.set(hz);
+        tokio::time::sleep(Duration::from_millis(1000 / hz as u64)).await;
+        daemon.links.tick();
+        daemon.endpoint.stats.borrow_mut().sample(unix_ms());
+        let timing = daemon.links.core.borrow().timing.clone();
+        for e in daemon.scripts.tick(unix_ms(), &timing) {
+            daemon.links.report(&e);
         }
     }
 }

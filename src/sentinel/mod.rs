@@ -7,17 +7,25 @@
 //! * `core`: the sans-I/O rules — watching, SDOWN/ODOWN/TILT, votes — and
 //!   the reports operators read;
 //! * `links`: the connections to nodes and peers, feeding the core;
-//! * `commands` and `admin`: the command surface, sans I/O; `server` the network
-//!   endpoint with the connection-level commands and event channels;
+//! * `commands` and `admin`: the command surface, sans I/O; `server` the
+//!   network endpoint with the connection-level commands and event
+//!   channels, checking requests against `command_table` (the 15 commands
+//!   and the COMMAND container); `clients` the registry of connections
+//!   behind `client_cmd` (CLIENT); `info` (INFO) and `acl` (ACL, the log);
 //! * `scripts`: the notification and client-reconfiguration scripts;
 //! * `daemon`: the process: files, timer, links, endpoint, signals.
 
+pub mod acl;
 pub mod admin;
+pub mod client_cmd;
+pub mod clients;
+pub mod command_table;
 pub mod commands;
 pub mod conf;
 pub mod config;
 pub mod core;
 pub mod daemon;
+pub mod info;
 pub mod links;
 pub mod scripts;
 pub mod server;

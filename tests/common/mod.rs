@@ -3,6 +3,8 @@
 //! to them raw or with the `redis` crate, and stop them when dropped.
 #![allow(dead_code)]
 
+pub mod monitor;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;

@@ -2,7 +2,9 @@
 //! NO-EVICT, PAUSE, UNPAUSE, UNBLOCK, HELP.
 //!
 //! `CLIENT LIST` lines carry every field of Redis 7.0's, in its order
-//! (spec/node.md 8.3), because tools parse them by name.
+//! (spec/node.md 8.3), because tools parse them by name; the line format
+//! and the parsing of KILL, LIST, PAUSE and UNBLOCK arguments are shared
+//! with the monitor (`util::clients`).
 
 use super::{
     acl, command, flags, is, subcommand, CmdError, CmdResult, Command, Ctx, NO_KEYS, SYNTAX,
@@ -10,6 +12,9 @@ use super::{
 use crate::node::blocking::Unblock;
 use crate::node::client::{Client, ClientId, ReplyMode};
 use crate::node::Pause;
+use crate::util::clients::{
+    ClientLine, ClientType, KillCandidate, KillFilter, ListFilter, PauseRequest, UnblockRequest,
+};
 
 const CONN_FLAGS: u64 = flags::NOSCRIPT | flags::LOADING | flags::STALE;
 const ADMIN_FLAGS: u64 = flags::ADMIN | flags::NOSCRIPT | flags::LOADING | flags::STALE;
@@ -149,14 +154,6 @@ pub const COMMANDS: &[Command] = &[Command {
     )
 }];
 
-/// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try CLIENT HELP.`
-fn syntax_error(ctx: &Ctx) -> CmdError {
-    let mut msg = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
-    msg.extend_from_slice(&ctx.arg(1)[..ctx.arg(1).len().min(128)]);
-    msg.extend_from_slice(b"'. Try CLIENT HELP.");
-    CmdError::Owned(msg)
-}
-
 fn client_id(ctx: &mut Ctx) -> CmdResult {
     ctx.client.reply.int(ctx.client.id as i64);
     Ok(())
@@ -182,25 +179,6 @@ fn client_getname(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// The kinds `TYPE` filters accept.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum ClientType {
-    Normal,
-    Replica,
-    Pubsub,
-    Master,
-}
-
-fn client_type_by_name(name: &[u8]) -> Option<ClientType> {
-    match name.to_ascii_lowercase().as_slice() {
-        b"normal" => Some(ClientType::Normal),
-        b"slave" | b"replica" => Some(ClientType::Replica),
-        b"pubsub" => Some(ClientType::Pubsub),
-        b"master" => Some(ClientType::Master),
-        _ => None,
-    }
-}
-
 fn type_of(c: &Client) -> ClientType {
     if c.is_master {
         ClientType::Master
@@ -213,13 +191,6 @@ fn type_of(c: &Client) -> ClientType {
     }
 }
 
-fn unknown_type(name: &[u8]) -> CmdError {
-    let mut msg = b"ERR Unknown client type '".to_vec();
-    msg.extend_from_slice(name);
-    msg.push(b'\'');
-    CmdError::Owned(msg)
-}
-
 /// One `CLIENT LIST` line (with the trailing newline).
 pub fn client_info_line(c: &Client, now_ms: i64) -> String {
     let name = c
@@ -227,40 +198,44 @@ pub fn client_info_line(c: &Client, now_ms: i64) -> String {
         .as_deref()
         .map(String::from_utf8_lossy)
         .unwrap_or_default();
-    let multi = c.multi.as_ref().map_or(-1, |m| m.commands.len() as i64);
     let multi_mem = c.multi.as_ref().map_or(0, |m| m.bytes);
     let qbuf = c.query_buf_len;
     let obl = c.reply.len();
     let omem = c.reply.capacity();
-    let tot_mem = std::mem::size_of::<Client>() + qbuf + c.query_buf_free + omem + multi_mem;
-    let events = if obl > 0 { "rw" } else { "r" };
-    format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp={} obl={} oll=0 omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={}\n",
-        c.id,
-        c.addr,
-        c.laddr,
-        c.fd,
-        name,
-        (now_ms - c.created_ms) / 1000,
-        (now_ms - c.last_interaction_ms) / 1000,
-        c.flag_letters(),
-        c.db,
-        c.channels.len(),
-        c.patterns.len(),
-        c.shard_channels.len(),
-        multi,
+    let flags = c.flag_letters();
+    let mut out = String::new();
+    ClientLine {
+        id: c.id,
+        addr: &c.addr,
+        laddr: &c.laddr,
+        fd: c.fd as i64,
+        name: &name,
+        age: (now_ms - c.created_ms) / 1000,
+        idle: (now_ms - c.last_interaction_ms) / 1000,
+        flags: &flags,
+        db: c.db as i64,
+        sub: c.channels.len(),
+        psub: c.patterns.len(),
+        ssub: c.shard_channels.len(),
+        multi: c.multi.as_ref().map_or(-1, |m| m.commands.len() as i64),
         qbuf,
-        c.query_buf_free,
+        qbuf_free: c.query_buf_free,
+        argv_mem: 0,
         multi_mem,
-        qbuf + c.query_buf_free,
-        qbuf + c.query_buf_free,
+        rbs: qbuf + c.query_buf_free,
+        rbp: qbuf + c.query_buf_free,
         obl,
-        if obl > 0 { omem } else { 0 },
-        tot_mem,
-        events,
-        c.last_command,
-        if c.resp3() { 3 } else { 2 },
-    )
+        oll: 0,
+        omem: if obl > 0 { omem } else { 0 },
+        tot_mem: std::mem::size_of::<Client>() + qbuf + c.query_buf_free + omem + multi_mem,
+        events: if obl > 0 { "rw" } else { "r" },
+        cmd: c.last_command,
+        user: "default",
+        redir: -1,
+        resp: if c.resp3() { 3 } else { 2 },
+    }
+    .write(&mut out);
+    out
 }
 
 /// Every client, the running one included, in connection order.
@@ -274,33 +249,24 @@ fn all_clients<'a>(ctx: &'a Ctx) -> Vec<&'a Client> {
 fn client_list(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.node.now_ms;
     let mut out = String::new();
-    if ctx.argc() == 4 && is(ctx.arg(2), "type") {
-        let wanted = client_type_by_name(ctx.arg(3)).ok_or_else(|| unknown_type(ctx.arg(3)))?;
-        for c in all_clients(ctx)
-            .into_iter()
-            .filter(|c| type_of(c) == wanted)
-        {
-            out.push_str(&client_info_line(c, now));
-        }
-    } else if ctx.argc() > 3 && is(ctx.arg(2), "id") {
-        let mut ids = Vec::new();
-        for arg in &ctx.argv[3..] {
-            ids.push(
-                crate::util::num::parse_i64(arg)
-                    .ok_or(CmdError::Static("ERR Invalid client ID"))?,
-            );
-        }
-        let clients = all_clients(ctx);
-        for id in ids {
-            if let Some(c) = clients.iter().find(|c| c.id as i64 == id) {
+    let clients = all_clients(ctx);
+    match ListFilter::parse(ctx.argv).map_err(CmdError::Owned)? {
+        ListFilter::All => {
+            for c in clients {
                 out.push_str(&client_info_line(c, now));
             }
         }
-    } else if ctx.argc() != 2 {
-        return Err(SYNTAX);
-    } else {
-        for c in all_clients(ctx) {
-            out.push_str(&client_info_line(c, now));
+        ListFilter::Type(wanted) => {
+            for c in clients.into_iter().filter(|c| type_of(c) == wanted) {
+                out.push_str(&client_info_line(c, now));
+            }
+        }
+        ListFilter::Ids(ids) => {
+            for id in ids {
+                if let Some(c) = clients.iter().find(|c| c.id as i64 == id) {
+                    out.push_str(&client_info_line(c, now));
+                }
+            }
         }
     }
     ctx.client.reply.verbatim(out.as_bytes());
@@ -313,73 +279,21 @@ fn client_info(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// Filters of `CLIENT KILL`.
-#[derive(Default)]
-struct KillFilter<'a> {
-    id: Option<ClientId>,
-    kind: Option<ClientType>,
-    addr: Option<&'a [u8]>,
-    laddr: Option<&'a [u8]>,
-    skip_me: bool,
-}
-
-impl KillFilter<'_> {
-    fn matches(&self, c: &Client, me: ClientId) -> bool {
-        self.addr.is_none_or(|a| c.addr.as_bytes() == a)
-            && self.laddr.is_none_or(|a| c.laddr.as_bytes() == a)
-            && self.kind.is_none_or(|k| type_of(c) == k)
-            && self.id.is_none_or(|id| c.id == id)
-            && !(self.skip_me && c.id == me)
-    }
-}
-
 fn client_kill(ctx: &mut Ctx) -> CmdResult {
-    let old_form = ctx.argc() == 3;
-    let mut f = KillFilter::default();
-    if old_form {
-        f.addr = Some(ctx.arg(2));
-    } else {
-        f.skip_me = true;
-        let mut i = 2;
-        while i < ctx.argc() {
-            let more = ctx.argc() > i + 1;
-            let (opt, value) = (ctx.arg(i), ctx.argv.get(i + 1).copied().unwrap_or(b""));
-            if is(opt, "id") && more {
-                let bad = CmdError::Static("ERR client-id should be greater than 0");
-                let id = crate::util::num::parse_i64(value).ok_or(bad.clone())?;
-                if id < 1 {
-                    return Err(bad);
-                }
-                f.id = Some(id as ClientId);
-            } else if is(opt, "type") && more {
-                f.kind = Some(client_type_by_name(value).ok_or_else(|| unknown_type(value))?);
-            } else if is(opt, "addr") && more {
-                f.addr = Some(value);
-            } else if is(opt, "laddr") && more {
-                f.laddr = Some(value);
-            } else if is(opt, "user") && more {
-                if value != b"default" {
-                    let mut msg = b"ERR No such user '".to_vec();
-                    msg.extend_from_slice(value);
-                    msg.push(b'\'');
-                    return Err(CmdError::Owned(msg));
-                }
-            } else if is(opt, "skipme") && more {
-                f.skip_me = match value.to_ascii_lowercase().as_slice() {
-                    b"yes" => true,
-                    b"no" => false,
-                    _ => return Err(SYNTAX),
-                };
-            } else {
-                return Err(SYNTAX);
-            }
-            i += 2;
-        }
-    }
+    let f = KillFilter::parse(ctx.argv, |user| user == b"default").map_err(CmdError::Owned)?;
     let me = ctx.client.id;
     let victims: Vec<ClientId> = all_clients(ctx)
         .into_iter()
-        .filter(|c| f.matches(c, me))
+        .filter(|c| {
+            f.matches(&KillCandidate {
+                id: c.id,
+                addr: &c.addr,
+                laddr: &c.laddr,
+                kind: type_of(c),
+                user: b"default",
+                is_me: c.id == me,
+            })
+        })
         .map(|c| c.id)
         .collect();
     for &id in &victims {
@@ -390,7 +304,7 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
             ctx.node.wakeups.push(id);
         }
     }
-    if old_form {
+    if f.old_form {
         if victims.is_empty() {
             return Err(CmdError::Static("ERR No such client"));
         }
@@ -432,37 +346,13 @@ fn client_no_evict(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn client_pause(ctx: &mut Ctx) -> CmdResult {
-    if ctx.argc() > 4 {
-        return Err(syntax_error(ctx));
-    }
-    let mut writes_only = false;
-    if ctx.argc() == 4 {
-        let mode = ctx.arg(3);
-        if is(mode, "write") {
-            writes_only = true;
-        } else if !is(mode, "all") {
-            return Err(CmdError::Static(
-                "ERR CLIENT PAUSE mode must be WRITE or ALL",
-            ));
-        }
-    }
-    let timeout = crate::util::num::parse_i64(ctx.arg(2)).ok_or(CmdError::Static(
-        "ERR timeout is not an integer or out of range",
-    ))?;
-    if timeout < 0 {
-        return Err(CmdError::Static("ERR timeout is negative"));
-    }
-    let now = ctx.node.now_ms;
-    let end = if timeout > 0 {
-        timeout
-            .checked_add(now)
-            .ok_or(CmdError::Static("ERR timeout is out of range"))?
-    } else {
-        0
-    };
-    let until_ms = ctx.node.pause.map_or(end, |p| p.until_ms.max(end));
+    let asked = PauseRequest::parse(ctx.argv, ctx.node.now_ms).map_err(CmdError::Owned)?;
+    let until_ms = ctx
+        .node
+        .pause
+        .map_or(asked.end_ms, |p| p.until_ms.max(asked.end_ms));
     ctx.node.pause = Some(Pause {
-        writes_only,
+        writes_only: asked.writes_only,
         until_ms,
     });
     ctx.client.reply.ok();
@@ -476,20 +366,13 @@ fn client_unpause(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn client_unblock(ctx: &mut Ctx) -> CmdResult {
-    if ctx.argc() > 4 {
-        return Err(syntax_error(ctx));
-    }
-    let how = match ctx.argv.get(3) {
-        None => Unblock::Timeout,
-        Some(r) if is(r, "timeout") => Unblock::Timeout,
-        Some(r) if is(r, "error") => Unblock::Error,
-        Some(_) => {
-            return Err(CmdError::Static(
-                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
-            ))
-        }
+    let asked = UnblockRequest::parse(ctx.argv).map_err(CmdError::Owned)?;
+    let how = if asked.as_error {
+        Unblock::Error
+    } else {
+        Unblock::Timeout
     };
-    let id = super::parse_int(ctx.arg(2))?;
+    let id = asked.id;
     let mut unblocked = false;
     if let Some(mut target) = u64::try_from(id)
         .ok()

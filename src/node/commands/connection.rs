@@ -192,12 +192,7 @@ fn auth(ctx: &mut Ctx) -> CmdResult {
 
 /// Client names may hold only printable characters other than space.
 pub fn validate_client_name(name: &[u8]) -> CmdResult {
-    if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
-        return Err(CmdError::Static(
-            "ERR Client names cannot contain spaces, newlines or special characters.",
-        ));
-    }
-    Ok(())
+    crate::util::clients::validate_name(name).map_err(CmdError::Static)
 }
 
 fn hello(ctx: &mut Ctx) -> CmdResult {

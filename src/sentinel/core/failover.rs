@@ -235,7 +235,8 @@ impl Core {
             *counts.entry(mine).or_default() += 1;
         }
         let (winner, votes) = top(&counts)?;
-        (votes >= voters / 2 + 1 && votes >= quorum).then_some(winner)
+        // At least max(quorum, a majority of the known monitors).
+        (votes > voters / 2 && votes >= quorum).then_some(winner)
     }
 
     /// One step of a running attempt.

@@ -6,6 +6,152 @@ use super::spec::{Arg, ArgType, BeginSearch, FindKeys, KeySpec, Meta};
 
 /// Sorted by name (looked up by bisection).
 pub static METADATA: &[Meta] = &[
+    // command: acl
+    Meta {
+        name: "acl",
+        summary: "Container of the commands that inspect and manage access-control users",
+        complexity: Some("Depends on subcommand."),
+        ..Meta::BLANK
+    },
+    // command: acl|cat
+    Meta {
+        name: "acl|cat",
+        summary: "Lists the ACL categories, or the commands in one category",
+        complexity: Some("O(1) since the categories and commands are a fixed set."),
+        arguments: &[Arg { name: "categoryname", kind: ArgType::String, flags: af::OPTIONAL, ..Arg::BLANK }],
+        ..Meta::BLANK
+    },
+    // command: acl|deluser
+    Meta {
+        name: "acl|deluser",
+        summary: "Removes ACL users and closes their connections",
+        complexity: Some("O(1) amortized time considering the typical user."),
+        arguments: &[Arg { name: "username", kind: ArgType::String, flags: af::MULTIPLE, ..Arg::BLANK }],
+        ..Meta::BLANK
+    },
+    // command: acl|dryrun
+    Meta {
+        name: "acl|dryrun",
+        summary: "Tells whether a user may run a command line, without running it",
+        complexity: Some("O(1)."),
+        arguments: &[
+            Arg { name: "username", kind: ArgType::String, ..Arg::BLANK },
+            Arg { name: "command", kind: ArgType::String, ..Arg::BLANK },
+            Arg {
+                name: "arg",
+                kind: ArgType::String,
+                flags: af::OPTIONAL | af::MULTIPLE,
+                ..Arg::BLANK
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: acl|genpass
+    Meta {
+        name: "acl|genpass",
+        summary: "Returns a random password of the requested strength",
+        complexity: Some("O(1)"),
+        arguments: &[Arg { name: "bits", kind: ArgType::Integer, flags: af::OPTIONAL, ..Arg::BLANK }],
+        ..Meta::BLANK
+    },
+    // command: acl|getuser
+    Meta {
+        name: "acl|getuser",
+        summary: "Describes an ACL user's rules",
+        complexity: Some("O(N). Where N is the number of password, command and pattern rules that the user has."),
+        history: &[
+            ("6.2.0", "Added Pub/Sub channel patterns."),
+            ("7.0.0", "Added selectors and changed the format of key and channel patterns from a list to their rule representation."),
+        ],
+        arguments: &[Arg { name: "username", kind: ArgType::String, ..Arg::BLANK }],
+        ..Meta::BLANK
+    },
+    // command: acl|help
+    Meta {
+        name: "acl|help",
+        summary: "Lists the ACL subcommands",
+        complexity: Some("O(1)"),
+        ..Meta::BLANK
+    },
+    // command: acl|list
+    Meta {
+        name: "acl|list",
+        summary: "Lists the users as configuration-file rules",
+        complexity: Some("O(N). Where N is the number of configured users."),
+        ..Meta::BLANK
+    },
+    // command: acl|load
+    Meta {
+        name: "acl|load",
+        summary: "Reloads the users from the ACL file",
+        complexity: Some("O(N). Where N is the number of configured users."),
+        ..Meta::BLANK
+    },
+    // command: acl|log
+    Meta {
+        name: "acl|log",
+        summary: "Shows recent refused commands and authentications, or clears the log",
+        complexity: Some("O(N) with N being the number of entries shown."),
+        arguments: &[
+            Arg {
+                name: "operation",
+                kind: ArgType::Oneof,
+                flags: af::OPTIONAL,
+                arguments: &[
+                    Arg { name: "count", kind: ArgType::Integer, ..Arg::BLANK },
+                    Arg {
+                        name: "reset",
+                        kind: ArgType::PureToken,
+                        token: Some("RESET"),
+                        ..Arg::BLANK
+                    },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: acl|save
+    Meta {
+        name: "acl|save",
+        summary: "Writes the users to the ACL file",
+        complexity: Some("O(N). Where N is the number of configured users."),
+        ..Meta::BLANK
+    },
+    // command: acl|setuser
+    Meta {
+        name: "acl|setuser",
+        summary: "Creates an ACL user or changes its rules",
+        complexity: Some("O(N). Where N is the number of rules provided."),
+        history: &[
+            ("6.2.0", "Added Pub/Sub channel patterns."),
+            ("7.0.0", "Added selectors and key based permissions."),
+        ],
+        arguments: &[
+            Arg { name: "username", kind: ArgType::String, ..Arg::BLANK },
+            Arg {
+                name: "rule",
+                kind: ArgType::String,
+                flags: af::OPTIONAL | af::MULTIPLE,
+                ..Arg::BLANK
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: acl|users
+    Meta {
+        name: "acl|users",
+        summary: "Lists the names of the ACL users",
+        complexity: Some("O(N). Where N is the number of configured users."),
+        ..Meta::BLANK
+    },
+    // command: acl|whoami
+    Meta {
+        name: "acl|whoami",
+        summary: "Returns the user this connection is authenticated as",
+        complexity: Some("O(1)"),
+        ..Meta::BLANK
+    },
     // command: append
     Meta {
         name: "append",
@@ -660,10 +806,35 @@ pub static METADATA: &[Meta] = &[
         complexity: Some("Depends on subcommand."),
         ..Meta::BLANK
     },
+    // command: client|caching
+    Meta {
+        name: "client|caching",
+        summary: "Says whether the next command's keys are tracked, in OPTIN or OPTOUT mode",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg {
+                name: "mode",
+                kind: ArgType::Oneof,
+                arguments: &[
+                    Arg { name: "yes", kind: ArgType::PureToken, token: Some("YES"), ..Arg::BLANK },
+                    Arg { name: "no", kind: ArgType::PureToken, token: Some("NO"), ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        ..Meta::BLANK
+    },
     // command: client|getname
     Meta {
         name: "client|getname",
         summary: "Returns the name of this connection",
+        complexity: Some("O(1)"),
+        ..Meta::BLANK
+    },
+    // command: client|getredir
+    Meta {
+        name: "client|getredir",
+        summary: "Returns the client that receives this connection's invalidation messages",
         complexity: Some("O(1)"),
         ..Meta::BLANK
     },
@@ -948,6 +1119,73 @@ pub static METADATA: &[Meta] = &[
         summary: "Names this connection",
         complexity: Some("O(1)"),
         arguments: &[Arg { name: "connection-name", kind: ArgType::String, ..Arg::BLANK }],
+        ..Meta::BLANK
+    },
+    // command: client|tracking
+    Meta {
+        name: "client|tracking",
+        summary: "Turns server-assisted client-side caching on or off for this connection",
+        complexity: Some("O(1). Some options may introduce additional complexity."),
+        arguments: &[
+            Arg {
+                name: "status",
+                kind: ArgType::Oneof,
+                arguments: &[
+                    Arg { name: "on", kind: ArgType::PureToken, token: Some("ON"), ..Arg::BLANK },
+                    Arg { name: "off", kind: ArgType::PureToken, token: Some("OFF"), ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "client-id",
+                kind: ArgType::Integer,
+                token: Some("REDIRECT"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "prefix",
+                kind: ArgType::String,
+                token: Some("PREFIX"),
+                flags: af::OPTIONAL | af::MULTIPLE | af::MULTIPLE_TOKEN,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "bcast",
+                kind: ArgType::PureToken,
+                token: Some("BCAST"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "optin",
+                kind: ArgType::PureToken,
+                token: Some("OPTIN"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "optout",
+                kind: ArgType::PureToken,
+                token: Some("OPTOUT"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+            Arg {
+                name: "noloop",
+                kind: ArgType::PureToken,
+                token: Some("NOLOOP"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: client|trackinginfo
+    Meta {
+        name: "client|trackinginfo",
+        summary: "Describes this connection's client-side caching settings",
+        complexity: Some("O(1)"),
         ..Meta::BLANK
     },
     // command: client|unblock
@@ -3461,6 +3699,246 @@ pub static METADATA: &[Meta] = &[
         summary: "Switches this connection to another database",
         complexity: Some("O(1)"),
         arguments: &[Arg { name: "index", kind: ArgType::Integer, ..Arg::BLANK }],
+        ..Meta::BLANK
+    },
+    // command: sentinel
+    Meta {
+        name: "sentinel",
+        summary: "Container of the commands that query and steer a Sentinel monitor",
+        complexity: Some("Depends on subcommand."),
+        ..Meta::BLANK
+    },
+    // command: sentinel|ckquorum
+    Meta {
+        name: "sentinel|ckquorum",
+        summary: "Tells whether enough monitors are reachable to agree on and authorize a failover",
+        arguments: &[Arg { name: "master-name", kind: ArgType::String, ..Arg::BLANK }],
+        ..Meta::BLANK
+    },
+    // command: sentinel|config
+    Meta {
+        name: "sentinel|config",
+        summary: "Reads or changes the monitor's own settings",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg {
+                name: "set_or_get",
+                kind: ArgType::Oneof,
+                arguments: &[
+                    Arg {
+                        name: "set_param_value",
+                        kind: ArgType::Block,
+                        token: Some("SET"),
+                        flags: af::MULTIPLE,
+                        arguments: &[
+                            Arg { name: "parameter", kind: ArgType::String, ..Arg::BLANK },
+                            Arg { name: "value", kind: ArgType::String, ..Arg::BLANK },
+                        ],
+                        ..Arg::BLANK
+                    },
+                    Arg {
+                        name: "parameter",
+                        kind: ArgType::String,
+                        token: Some("GET"),
+                        flags: af::MULTIPLE,
+                        ..Arg::BLANK
+                    },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: sentinel|debug
+    Meta {
+        name: "sentinel|debug",
+        summary: "Lists or changes the monitor's timing parameters",
+        complexity: Some("O(N) where N is the number of configurable parameters"),
+        arguments: &[
+            Arg {
+                name: "parameter_value",
+                kind: ArgType::Block,
+                flags: af::MULTIPLE,
+                arguments: &[
+                    Arg { name: "parameter", kind: ArgType::String, ..Arg::BLANK },
+                    Arg { name: "value", kind: ArgType::String, ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: sentinel|failover
+    Meta {
+        name: "sentinel|failover",
+        summary: "Fails a master over now, without asking the other monitors",
+        arguments: &[Arg { name: "master-name", kind: ArgType::String, ..Arg::BLANK }],
+        ..Meta::BLANK
+    },
+    // command: sentinel|flushconfig
+    Meta {
+        name: "sentinel|flushconfig",
+        summary: "Writes the monitor's state to its configuration file",
+        complexity: Some("O(1)"),
+        ..Meta::BLANK
+    },
+    // command: sentinel|get-master-addr-by-name
+    Meta {
+        name: "sentinel|get-master-addr-by-name",
+        summary: "Returns the address of the current master of a monitored group",
+        complexity: Some("O(1)"),
+        arguments: &[Arg { name: "master-name", kind: ArgType::String, ..Arg::BLANK }],
+        ..Meta::BLANK
+    },
+    // command: sentinel|help
+    Meta {
+        name: "sentinel|help",
+        summary: "Lists the SENTINEL subcommands",
+        complexity: Some("O(1)"),
+        ..Meta::BLANK
+    },
+    // command: sentinel|info-cache
+    Meta {
+        name: "sentinel|info-cache",
+        summary: "Returns the INFO replies last read from masters and replicas",
+        complexity: Some("O(N) where N is the number of instances"),
+        arguments: &[Arg { name: "nodename", kind: ArgType::String, flags: af::MULTIPLE, ..Arg::BLANK }],
+        ..Meta::BLANK
+    },
+    // command: sentinel|is-master-down-by-addr
+    Meta {
+        name: "sentinel|is-master-down-by-addr",
+        summary: "Asks a monitor whether it sees a master down, and for its vote",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg { name: "ip", kind: ArgType::String, ..Arg::BLANK },
+            Arg { name: "port", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg { name: "current-epoch", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg { name: "runid", kind: ArgType::String, ..Arg::BLANK },
+        ],
+        ..Meta::BLANK
+    },
+    // command: sentinel|master
+    Meta {
+        name: "sentinel|master",
+        summary: "Describes the state of one monitored master",
+        complexity: Some("O(1)"),
+        arguments: &[Arg { name: "master-name", kind: ArgType::String, ..Arg::BLANK }],
+        ..Meta::BLANK
+    },
+    // command: sentinel|masters
+    Meta {
+        name: "sentinel|masters",
+        summary: "Describes the state of every monitored master",
+        complexity: Some("O(N) where N is the number of masters"),
+        ..Meta::BLANK
+    },
+    // command: sentinel|monitor
+    Meta {
+        name: "sentinel|monitor",
+        summary: "Starts monitoring a master",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg { name: "name", kind: ArgType::String, ..Arg::BLANK },
+            Arg { name: "ip", kind: ArgType::String, ..Arg::BLANK },
+            Arg { name: "port", kind: ArgType::Integer, ..Arg::BLANK },
+            Arg { name: "quorum", kind: ArgType::Integer, ..Arg::BLANK },
+        ],
+        ..Meta::BLANK
+    },
+    // command: sentinel|myid
+    Meta {
+        name: "sentinel|myid",
+        summary: "Returns the monitor's id",
+        complexity: Some("O(1)"),
+        ..Meta::BLANK
+    },
+    // command: sentinel|pending-scripts
+    Meta {
+        name: "sentinel|pending-scripts",
+        summary: "Lists the notification and reconfiguration scripts waiting or running",
+        ..Meta::BLANK
+    },
+    // command: sentinel|remove
+    Meta {
+        name: "sentinel|remove",
+        summary: "Stops monitoring a master",
+        complexity: Some("O(1)"),
+        arguments: &[Arg { name: "master-name", kind: ArgType::String, ..Arg::BLANK }],
+        ..Meta::BLANK
+    },
+    // command: sentinel|replicas
+    Meta {
+        name: "sentinel|replicas",
+        summary: "Describes the replicas of a monitored master",
+        complexity: Some("O(N) where N is the number of replicas"),
+        arguments: &[Arg { name: "master-name", kind: ArgType::String, ..Arg::BLANK }],
+        ..Meta::BLANK
+    },
+    // command: sentinel|reset
+    Meta {
+        name: "sentinel|reset",
+        summary: "Forgets the replicas, monitors and failover state of matching masters",
+        complexity: Some("O(N) where N is the number of monitored masters"),
+        arguments: &[Arg { name: "pattern", kind: ArgType::Pattern, ..Arg::BLANK }],
+        ..Meta::BLANK
+    },
+    // command: sentinel|sentinels
+    Meta {
+        name: "sentinel|sentinels",
+        summary: "Describes the other monitors watching a master",
+        complexity: Some("O(N) where N is the number of Sentinels"),
+        arguments: &[Arg { name: "master-name", kind: ArgType::String, ..Arg::BLANK }],
+        ..Meta::BLANK
+    },
+    // command: sentinel|set
+    Meta {
+        name: "sentinel|set",
+        summary: "Changes the settings of a monitored master",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg { name: "master-name", kind: ArgType::String, ..Arg::BLANK },
+            Arg {
+                name: "option_value",
+                kind: ArgType::Block,
+                flags: af::MULTIPLE,
+                arguments: &[
+                    Arg { name: "option", kind: ArgType::String, ..Arg::BLANK },
+                    Arg { name: "value", kind: ArgType::String, ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: sentinel|simulate-failure
+    Meta {
+        name: "sentinel|simulate-failure",
+        summary: "Makes the monitor crash at a chosen point of a failover, for testing",
+        arguments: &[
+            Arg {
+                name: "mode",
+                kind: ArgType::Oneof,
+                flags: af::OPTIONAL | af::MULTIPLE,
+                arguments: &[
+                    Arg { name: "crash-after-election", kind: ArgType::PureToken, ..Arg::BLANK },
+                    Arg { name: "crash-after-promotion", kind: ArgType::PureToken, ..Arg::BLANK },
+                    Arg { name: "help", kind: ArgType::PureToken, ..Arg::BLANK },
+                ],
+                ..Arg::BLANK
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: sentinel|slaves
+    Meta {
+        name: "sentinel|slaves",
+        summary: "Describes the replicas of a monitored master (old name of SENTINEL REPLICAS)",
+        complexity: Some("O(N) where N is the number of slaves"),
+        doc_flags: df::DEPRECATED,
+        deprecated_since: Some("5.0.0"),
+        replaced_by: Some("`SENTINEL REPLICAS`"),
+        arguments: &[Arg { name: "master-name", kind: ArgType::String, ..Arg::BLANK }],
         ..Meta::BLANK
     },
     // command: set

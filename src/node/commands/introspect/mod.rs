@@ -9,7 +9,8 @@
 //! Everything described is what Vigil implements: the command table
 //! (`commands::all()`) is the list, and the table entry plus the generated
 //! metadata (`metadata.rs`, looked up by full name in `spec`) is the
-//! description. A command the generator has not covered yet is still
+//! description. The monitor describes its own table with the same reply
+//! writers (`reply_info`, `reply_docs`) and the same metadata. A command the generator has not covered yet is still
 //! described, from its table entry alone: no tips, no key specs, and docs
 //! with an empty summary.
 
@@ -199,7 +200,7 @@ fn group_of(cmd: &Command) -> &'static str {
 }
 
 /// What `COMMAND LIST FILTERBY` keeps.
-enum Filter<'a> {
+pub enum Filter<'a> {
     All,
     /// Commands of a loaded module; Vigil has no modules.
     Module,
@@ -209,8 +210,28 @@ enum Filter<'a> {
     Pattern(&'a [u8]),
 }
 
-impl Filter<'_> {
-    fn keeps(&self, cmd: &Command) -> bool {
+impl<'a> Filter<'a> {
+    /// The filter of `COMMAND LIST [FILTERBY MODULE m|ACLCAT c|PATTERN p]`
+    /// from the arguments after `LIST`.
+    pub fn parse(args: &[&'a [u8]]) -> Result<Filter<'a>, CmdError> {
+        match *args {
+            [] => Ok(Filter::All),
+            [by, kind, value] if super::is(by, "filterby") => {
+                if super::is(kind, "module") {
+                    Ok(Filter::Module)
+                } else if super::is(kind, "aclcat") {
+                    Ok(Filter::AclCategory(acl_category(value)))
+                } else if super::is(kind, "pattern") {
+                    Ok(Filter::Pattern(value))
+                } else {
+                    Err(super::SYNTAX)
+                }
+            }
+            _ => Err(super::SYNTAX),
+        }
+    }
+
+    pub fn keeps(&self, cmd: &Command) -> bool {
         match self {
             Filter::All => true,
             Filter::Module => false,
@@ -220,29 +241,18 @@ impl Filter<'_> {
     }
 }
 
+/// The bit of the ACL category named `name` (any case), if there is one.
+pub fn acl_category(name: &[u8]) -> Option<u64> {
+    acl::NAMES
+        .iter()
+        .position(|n| super::is(name, n))
+        .map(|bit| 1u64 << bit)
+}
+
 /// `COMMAND LIST [FILTERBY MODULE m|ACLCAT c|PATTERN p]`: full names,
 /// each command followed by its subcommands.
 fn list(ctx: &mut Ctx) -> CmdResult {
-    let filter = match ctx.argv[2..] {
-        [] => Filter::All,
-        [by, kind, value] if super::is(by, "filterby") => {
-            if super::is(kind, "module") {
-                Filter::Module
-            } else if super::is(kind, "aclcat") {
-                Filter::AclCategory(
-                    acl::NAMES
-                        .iter()
-                        .position(|n| super::is(value, n))
-                        .map(|bit| 1u64 << bit),
-                )
-            } else if super::is(kind, "pattern") {
-                Filter::Pattern(value)
-            } else {
-                return Err(super::SYNTAX);
-            }
-        }
-        _ => return Err(super::SYNTAX),
-    };
+    let filter = Filter::parse(&ctx.argv[2..])?;
     let mut names: Vec<&str> = Vec::new();
     for cmd in commands::all() {
         for c in std::iter::once(cmd).chain(cmd.subcommands) {
@@ -271,7 +281,24 @@ fn getkeysandflags(ctx: &mut Ctx) -> CmdResult {
 /// checked the way the server would check the command itself.
 fn getkeys_reply(ctx: &mut Ctx, with_flags: bool) -> CmdResult {
     let line = &ctx.argv[2..];
-    let Some(cmd) = lookup_command_line(line) else {
+    write_getkeys(
+        &mut ctx.client.reply,
+        lookup_command_line(line),
+        line,
+        with_flags,
+    )
+}
+
+/// The reply of `COMMAND GETKEYS[ANDFLAGS]` for the command line `line`,
+/// whose command is `cmd` in the asking server's table (`None` if it has
+/// no such command).
+pub fn write_getkeys(
+    r: &mut Reply,
+    cmd: Option<&Command>,
+    line: &[&[u8]],
+    with_flags: bool,
+) -> CmdResult {
+    let Some(cmd) = cmd else {
         return Err(CmdError::Static("ERR Invalid command specified"));
     };
     if !has_keys(cmd) {
@@ -288,7 +315,6 @@ fn getkeys_reply(ctx: &mut Ctx, with_flags: bool) -> CmdResult {
             "ERR Invalid arguments specified for command",
         ));
     }
-    let r = &mut ctx.client.reply;
     r.array(keys.len());
     for k in keys {
         if with_flags {
@@ -302,31 +328,30 @@ fn getkeys_reply(ctx: &mut Ctx, with_flags: bool) -> CmdResult {
     Ok(())
 }
 
+/// The lines of `COMMAND HELP` (between Redis's header and HELP entry).
+pub const HELP: &[&str] = &[
+    "(no subcommand)",
+    "    Return details about all Redis commands.",
+    "COUNT",
+    "    Return the total number of commands in this Redis server.",
+    "LIST",
+    "    Return a list of all commands in this Redis server.",
+    "INFO [<command-name> ...]",
+    "    Return details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "GETKEYS <full-command>",
+    "    Return the keys from a full Redis command.",
+    "GETKEYSANDFLAGS <full-command>",
+    "    Return the keys and the access flags from a full Redis command.",
+];
+
 fn help(ctx: &mut Ctx) -> CmdResult {
-    super::reply_help(
-        ctx,
-        "COMMAND",
-        &[
-            "(no subcommand)",
-            "    Return details about all Redis commands.",
-            "COUNT",
-            "    Return the total number of commands in this Redis server.",
-            "LIST",
-            "    Return a list of all commands in this Redis server.",
-            "INFO [<command-name> ...]",
-            "    Return details about multiple Redis commands.",
-            "    If no command names are given, documentation details for all",
-            "    commands are returned.",
-            "DOCS [<command-name> ...]",
-            "    Return documentation details about multiple Redis commands.",
-            "    If no command names are given, documentation details for all",
-            "    commands are returned.",
-            "GETKEYS <full-command>",
-            "    Return the keys from a full Redis command.",
-            "GETKEYSANDFLAGS <full-command>",
-            "    Return the keys and the access flags from a full Redis command.",
-        ],
-    );
+    super::reply_help(ctx, "COMMAND", HELP);
     Ok(())
 }
 
@@ -354,7 +379,7 @@ where
 
 /// One `COMMAND INFO` entry: `[name, arity, flags, first, last, step,
 /// categories, tips, key specs, subcommands]`.
-fn reply_info(r: &mut Reply, cmd: &Command) {
+pub fn reply_info(r: &mut Reply, cmd: &Command) {
     let meta = spec::lookup(cmd.full_name);
     r.array(10);
     r.bulk(cmd.full_name.as_bytes());
@@ -467,7 +492,7 @@ fn reply_key_spec(r: &mut Reply, ks: &KeySpec) {
 
 /// One command's `COMMAND DOCS` map. `group` is the command's (its
 /// container's, for a subcommand).
-fn reply_docs(r: &mut Reply, cmd: &Command, group: &str) {
+pub fn reply_docs(r: &mut Reply, cmd: &Command, group: &str) {
     let meta = spec::lookup(cmd.full_name).unwrap_or(&Meta::BLANK);
     let fields = 3
         + meta.complexity.is_some() as usize

@@ -1,0 +1,119 @@
+//! Monitor processes for the tests of `vigil-sentinel`: a vigil-sentinel
+//! from a YAML file or a real redis-sentinel 7.0 from a `sentinel.conf`,
+//! on a free loopback port, started once it logs its id (both print it
+//! only once they listen) and killed when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::{free_port, Raw};
+
+/// A monitor process (vigil-sentinel or redis-sentinel), killed on drop.
+pub struct Monitor {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Monitor {
+    pub fn raw(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+
+    pub fn say(&self, line: &str) -> String {
+        self.raw().cmd_str(line)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// Start `cmd` and wait until it logs its id, which both monitors do only
+/// once they listen. `None` if it exited first (its port was taken by a
+/// process of another test meanwhile): the caller tries another port.
+pub fn launch(mut cmd: Command, port: u16) -> Option<Monitor> {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn a monitor (redis-sentinel is installed by .ci/run)");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if line.contains("Sentinel ID is") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let ready = rx.recv_timeout(Duration::from_secs(15)).is_ok();
+    let monitor = Monitor { child, port };
+    ready.then_some(monitor)
+}
+
+/// A vigil-sentinel on `port`, or on a free port if `None`.
+pub fn vigil_sentinel(config: &Path, dir: &Path, port: Option<u16>) -> Monitor {
+    for _ in 0..5 {
+        let port = port.unwrap_or_else(free_port);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil-sentinel"));
+        cmd.args(["--config", config.to_str().unwrap()])
+            .args(["--port", &port.to_string()])
+            .args(["--dir", dir.to_str().unwrap()]);
+        if let Some(m) = launch(cmd, port) {
+            return m;
+        }
+    }
+    panic!("vigil-sentinel did not start");
+}
+
+/// A redis-sentinel watching `mymaster` at `master_port`.
+pub fn redis_sentinel(dir: &Path, master_port: u16, quorum: u32) -> Monitor {
+    redis_sentinel_with(dir, master_port, quorum, "")
+}
+
+/// Like [`redis_sentinel`], with more `sentinel.conf` lines.
+pub fn redis_sentinel_with(dir: &Path, master_port: u16, quorum: u32, extra: &str) -> Monitor {
+    for _ in 0..5 {
+        let port = free_port();
+        let conf = dir.join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {}\n{extra}sentinel monitor mymaster 127.0.0.1 {master_port} {quorum}\nsentinel down-after-milliseconds mymaster 1000\n",
+                dir.display()
+            ),
+        )
+        .unwrap();
+        let mut cmd = Command::new("redis-sentinel");
+        cmd.arg(&conf);
+        if let Some(m) = launch(cmd, port) {
+            return m;
+        }
+    }
+    panic!("redis-sentinel did not start");
+}
+
+/// A vigil-sentinel YAML file watching `mymaster` at `master_port`.
+pub fn yaml(dir: &Path, master_port: u16, quorum: u32) -> PathBuf {
+    yaml_with(dir, master_port, quorum, "")
+}
+
+/// Like [`yaml`], with more top-level YAML lines.
+pub fn yaml_with(dir: &Path, master_port: u16, quorum: u32, extra: &str) -> PathBuf {
+    let path = dir.join("sentinel.yaml");
+    std::fs::write(
+        &path,
+        format!("{extra}masters:\n  mymaster:\n    host: 127.0.0.1\n    port: {master_port}\n    quorum: {quorum}\n    down-after: 1s\n"),
+    )
+    .unwrap();
+    path
+}
