@@ -1,6 +1,6 @@
 //! The SENTINEL subcommands that change the monitor or look into it —
 //! MONITOR, REMOVE, SET, RESET, CONFIG, DEBUG, FLUSHCONFIG, INFO-CACHE,
-//! PENDING-SCRIPTS, SIMULATE-FAILURE, HELP — with redis-sentinel 7.0's
+//! PENDING-SCRIPTS, SIMULATE-FAILURE, HELP, FAILOVER — with redis-sentinel 7.0's
 //! validation order, error strings and events (spec/sentinel.md 6.2, 6.5).
 //!
 //! Changes that must survive a restart are saved before the reply, and a
@@ -61,6 +61,10 @@ pub fn execute(
         "pending-scripts" => pending_scripts(host, reply),
         "simulate-failure" => simulate_failure(core, &args, reply),
         "help" => reply.help("SENTINEL", HELP),
+        "failover" => match core.force_failover(now, &args[2]) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply.error(e),
+        },
         _ => unreachable!("every administrative subcommand is handled"),
     }
 }

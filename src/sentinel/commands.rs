@@ -46,6 +46,7 @@ const SUBS: &[Sub] = &[
     sub(&["debug"], -2),
     sub(&["simulate-failure"], -3),
     sub(&["help"], 2),
+    sub(&["failover"], 3),
 ];
 
 /// What commands need from the process around the core.

@@ -85,7 +85,7 @@ impl Core {
         m.sentinels.clear();
         m.odown_since_ms = None;
         m.leader = None;
-        m.failover_start_ms = 0;
+        m.failover_start_ms = None;
         let payload = master_prefix(m);
         for t in targets {
             self.out.push(Action::Disconnect(t));

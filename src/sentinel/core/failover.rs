@@ -174,15 +174,18 @@ impl Core {
         if m.odown_since_ms.is_none() || m.failover != FailoverState::None {
             return false;
         }
-        if now - m.failover_start_ms < 2 * m.failover_timeout_ms {
-            if m.failover_delay_logged_ms != m.failover_start_ms {
-                let at = m.failover_start_ms + 2 * m.failover_timeout_ms;
+        let hold_off = m
+            .failover_start_ms
+            .filter(|start| now - start < 2 * m.failover_timeout_ms);
+        if let Some(start) = hold_off {
+            if m.failover_delay_logged_ms != start {
+                let at = start + 2 * m.failover_timeout_ms;
                 tracing::warn!(
                     "Next failover delay: I will not start a failover of {name} before {} ms from now",
                     at - now
                 );
                 if let Some(m) = self.masters.get_mut(name) {
-                    m.failover_delay_logged_ms = m.failover_start_ms;
+                    m.failover_delay_logged_ms = start;
                 }
             }
             return false;
@@ -200,7 +203,7 @@ impl Core {
         };
         m.failover = FailoverState::WaitStart;
         m.failover_epoch = epoch;
-        m.failover_start_ms = now + jitter;
+        m.failover_start_ms = Some(now + jitter);
         m.failover_state_change_ms = now;
         self.event_on(name, "+new-epoch", epoch.to_string());
         let payload = self.prefix(&Target::Master(name.to_string()));
@@ -283,7 +286,9 @@ impl Core {
         let master = Target::Master(name.to_string());
         if !elected && !m.force_failover {
             let timeout = self.timing.election_timeout.min(m.failover_timeout_ms);
-            if now - m.failover_start_ms > timeout {
+            if m.failover_start_ms
+                .is_some_and(|start| now - start > timeout)
+            {
                 let payload = self.prefix(&master);
                 self.event_on(name, "-failover-abort-not-elected", payload);
                 self.abort_failover(now, name);

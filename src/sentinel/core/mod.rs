@@ -183,7 +183,7 @@ pub struct MasterEntry {
     pub leader_epoch: u64,
     /// When this monitor's last attempt started (or it voted for another),
     /// jittered; no new attempt before twice the failover timeout after.
-    pub failover_start_ms: i64,
+    pub failover_start_ms: Option<i64>,
     /// By `ip:port`.
     pub replicas: BTreeMap<String, Instance>,
     /// By id.
@@ -337,7 +337,7 @@ impl Core {
             m.leader = Some(candidate.to_string());
             m.leader_epoch = current;
             if candidate != myid {
-                m.failover_start_ms = now + jitter;
+                m.failover_start_ms = Some(now + jitter);
             }
             self.out.push(Action::Persist);
             self.event_on(master, "+vote-for-leader", format!("{candidate} {current}"));
@@ -372,7 +372,7 @@ impl Core {
             config_epoch: 0,
             leader: None,
             leader_epoch: 0,
-            failover_start_ms: 0,
+            failover_start_ms: None,
             replicas: BTreeMap::new(),
             sentinels: BTreeMap::new(),
             odown_since_ms: None,
@@ -1046,7 +1046,7 @@ impl Core {
         m.leader = None;
         m.failover = FailoverState::None;
         m.failover_state_change_ms = now;
-        m.failover_start_ms = 0;
+        m.failover_start_ms = None;
         m.force_failover = false;
         m.promoted = None;
         for (h, p) in addrs {
@@ -1118,5 +1118,7 @@ pub fn master_prefix(m: &MasterEntry) -> String {
     format!("master {} {} {}", m.name, m.inst.host, m.inst.port)
 }
 
+#[cfg(test)]
+mod failover_tests;
 #[cfg(test)]
 mod tests;

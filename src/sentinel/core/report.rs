@@ -7,6 +7,7 @@
 
 use std::fmt::Write;
 
+use super::failover::{FailoverState, Reconf};
 use super::instance::{Instance, Kind};
 use super::{Core, MasterEntry, Target};
 
@@ -54,10 +55,15 @@ impl Core {
             ("flags", flags(i, m)),
             ("link-pending-commands", link.pending_commands.to_string()),
             ("link-refcount", link.refcount.to_string()),
+        ];
+        if i.kind == Kind::Master && m.failover != FailoverState::None {
+            f.push(("failover-state", m.failover.name().into()));
+        }
+        f.extend([
             ("last-ping-sent", i.act_ping_ms.map_or("0".into(), ago)),
             ("last-ok-ping-reply", ago(i.last_avail_ms)),
             ("last-ping-reply", ago(i.last_pong_ms)),
-        ];
+        ]);
         if let Some(since) = i.sdown_since_ms {
             f.push(("s-down-time", ago(since)));
         }
@@ -254,6 +260,23 @@ fn flags(i: &Instance, m: &MasterEntry) -> String {
     }
     if i.kind == Kind::Sentinel && i.master_down {
         f.push("master_down");
+    }
+    if i.kind == Kind::Master && m.failover != FailoverState::None {
+        f.push("failover_in_progress");
+    }
+    if i.kind == Kind::Replica {
+        if m.promoted.as_deref() == Some(i.addr_name().as_str()) {
+            f.push("promoted");
+        }
+        match i.reconf {
+            Some(Reconf::Sent) => f.push("reconf_sent"),
+            Some(Reconf::InProgress) => f.push("reconf_inprog"),
+            Some(Reconf::Done) => f.push("reconf_done"),
+            None => {}
+        }
+    }
+    if i.kind == Kind::Master && m.force_failover {
+        f.push("force_failover");
     }
     f.join(",")
 }
