@@ -169,9 +169,10 @@ fn odown_needs_quorum_agreeing_monitors_counting_itself() {
     down(&mut c, 7150, PEER1);
     assert!(events(&ticks(&mut c, 7200, 7200)).is_empty());
     down(&mut c, 7250, PEER2);
+    // (An attempt to fail over starts right after.)
     assert_eq!(
-        events(&ticks(&mut c, 7300, 7300)),
-        vec!["+odown master mymaster 127.0.0.1 6379 #quorum 3/3"]
+        events(&ticks(&mut c, 7300, 7300))[0],
+        "+odown master mymaster 127.0.0.1 6379 #quorum 3/3"
     );
     // Opinions expire after 5 s without a new reply.
     let evs = events(&ticks(&mut c, 7400, 12_300));
@@ -197,8 +198,8 @@ fn a_timer_gap_enters_tilt_which_suspends_judgement_for_its_period() {
     // ...until it ends; then the judgement comes at once (and the link,
     // silent all along, is recycled).
     assert_eq!(
-        events(&ticks(&mut c, 34_000, 34_000)),
-        vec![
+        events(&ticks(&mut c, 34_000, 34_000))[..4],
+        [
             "-tilt #tilt mode exited",
             "-cmd-link-reconnection master mymaster 127.0.0.1 6379",
             "+sdown master mymaster 127.0.0.1 6379",
