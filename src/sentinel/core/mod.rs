@@ -216,6 +216,26 @@ pub struct MasterEntry {
 }
 
 impl MasterEntry {
+    /// The master's address as told to clients and peers: the promoted
+    /// replica's once the promotion is seen (the config epoch is the
+    /// attempt's from then on), else the entry's.
+    pub fn current_addr(&self) -> (&str, u16) {
+        let promoted = self
+            .promoted
+            .as_ref()
+            .filter(|_| {
+                matches!(
+                    self.failover,
+                    FailoverState::ReconfSlaves | FailoverState::UpdateConfig
+                )
+            })
+            .and_then(|p| self.replicas.get(p));
+        match promoted {
+            Some(r) => (&r.host, r.port),
+            None => (&self.inst.host, self.inst.port),
+        }
+    }
+
     /// The name to send for `command` to this master, its replicas and its
     /// peers.
     pub fn command_name<'a>(&'a self, command: &'a str) -> &'a str {
@@ -660,15 +680,10 @@ impl Core {
     /// Everything of our hello for `master` after the ip field.
     fn hello_fields(&self, master: &str) -> Option<String> {
         let m = self.masters.get(master)?;
+        let (host, port) = m.current_addr();
         Some(format!(
             "{},{},{},{},{},{},{}",
-            self.id.port,
-            self.id.myid,
-            self.current_epoch,
-            m.name,
-            m.inst.host,
-            m.inst.port,
-            m.config_epoch
+            self.id.port, self.id.myid, self.current_epoch, m.name, host, port, m.config_epoch
         ))
     }
 

@@ -187,9 +187,10 @@ impl Core {
 
     /// `SENTINEL GET-MASTER-ADDR-BY-NAME`: the current master's address.
     pub fn master_addr(&self, name: &str) -> Option<(String, u16)> {
-        self.masters
-            .get(name)
-            .map(|m| (m.inst.host.clone(), m.inst.port))
+        self.masters.get(name).map(|m| {
+            let (host, port) = m.current_addr();
+            (host.to_string(), port)
+        })
     }
 
     /// The `# Sentinel` section of INFO; `scripts` is (running, queued).
