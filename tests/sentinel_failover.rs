@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::monitor::{vigil_sentinel, yaml, Monitor};
+use common::monitor::{redis_sentinel, vigil_sentinel, yaml, Monitor};
 use common::{wait_until, Kind, Raw, Server, TempDir};
 
 /// The master's port according to `m`.
@@ -26,7 +26,20 @@ fn role(port: u16) -> String {
     String::from_utf8_lossy(&reply.items()[0].bulk()).into_owned()
 }
 
-fn fails_over(kind: Kind) {
+/// One config-epoch field of `SENTINEL MASTER mymaster`.
+fn config_epoch(m: &Monitor) -> String {
+    let reply = common::Reply::parse(&m.raw().cmd(&[b"SENTINEL", b"MASTER", b"mymaster"]));
+    let items = reply.items();
+    let at = (0..items.len())
+        .step_by(2)
+        .find(|&i| items[i].bulk() == b"config-epoch")
+        .unwrap();
+    String::from_utf8_lossy(&items[at + 1].bulk()).into_owned()
+}
+
+/// Three monitors — `vigil` of them vigil-sentinel, the rest real
+/// redis-sentinel — over a master and two replicas of `kind`.
+fn fails_over(kind: Kind, vigil: usize) {
     let mut master = Server::start(kind, &[]);
     let old = master.port;
     let replicas =
@@ -34,7 +47,14 @@ fn fails_over(kind: Kind) {
     let dirs = [0, 1, 2].map(|n| TempDir::new(&format!("failover-{n}")));
     let monitors: Vec<Monitor> = dirs
         .iter()
-        .map(|d| vigil_sentinel(&yaml(&d.0, old, 2), &d.0.join("state"), None))
+        .enumerate()
+        .map(|(n, d)| {
+            if n < vigil {
+                vigil_sentinel(&yaml(&d.0, old, 2), &d.0.join("state"), None)
+            } else {
+                redis_sentinel(&d.0, old, 2)
+            }
+        })
         .collect();
     // Everyone knows everyone, and the replicas are in sync.
     assert!(wait_until(Duration::from_secs(30), || {
@@ -69,7 +89,9 @@ fn fails_over(kind: Kind) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let (new, elapsed) = found.expect("a new master took writes");
-    eprintln!("{kind:?}: writable new master {elapsed:?} after the kill (down-after 1 s)");
+    eprintln!(
+        "{kind:?} nodes, {vigil} of 3 monitors Vigil: writable new master {elapsed:?} after the kill (down-after 1 s)"
+    );
     // Every monitor agrees; the other replica follows the new master.
     assert!(
         wait_until(Duration::from_secs(15), || monitors
@@ -84,6 +106,12 @@ fn fails_over(kind: Kind) {
         info.contains(&format!("master_port:{new}")) && info.contains("master_link_status:up")
     }));
     assert_eq!(Raw::connect(other).cmd_str("GET k"), "$5\r\nafter\r\n");
+    // One epoch for the new configuration, everywhere.
+    let epochs: Vec<String> = monitors.iter().map(config_epoch).collect();
+    assert!(
+        epochs.iter().all(|e| *e == epochs[0] && e != "0"),
+        "{epochs:?}"
+    );
     assert_eq!(role(new), "master");
     // The old master comes back believing it is a master: it is
     // converted to a replica of the new one.
@@ -101,10 +129,25 @@ fn fails_over(kind: Kind) {
 
 #[test]
 fn vigil_monitors_fail_over_redis_nodes() {
-    fails_over(Kind::Redis);
+    fails_over(Kind::Redis, 3);
 }
 
 #[test]
 fn vigil_monitors_fail_over_vigil_nodes() {
-    fails_over(Kind::Vigil);
+    fails_over(Kind::Vigil, 3);
+}
+
+#[test]
+fn redis_sentinels_fail_over_vigil_nodes() {
+    fails_over(Kind::Vigil, 0);
+}
+
+#[test]
+fn two_vigil_monitors_and_a_redis_sentinel_fail_over_together() {
+    fails_over(Kind::Redis, 2);
+}
+
+#[test]
+fn a_vigil_monitor_and_two_redis_sentinels_fail_over_together() {
+    fails_over(Kind::Redis, 1);
 }
