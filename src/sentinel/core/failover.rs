@@ -239,7 +239,13 @@ impl Core {
         }
         let (winner, votes) = top(&counts)?;
         // At least max(quorum, a majority of the known monitors).
-        (votes > voters / 2 && votes >= quorum).then_some(winner)
+        let needed = (voters / 2 + 1).max(quorum);
+        if let Some(m) = self.masters.get_mut(name) {
+            m.last_election = Some(format!(
+                "{votes} of {voters} votes for {winner} in epoch {epoch}, {needed} needed"
+            ));
+        }
+        (votes >= needed).then_some(winner)
     }
 
     /// One step of a running attempt.
@@ -254,6 +260,10 @@ impl Core {
             FailoverState::SendSlaveofNoone => self.send_slaveof_noone(now, name),
             FailoverState::WaitPromotion => {
                 if now - m.failover_state_change_ms > m.failover_timeout_ms {
+                    if let Some(m) = self.masters.get_mut(name) {
+                        m.last_abort_reason =
+                            Some("the promotion was not seen within failover-timeout".into());
+                    }
                     let payload = self.prefix(&Target::Master(name.to_string()));
                     self.event_on(name, "-failover-abort-slave-timeout", payload);
                     self.abort_failover(now, name);
@@ -289,6 +299,14 @@ impl Core {
             if m.failover_start_ms
                 .is_some_and(|start| now - start > timeout)
             {
+                let why = format!(
+                    "not elected within {timeout} ms: {}",
+                    m.last_election.clone().unwrap_or_default()
+                );
+                tracing::warn!("Failover of {name} abandoned, {why}");
+                if let Some(m) = self.masters.get_mut(name) {
+                    m.last_abort_reason = Some(why);
+                }
                 let payload = self.prefix(&master);
                 self.event_on(name, "-failover-abort-not-elected", payload);
                 self.abort_failover(now, name);
@@ -336,6 +354,10 @@ impl Core {
         let connected = m.replicas.get(&chosen).is_some_and(|r| r.connected);
         if !connected {
             if now - m.failover_state_change_ms > m.failover_timeout_ms {
+                if let Some(m) = self.masters.get_mut(name) {
+                    m.last_abort_reason =
+                        Some(format!("{chosen} stayed disconnected for failover-timeout"));
+                }
                 let payload = self.prefix(&Target::Master(name.to_string()));
                 self.event_on(name, "-failover-abort-slave-timeout", payload);
                 self.abort_failover(now, name);

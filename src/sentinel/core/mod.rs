@@ -211,8 +211,10 @@ pub struct MasterEntry {
     pub promoted: Option<String>,
     /// The retry hold-off already logged for this start time.
     pub failover_delay_logged_ms: i64,
-    /// Why the last attempt was given up, for operators.
+    /// Why the last attempt was given up, and the last vote count, for
+    /// operators.
     pub last_abort_reason: Option<String>,
+    pub last_election: Option<String>,
 }
 
 impl MasterEntry {
@@ -410,6 +412,7 @@ impl Core {
             promoted: None,
             failover_delay_logged_ms: 0,
             last_abort_reason: None,
+            last_election: None,
         };
         let payload = format!("{} quorum {quorum}", master_prefix(&entry));
         self.masters.insert(name.to_string(), entry);

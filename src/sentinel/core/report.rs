@@ -154,9 +154,33 @@ impl Core {
                 (since + self.timing.tilt_period - now).max(0)
             );
         }
-        if m.odown_since_ms.is_some() {
+        if m.failover != super::failover::FailoverState::None {
             return format!(
-                "o_down: {agreeing} of {voters} monitors agree it is down (quorum {}); {reply}",
+                "failing over: {} in epoch {}{}; {reply}",
+                m.failover.name(),
+                m.failover_epoch,
+                m.last_election
+                    .as_ref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            );
+        }
+        if m.odown_since_ms.is_some() {
+            let next = m
+                .failover_start_ms
+                .map(|start| start + 2 * m.failover_timeout_ms - now)
+                .filter(|ms| *ms > 0);
+            let why_not = match (next, &m.last_abort_reason) {
+                (Some(ms), Some(why)) => {
+                    format!("; no failover for {ms} more ms, the last attempt failed: {why}")
+                }
+                (Some(ms), None) => format!(
+                    "; no failover for {ms} more ms (2 x failover-timeout after the last attempt or vote)"
+                ),
+                _ => String::new(),
+            };
+            return format!(
+                "o_down: {agreeing} of {voters} monitors agree it is down (quorum {}){why_not}; {reply}",
                 m.quorum
             );
         }

@@ -517,9 +517,34 @@ fn the_down_reason_says_why_in_one_line() {
         },
     );
     ticks(&mut c, 6400, 6400);
-    assert_eq!(
-        reason(&c, 6400),
-        "o_down: 2 of 2 monitors agree it is down (quorum 2); last valid PING reply 6300 ms ago, down-after 5000 ms"
+    // ODOWN: an attempt starts at once; the peer never votes.
+    let r = reason(&c, 6400);
+    assert!(
+        r.starts_with(&format!(
+            "failing over: wait_start in epoch 1 (1 of 2 votes for {ME} in epoch 1, 2 needed)"
+        )),
+        "{r}"
+    );
+    // Not elected within the election timeout: given up, and said so.
+    for t in (6500..=18_000).step_by(100) {
+        c.handle(t, Input::Tick);
+        c.handle(
+            t,
+            Input::MasterDownReply {
+                target: peer(PEER1),
+                down: true,
+                leader: "*".into(),
+                leader_epoch: 0,
+            },
+        );
+    }
+    let r = reason(&c, 18_000);
+    assert!(
+        r.starts_with("o_down: 2 of 2 monitors agree it is down (quorum 2); no failover for ")
+            && r.contains(&format!(
+                "more ms, the last attempt failed: not elected within 10000 ms: 1 of 2 votes for {ME} in epoch 1, 2 needed"
+            )),
+        "{r}"
     );
 }
 
