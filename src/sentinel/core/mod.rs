@@ -662,12 +662,19 @@ impl Core {
     }
 
     /// A peer we do not know at this address: a known id at a new address
-    /// moves; another id at a known address replaces the old one.
+    /// moves; another id at a known address replaces the old one. A
+    /// removed entry's link is dropped with it: the links layer keeps one
+    /// link per target, and a stale one would shadow the connection to the
+    /// entry if that id is learnt again.
     fn learn_peer(&mut self, now: i64, master: &str, h: &Hello) {
         let mut switched = false;
         if self.masters[master].sentinels.contains_key(&h.runid) {
             let m = self.masters.get_mut(master).expect("checked");
             m.sentinels.remove(&h.runid);
+            self.out.push(Action::Disconnect(Target::Sentinel(
+                master.to_string(),
+                h.runid.clone(),
+            )));
             switched = true;
             let payload = format!(
                 "{} ip {} port {} for {}",
@@ -686,8 +693,13 @@ impl Core {
         if let Some(old) = squatter {
             let payload = self.prefix(&Target::Sentinel(master.to_string(), old.clone()));
             self.event("+sentinel-invalid-addr", payload);
-            for m in self.masters.values_mut() {
-                m.sentinels.remove(&old);
+            for (name, m) in self.masters.iter_mut() {
+                if m.sentinels.remove(&old).is_some() {
+                    self.out.push(Action::Disconnect(Target::Sentinel(
+                        name.clone(),
+                        old.clone(),
+                    )));
+                }
             }
         }
         let mut peer = Instance::new(Kind::Sentinel, &h.ip, h.port, now);

@@ -316,6 +316,23 @@ fn hellos_discover_peers_epochs_and_newer_master_addresses() {
 }
 
 #[test]
+fn a_peer_entry_removed_by_a_hello_takes_its_link_with_it() {
+    // The links layer keeps one link per target and ignores `Connect` while
+    // one exists: a link left behind would shadow the connection to that
+    // id if it is learnt again.
+    let mut c = core(2);
+    let hello = |id: &str, port: u16| format!("127.0.0.1,{port},{id},0,mymaster,127.0.0.1,6379,0");
+    c.handle(10, Input::Hello(hello(PEER1, 26380)));
+    c.take_actions();
+    // Moved: the entry at the old address goes, and its link.
+    c.handle(20, Input::Hello(hello(PEER1, 26385)));
+    assert!(c.take_actions().contains(&Action::Disconnect(peer(PEER1))));
+    // Replaced by another id at that address: the same.
+    c.handle(30, Input::Hello(hello(PEER2, 26385)));
+    assert!(c.take_actions().contains(&Action::Disconnect(peer(PEER1))));
+}
+
+#[test]
 fn votes_are_given_once_per_epoch_first_come_first_served() {
     let mut c = core(2);
     c.take_actions();
