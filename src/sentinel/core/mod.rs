@@ -272,6 +272,11 @@ impl Core {
         };
         let payload = format!("{} quorum {quorum}", master_prefix(&entry));
         self.masters.insert(name.to_string(), entry);
+        // The timer counts from the start, as redis-sentinel's does
+        // (`initSentinel` sets `previous_time`): a stall or clock step
+        // before the first tick is a TILT trigger, not a verdict on
+        // instances created just before it.
+        self.previous_tick_ms.get_or_insert(now);
         self.event("+monitor", payload);
     }
 

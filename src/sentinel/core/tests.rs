@@ -209,6 +209,18 @@ fn a_timer_gap_enters_tilt_which_suspends_judgement_for_its_period() {
 }
 
 #[test]
+fn a_stall_before_the_first_tick_is_a_tilt_trigger_too() {
+    // Created at 0, first tick at 8000: the instances' clocks started at 0,
+    // so without TILT the master would be judged SDOWN and, with quorum 1,
+    // ODOWN — a verdict from a stall, not from the master.
+    let mut c = core(1);
+    c.take_actions();
+    c.handle(8000, Input::Tick);
+    let evs = events(&c.take_actions());
+    assert_eq!(evs, vec!["+tilt #tilt mode entered"]);
+}
+
+#[test]
 fn info_discovers_replicas_and_reports_role_changes() {
     let mut c = core(2);
     let info = "run_id:0123456789012345678901234567890123456789\r\nrole:master\r\nslave0:ip=127.0.0.1,port=6380,state=online,offset=1,lag=0\r\nslave1:ip=127.0.0.1,port=6381,state=online,offset=1,lag=0\r\n";
