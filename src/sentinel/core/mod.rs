@@ -842,4 +842,8 @@ fn master_prefix(m: &MasterEntry) -> String {
 }
 
 #[cfg(test)]
+mod sim;
+#[cfg(test)]
+mod sim_tests;
+#[cfg(test)]
 mod tests;
