@@ -416,6 +416,11 @@ impl Core {
         };
         let payload = format!("{} quorum {quorum}", master_prefix(&entry));
         self.masters.insert(name.to_string(), entry);
+        // The timer counts from the start, as redis-sentinel's does
+        // (`initSentinel` sets `previous_time`): a stall or clock step
+        // before the first tick is a TILT trigger, not a verdict on
+        // instances created just before it.
+        self.previous_tick_ms.get_or_insert(now);
         self.event_on(name, "+monitor", payload);
     }
 
@@ -933,12 +938,19 @@ impl Core {
     }
 
     /// A peer we do not know at this address: a known id at a new address
-    /// moves; another id at a known address replaces the old one.
+    /// moves; another id at a known address replaces the old one. A
+    /// removed entry's link is dropped with it: the links layer keeps one
+    /// link per target, and a stale one would shadow the connection to the
+    /// entry if that id is learnt again.
     fn learn_peer(&mut self, now: i64, master: &str, h: &Hello) {
         let mut switched = false;
         if self.masters[master].sentinels.contains_key(&h.runid) {
             let m = self.masters.get_mut(master).expect("checked");
             m.sentinels.remove(&h.runid);
+            self.out.push(Action::Disconnect(Target::Sentinel(
+                master.to_string(),
+                h.runid.clone(),
+            )));
             switched = true;
             let payload = format!(
                 "{} ip {} port {} for {}",
@@ -957,8 +969,13 @@ impl Core {
         if let Some(old) = squatter {
             let payload = self.prefix(&Target::Sentinel(master.to_string(), old.clone()));
             self.event_on(master, "+sentinel-invalid-addr", payload);
-            for m in self.masters.values_mut() {
-                m.sentinels.remove(&old);
+            for (name, m) in self.masters.iter_mut() {
+                if m.sentinels.remove(&old).is_some() {
+                    self.out.push(Action::Disconnect(Target::Sentinel(
+                        name.clone(),
+                        old.clone(),
+                    )));
+                }
             }
         }
         let mut peer = Instance::new(Kind::Sentinel, &h.ip, h.port, now);
@@ -1138,5 +1155,9 @@ pub fn master_prefix(m: &MasterEntry) -> String {
 
 #[cfg(test)]
 mod failover_tests;
+#[cfg(test)]
+mod sim;
+#[cfg(test)]
+mod sim_tests;
 #[cfg(test)]
 mod tests;

@@ -212,6 +212,18 @@ fn a_timer_gap_enters_tilt_which_suspends_judgement_for_its_period() {
 }
 
 #[test]
+fn a_stall_before_the_first_tick_is_a_tilt_trigger_too() {
+    // Created at 0, first tick at 8000: the instances' clocks started at 0,
+    // so without TILT the master would be judged SDOWN and, with quorum 1,
+    // ODOWN — a verdict from a stall, not from the master.
+    let mut c = core(1);
+    c.take_actions();
+    c.handle(8000, Input::Tick);
+    let evs = events(&c.take_actions());
+    assert_eq!(evs, vec!["+tilt #tilt mode entered"]);
+}
+
+#[test]
 fn info_discovers_replicas_and_reports_role_changes() {
     let mut c = core(2);
     let info = "run_id:0123456789012345678901234567890123456789\r\nrole:master\r\nslave0:ip=127.0.0.1,port=6380,state=online,offset=1,lag=0\r\nslave1:ip=127.0.0.1,port=6381,state=online,offset=1,lag=0\r\n";
@@ -316,6 +328,23 @@ fn hellos_discover_peers_epochs_and_newer_master_addresses() {
     // An older or equal configuration changes nothing.
     c.handle(70, Input::Hello(hello(PEER2, 26385, 3, 6379, 1)));
     assert!(c.take_actions().is_empty());
+}
+
+#[test]
+fn a_peer_entry_removed_by_a_hello_takes_its_link_with_it() {
+    // The links layer keeps one link per target and ignores `Connect` while
+    // one exists: a link left behind would shadow the connection to that
+    // id if it is learnt again.
+    let mut c = core(2);
+    let hello = |id: &str, port: u16| format!("127.0.0.1,{port},{id},0,mymaster,127.0.0.1,6379,0");
+    c.handle(10, Input::Hello(hello(PEER1, 26380)));
+    c.take_actions();
+    // Moved: the entry at the old address goes, and its link.
+    c.handle(20, Input::Hello(hello(PEER1, 26385)));
+    assert!(c.take_actions().contains(&Action::Disconnect(peer(PEER1))));
+    // Replaced by another id at that address: the same.
+    c.handle(30, Input::Hello(hello(PEER2, 26385)));
+    assert!(c.take_actions().contains(&Action::Disconnect(peer(PEER1))));
 }
 
 #[test]
