@@ -848,6 +848,8 @@ fn requirepass_guards_both_alike() {
             "CLIENT ID x",
             "CLIENT ID",
             "SENTINEL",
+            "SENTINEL bogus",
+            "SENTINEL masters",
             "INFO",
             "COMMAND",
             "FOO",

@@ -49,6 +49,13 @@ const SUBS: &[Sub] = &[
     sub(&["failover"], 3),
 ];
 
+/// Whether `name` is a SENTINEL subcommand here, in any spelling
+/// (Valkey's `PRIMARY` ones included).
+pub fn is_sentinel_subcommand(name: &[u8]) -> bool {
+    let asked = String::from_utf8_lossy(c_str(name)).to_ascii_lowercase();
+    SUBS.iter().any(|s| s.names.contains(&asked.as_str()))
+}
+
 /// What commands need from the process around the core.
 pub trait Host {
     /// Link facts of an instance, for the instance maps.

@@ -328,7 +328,11 @@ fn dispatch(daemon: &Rc<Daemon>, s: &mut Session, args: &[&[u8]]) {
             return;
         }
         // Valkey's spellings of SENTINEL subcommands: `commands` decides.
-        Lookup::UnknownSubcommand if name == "sentinel" => None,
+        Lookup::UnknownSubcommand
+            if name == "sentinel" && commands::is_sentinel_subcommand(args[1]) =>
+        {
+            None
+        }
         Lookup::UnknownSubcommand => {
             s.reply.error(&unknown_subcommand(args[1], &name));
             return;
