@@ -28,9 +28,16 @@ fn flags(m: &Monitor) -> String {
 
 fn watches_and_reports(kind: Kind) {
     let master = Server::start(kind, &[]);
+    // Not promotable: this test is about watching (failovers have theirs).
     let replica = Server::start(
         kind,
-        &["--replicaof", "127.0.0.1", &master.port.to_string()],
+        &[
+            "--replicaof",
+            "127.0.0.1",
+            &master.port.to_string(),
+            "--replica-priority",
+            "0",
+        ],
     );
     let dir = TempDir::new("sentinel");
     let m = vigil_sentinel(&yaml(&dir.0, master.port, 1), &dir.0.join("state"), None);
@@ -637,10 +644,17 @@ fn scripts_run_for_events_and_switches() {
 /// (1 s) + 2 s.
 fn three_monitors_agree(kind: Kind) {
     let mut master = Server::start(kind, &[]);
+    // Not promotable: a failover would end the ODOWN this test waits for.
     let replicas = [0, 1].map(|_| {
         Server::start(
             kind,
-            &["--replicaof", "127.0.0.1", &master.port.to_string()],
+            &[
+                "--replicaof",
+                "127.0.0.1",
+                &master.port.to_string(),
+                "--replica-priority",
+                "0",
+            ],
         )
     });
     let dirs = [0, 1, 2].map(|n| TempDir::new(&format!("three-{n}")));
