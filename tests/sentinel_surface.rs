@@ -239,6 +239,11 @@ fn sorted_entries(r: &Reply) -> Vec<Reply> {
         .map(|e| {
             let mut items = e.items().to_vec();
             items[9] = Reply::Agg(b'*', sorted_entries(&items[9]));
+            // The one intended difference: Vigil takes `SENTINEL FAILOVER
+            // <name> [COORDINATED|IMMEDIATE]` (arity -3, as Valkey 9).
+            if items[0].bulk() == b"sentinel|failover" && items[1] == Reply::Int(-3) {
+                items[1] = Reply::Int(3);
+            }
             Reply::Agg(b'*', items)
         })
         .collect();

@@ -61,10 +61,21 @@ pub fn execute(
         "pending-scripts" => pending_scripts(host, reply),
         "simulate-failure" => simulate_failure(core, &args, reply),
         "help" => reply.help("SENTINEL", HELP),
-        "failover" => match core.force_failover(now, &args[2]) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply.error(e),
-        },
+        "failover" => {
+            let coordinated = match args.get(3).map(|a| a.to_ascii_lowercase()).as_deref() {
+                None => None,
+                Some("coordinated") if args.len() == 4 => Some(true),
+                Some("immediate") if args.len() == 4 => Some(false),
+                Some(_) => {
+                    reply.error(b"ERR syntax error");
+                    return;
+                }
+            };
+            match core.force_failover(now, &args[2], coordinated) {
+                Ok(()) => reply.ok(),
+                Err(e) => reply.error(e),
+            }
+        }
         _ => unreachable!("every administrative subcommand is handled"),
     }
 }

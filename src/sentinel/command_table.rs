@@ -77,7 +77,15 @@ pub static COMMANDS: &[Command] = &[
             sub("ckquorum", "sentinel|ckquorum", 3, flags::ADMIN, 0, "2.8.4"),
             sub("config", "sentinel|config", -3, flags::ADMIN, 0, "6.2.0"),
             sub("debug", "sentinel|debug", -2, flags::ADMIN, 0, "7.0.0"),
-            sub("failover", "sentinel|failover", 3, flags::ADMIN, 0, "2.8.4"),
+            // `[COORDINATED|IMMEDIATE]` (Valkey 9, and Vigil): at least 3.
+            sub(
+                "failover",
+                "sentinel|failover",
+                -3,
+                flags::ADMIN,
+                0,
+                "2.8.4",
+            ),
             sub(
                 "flushconfig",
                 "sentinel|flushconfig",

@@ -46,7 +46,7 @@ const SUBS: &[Sub] = &[
     sub(&["debug"], -2),
     sub(&["simulate-failure"], -3),
     sub(&["help"], 2),
-    sub(&["failover"], 3),
+    sub(&["failover"], -3),
 ];
 
 /// Whether `name` is a SENTINEL subcommand here, in any spelling

@@ -66,6 +66,10 @@ pub struct MasterConfig {
     pub renamed_commands: BTreeMap<String, String>,
     /// Forget replicas and peer monitors down this long (zero: never).
     pub forget_after: Duration,
+    /// `SENTINEL FAILOVER` of a reachable master hands over with the
+    /// node's `FAILOVER TO` (no acknowledged write lost) unless asked
+    /// `IMMEDIATE`; false: promote at once, as redis-sentinel does.
+    pub coordinated_manual_failover: bool,
 }
 
 impl MasterConfig {
@@ -86,6 +90,7 @@ impl MasterConfig {
             client_reconfig_script: None,
             renamed_commands: BTreeMap::new(),
             forget_after: Duration::ZERO,
+            coordinated_manual_failover: false,
         }
     }
 }
@@ -150,6 +155,7 @@ struct RawMaster {
     #[serde(default)]
     rename_commands: BTreeMap<String, String>,
     forget_after: Option<serde_yaml::Value>,
+    manual_failover: Option<String>,
 }
 
 /// A humantime duration (`5s`, `1500ms`, `3m`). A bare number is refused
@@ -260,6 +266,16 @@ pub fn parse(text: &str, source: &str) -> Result<(Config, Vec<String>), ConfigEr
                 ),
             ));
         }
+        let coordinated_manual_failover = match m.manual_failover.as_deref() {
+            None | Some("coordinated") => true,
+            Some("immediate") => false,
+            Some(other) => {
+                return Err(fail(
+                    at("manual-failover"),
+                    format!("`{other}`: write `coordinated` (the default) or `immediate`"),
+                ))
+            }
+        };
         let mut renamed_commands = BTreeMap::new();
         for (command, new_name) in m.rename_commands {
             if command.is_empty() || new_name.is_empty() || new_name.contains(char::is_whitespace) {
@@ -289,6 +305,7 @@ pub fn parse(text: &str, source: &str) -> Result<(Config, Vec<String>), ConfigEr
             client_reconfig_script: m.client_reconfig_script.filter(|p| !p.is_empty()),
             renamed_commands,
             forget_after,
+            coordinated_manual_failover,
         });
     }
     let config = Config {
@@ -437,7 +454,7 @@ masters:
         );
         assert_eq!(
             error(&SAMPLE.replace("quorum: 2", "quorom: 2")),
-            "s.yaml:8: masters.mymaster: unknown field `quorom`, expected one of `host`, `port`, `quorum`, `down-after`, `failover-timeout`, `parallel-syncs`, `auth-pass`, `auth-user`, `master-reboot-down-after`, `notification-script`, `client-reconfig-script`, `rename-commands`, `forget-after`"
+            "s.yaml:8: masters.mymaster: unknown field `quorom`, expected one of `host`, `port`, `quorum`, `down-after`, `failover-timeout`, `parallel-syncs`, `auth-pass`, `auth-user`, `master-reboot-down-after`, `notification-script`, `client-reconfig-script`, `rename-commands`, `forget-after`, `manual-failover`"
         );
         assert_eq!(
             error(&SAMPLE.replace("    host: 10.0.0.2\n", "")),

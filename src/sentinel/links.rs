@@ -170,6 +170,11 @@ impl Links {
                 Action::Event(e) => self.observer.event(&e),
                 Action::RunScript(argv) => self.observer.run_script(argv),
                 Action::SlaveOf { target, master } => self.slaveof(target, master),
+                Action::HandOver {
+                    master,
+                    to,
+                    timeout_ms,
+                } => self.hand_over(master, to, timeout_ms),
                 Action::SimulatedCrash => {
                     tracing::warn!("Sentinel CRASH because of SENTINEL simulate-failure");
                     std::process::exit(99);
@@ -380,6 +385,39 @@ impl Links {
                     me.lost(t);
                 }
             }
+        });
+    }
+
+    /// `FAILOVER TO <host> <port> TIMEOUT <ms>` to the master; its reply
+    /// goes back to the core.
+    fn hand_over(self: &Rc<Self>, master: String, to: (String, u16), timeout_ms: i64) {
+        let t = Target::Master(master.clone());
+        let Some((mut conn, in_flight)) = self.command(&t, false) else {
+            self.feed(Input::HandOverReply(
+                master,
+                Err("no link to the master".into()),
+            ));
+            return;
+        };
+        let mut failover = self.cmd(&t, "FAILOVER");
+        failover
+            .arg("TO")
+            .arg(&to.0)
+            .arg(to.1)
+            .arg("TIMEOUT")
+            .arg(timeout_ms.max(1));
+        let me = self.clone();
+        tokio::task::spawn_local(async move {
+            let Some(reply): Option<redis::RedisResult<redis::Value>> =
+                in_flight.reply(failover.query_async(&mut conn)).await
+            else {
+                return;
+            };
+            let result = match reply {
+                Ok(_) => Ok(()),
+                Err(e) => Err(error_text(&e)),
+            };
+            me.feed(Input::HandOverReply(master, result));
         });
     }
 

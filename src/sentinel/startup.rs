@@ -133,6 +133,7 @@ fn add_master(
     entry.client_reconfig_script = settings.client_reconfig_script;
     entry.renamed_commands = settings.renamed_commands;
     entry.forget_after_ms = settings.forget_after.as_millis() as i64;
+    entry.coordinated_by_default = settings.coordinated_manual_failover;
     if let Some(p) = previous {
         entry.config_epoch = p.config_epoch;
         entry.leader_epoch = p.leader_epoch;
@@ -257,6 +258,7 @@ pub fn master_config_of(m: &MasterEntry) -> MasterConfig {
         client_reconfig_script: m.client_reconfig_script.clone(),
         renamed_commands: m.renamed_commands.clone(),
         forget_after: ms(m.forget_after_ms),
+        coordinated_manual_failover: m.coordinated_by_default,
     }
 }
 

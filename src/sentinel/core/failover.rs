@@ -146,7 +146,15 @@ impl Core {
     }
 
     /// `SENTINEL FAILOVER`: start an attempt now, without agreement.
-    pub fn force_failover(&mut self, now: i64, name: &str) -> Result<(), &'static [u8]> {
+    /// `coordinated`: hand over with the master's `FAILOVER TO` (no
+    /// acknowledged write lost); `None`: the master's default, when it is
+    /// reachable.
+    pub fn force_failover(
+        &mut self,
+        now: i64,
+        name: &str,
+        coordinated: Option<bool>,
+    ) -> Result<(), &'static [u8]> {
         let Some(m) = self.masters.get(name) else {
             return Err(b"ERR No such master with that name");
         };
@@ -156,12 +164,43 @@ impl Core {
         if self.select_replica(now, name).is_none() {
             return Err(b"NOGOODSLAVE No suitable replica to promote");
         }
-        tracing::warn!("Executing user requested FAILOVER of '{name}'");
+        let reachable = m.inst.connected && !m.inst.is_sdown();
+        let coordinated = match coordinated {
+            Some(true) if !reachable => {
+                return Err(b"ERR The master is not reachable: a coordinated failover needs it");
+            }
+            Some(c) => c,
+            None => m.coordinated_by_default && reachable,
+        };
+        tracing::warn!(
+            "Executing user requested {}FAILOVER of '{name}'",
+            if coordinated { "COORDINATED " } else { "" }
+        );
         self.start_failover(now, name);
         if let Some(m) = self.masters.get_mut(name) {
             m.force_failover = true;
+            m.coordinated = coordinated;
         }
         Ok(())
+    }
+
+    /// The master answered `FAILOVER TO`: an error gives the attempt up.
+    pub(super) fn hand_over_reply(&mut self, now: i64, name: &str, reply: Result<(), String>) {
+        let Some(m) = self.masters.get(name) else {
+            return;
+        };
+        if !m.coordinated || m.failover != FailoverState::WaitPromotion {
+            return;
+        }
+        if let Err(e) = reply {
+            tracing::warn!("The master of {name} refused to hand over: {e}");
+            if let Some(m) = self.masters.get_mut(name) {
+                m.last_abort_reason = Some(format!("the master refused FAILOVER TO: {e}"));
+            }
+            let payload = self.prefix(&Target::Master(name.to_string()));
+            self.event_on(name, "-failover-abort-slave-timeout", payload);
+            self.abort_failover(now, name);
+        }
     }
 
     /// Start an attempt if the master is ODOWN, none runs, and the last
@@ -259,6 +298,19 @@ impl Core {
             FailoverState::SelectSlave => self.select_step(now, name),
             FailoverState::SendSlaveofNoone => self.send_slaveof_noone(now, name),
             FailoverState::WaitPromotion => {
+                // A hand-over completes on the node's own time: look at the
+                // chosen replica every tick rather than every second.
+                if m.coordinated {
+                    let chosen = m.promoted.clone().unwrap_or_default();
+                    let t = Target::Replica(name.to_string(), chosen);
+                    if let Some(i) = self.instance_mut(&t) {
+                        if i.connected && i.info_pending_ms.is_none_or(|p| now - p >= 100) {
+                            i.info_pending_ms = Some(now);
+                            self.out.push(Action::Info(t));
+                        }
+                    }
+                }
+                let m = &self.masters[name];
                 if now - m.failover_state_change_ms > m.failover_timeout_ms {
                     if let Some(m) = self.masters.get_mut(name) {
                         m.last_abort_reason =
@@ -364,12 +416,22 @@ impl Core {
             }
             return;
         }
-        self.out.push(Action::SlaveOf {
-            target: replica.clone(),
-            master: None,
-        });
-        // Seen as soon as it happened: INFO on the same link, after EXEC.
-        self.out.push(Action::Info(replica.clone()));
+        if m.coordinated {
+            let r = &m.replicas[&chosen];
+            // The node's own timeout stays within the failover timeout.
+            self.out.push(Action::HandOver {
+                master: name.to_string(),
+                to: (r.host.clone(), r.port),
+                timeout_ms: m.failover_timeout_ms / 2,
+            });
+        } else {
+            self.out.push(Action::SlaveOf {
+                target: replica.clone(),
+                master: None,
+            });
+            // Seen as soon as it happened: INFO on the same link, after EXEC.
+            self.out.push(Action::Info(replica.clone()));
+        }
         let payload = self.prefix(&replica);
         self.event_on(name, "+failover-state-wait-promotion", payload);
         self.set_state(now, name, FailoverState::WaitPromotion);
@@ -382,6 +444,7 @@ impl Core {
         m.failover = FailoverState::None;
         m.failover_state_change_ms = now;
         m.force_failover = false;
+        m.coordinated = false;
         m.promoted = None;
     }
 

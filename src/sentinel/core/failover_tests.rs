@@ -177,6 +177,22 @@ impl World {
                             },
                         );
                     }
+                    Action::HandOver { master, to, .. } => {
+                        // The node's FAILOVER TO: the target takes over, the
+                        // master follows it.
+                        let old = self.core.masters[master].inst.port;
+                        if self.nodes[&old].alive {
+                            self.nodes.get_mut(&to.1).unwrap().master = None;
+                            self.nodes.get_mut(&old).unwrap().master = Some(to.1);
+                            self.core
+                                .handle(self.now, Input::HandOverReply(master.clone(), Ok(())));
+                        } else {
+                            self.core.handle(
+                                self.now,
+                                Input::HandOverReply(master.clone(), Err("IOERR".into())),
+                            );
+                        }
+                    }
                     Action::SlaveOf { target, master } => {
                         if let Some(p) = self.port_of(target) {
                             let n = self.nodes.get_mut(&p).unwrap();
@@ -294,7 +310,7 @@ fn no_replica_with_priority_means_no_good_slave() {
     }
     w.run_until(3000);
     assert_eq!(
-        w.core.force_failover(w.now, "mymaster"),
+        w.core.force_failover(w.now, "mymaster", None),
         Err(b"NOGOODSLAVE No suitable replica to promote".as_slice())
     );
     w.nodes.get_mut(&6379).unwrap().alive = false;
@@ -314,9 +330,9 @@ fn no_replica_with_priority_means_no_good_slave() {
 fn a_forced_failover_needs_no_agreement() {
     let mut w = World::new(2);
     w.run_until(3000);
-    assert_eq!(w.core.force_failover(w.now, "mymaster"), Ok(()));
+    assert_eq!(w.core.force_failover(w.now, "mymaster", None), Ok(()));
     assert_eq!(
-        w.core.force_failover(w.now, "mymaster"),
+        w.core.force_failover(w.now, "mymaster", None),
         Err(b"INPROG Failover already in progress".as_slice())
     );
     let flags = w
@@ -341,4 +357,76 @@ fn a_forced_failover_needs_no_agreement() {
         .sent
         .iter()
         .all(|a| !matches!(a, Action::AskMasterDown { .. })));
+}
+
+#[test]
+fn a_coordinated_failover_hands_over_through_the_master() {
+    let mut w = World::new(2);
+    w.run_until(3000);
+    assert_eq!(w.core.force_failover(w.now, "mymaster", Some(true)), Ok(()));
+    w.run_until(6000);
+    assert!(
+        w.has("+switch-master mymaster 127.0.0.1 6379 127.0.0.1 6381"),
+        "{:#?}",
+        w.events
+    );
+    // The master handed over: no SLAVEOF NO ONE, and it follows the new
+    // master already.
+    assert!(w
+        .sent
+        .iter()
+        .any(|a| matches!(a, Action::HandOver { to, .. } if to.1 == 6381)));
+    assert!(w
+        .sent
+        .iter()
+        .all(|a| !matches!(a, Action::SlaveOf { master: None, .. })));
+    assert_eq!(w.nodes[&6379].master, Some(6381));
+    assert_eq!(w.nodes[&6380].master, Some(6381));
+    assert_eq!(w.core.masters["mymaster"].config_epoch, 1);
+}
+
+#[test]
+fn the_default_of_a_manual_failover_follows_the_setting_and_the_master() {
+    let mut w = World::new(2);
+    w.core
+        .masters
+        .get_mut("mymaster")
+        .unwrap()
+        .coordinated_by_default = true;
+    w.run_until(3000);
+    assert_eq!(w.core.force_failover(w.now, "mymaster", None), Ok(()));
+    assert!(w.core.masters["mymaster"].coordinated);
+    // An unreachable master cannot hand over: refused when asked for,
+    // the immediate promotion otherwise.
+    let mut w = World::new(2);
+    w.core
+        .masters
+        .get_mut("mymaster")
+        .unwrap()
+        .coordinated_by_default = true;
+    w.run_until(3000);
+    w.nodes.get_mut(&6379).unwrap().alive = false;
+    w.core
+        .handle(w.now, Input::LinkDown(Target::Master("mymaster".into())));
+    assert_eq!(
+        w.core.force_failover(w.now, "mymaster", Some(true)),
+        Err(b"ERR The master is not reachable: a coordinated failover needs it".as_slice())
+    );
+    assert_eq!(w.core.force_failover(w.now, "mymaster", None), Ok(()));
+    assert!(!w.core.masters["mymaster"].coordinated);
+}
+
+#[test]
+fn a_refused_hand_over_gives_the_attempt_up_with_the_reason() {
+    let mut w = World::new(2);
+    w.run_until(3000);
+    assert_eq!(w.core.force_failover(w.now, "mymaster", Some(true)), Ok(()));
+    // The master dies between the command and the hand-over.
+    w.nodes.get_mut(&6379).unwrap().alive = false;
+    w.run_until(4000);
+    assert!(w.has("-failover-abort-slave-timeout"), "{:#?}", w.events);
+    assert_eq!(
+        w.core.masters["mymaster"].last_abort_reason.as_deref(),
+        Some("the master refused FAILOVER TO: IOERR")
+    );
 }

@@ -76,6 +76,8 @@ pub enum Input {
         leader: String,
         leader_epoch: u64,
     },
+    /// The master's reply to `FAILOVER TO`: `Ok` or the error text.
+    HandOverReply(String, Result<(), String>),
 }
 
 /// What the links layer must do.
@@ -117,6 +119,14 @@ pub enum Action {
     },
     /// `SENTINEL SIMULATE-FAILURE`: exit with code 99 now.
     SimulatedCrash,
+    /// A coordinated switchover: `FAILOVER TO <host> <port> TIMEOUT <ms>`
+    /// to the master (which pauses writes, waits for the replica to catch
+    /// up and hands over); the reply comes back as `HandOverReply`.
+    HandOver {
+        master: String,
+        to: (String, u16),
+        timeout_ms: i64,
+    },
 }
 
 /// How an event is logged; warnings also run the master's notification
@@ -211,6 +221,12 @@ pub struct MasterEntry {
     pub promoted: Option<String>,
     /// The retry hold-off already logged for this start time.
     pub failover_delay_logged_ms: i64,
+    /// The running attempt hands over with the master's `FAILOVER TO`
+    /// instead of promoting with `SLAVEOF NO ONE`.
+    pub coordinated: bool,
+    /// What `SENTINEL FAILOVER` without an option does for a reachable
+    /// master: hand over (true) or promote at once, as redis-sentinel.
+    pub coordinated_by_default: bool,
     /// Why the last attempt was given up, and the last vote count, for
     /// operators.
     pub last_abort_reason: Option<String>,
@@ -413,6 +429,8 @@ impl Core {
             failover_delay_logged_ms: 0,
             last_abort_reason: None,
             last_election: None,
+            coordinated: false,
+            coordinated_by_default: false,
         };
         let payload = format!("{} quorum {quorum}", master_prefix(&entry));
         self.masters.insert(name.to_string(), entry);
@@ -482,6 +500,7 @@ impl Core {
                 }
                 self.hello(now, &payload);
             }
+            Input::HandOverReply(master, reply) => self.hand_over_reply(now, &master, reply),
             Input::MasterDownReply {
                 target,
                 down,
@@ -1083,6 +1102,7 @@ impl Core {
         m.failover_state_change_ms = now;
         m.failover_start_ms = None;
         m.force_failover = false;
+        m.coordinated = false;
         m.promoted = None;
         for (h, p) in addrs {
             let r = Instance::new(Kind::Replica, &h, p, now);

@@ -1165,6 +1165,14 @@ impl Sim {
                 // Scripts run outside the core's world.
                 Action::RunScript(_) => {}
                 Action::SimulatedCrash => self.crash_monitor(m),
+                // The node's FAILOVER TO, as its outcome: the target is
+                // promoted and the master follows it.
+                Action::HandOver { master, to, .. } => {
+                    let replica =
+                        Target::Replica(master.clone(), super::instance::addr_name(&to.0, to.1));
+                    self.request(m, replica, Req::ReplicaOf(None));
+                    self.request(m, Target::Master(master), Req::ReplicaOf(Some(to)));
+                }
                 Action::Event(e) => {
                     if in_tilt && matches!(e.name, "+sdown" | "-sdown" | "+odown" | "-odown") {
                         self.fail(&format!(
