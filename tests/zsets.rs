@@ -730,9 +730,12 @@ fn zset_writes_reach_the_incr_file_like_redis() {
         "EXEC",
     ];
     let mut files = Vec::new();
+    // `always`: the file is written before each reply. (With `everysec` a
+    // write may wait behind a busy fsync while the reply goes out, as in
+    // Redis, and the file read right after would be short.)
     for server in [
-        Server::vigil(&["--appendonly", "yes"]),
-        Server::redis(&["--appendonly", "yes"]),
+        Server::vigil(&["--appendonly", "yes", "--appendfsync", "always"]),
+        Server::redis(&["--appendonly", "yes", "--appendfsync", "always"]),
     ] {
         let mut c = server.raw();
         for line in script {

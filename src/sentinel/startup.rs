@@ -307,6 +307,11 @@ pub fn state_of(core: &Core, config: &Config, previous: &State) -> State {
     for (name, m) in &core.masters {
         let in_yaml = config.masters.iter().find(|c| &c.name == name);
         let now = master_config_of(m);
+        let (host, port) = m.current_addr();
+        let current = Addr {
+            host: host.to_string(),
+            port,
+        };
         let base = match in_yaml {
             Some(c) => c.clone(),
             None => run_time_baseline(
@@ -324,10 +329,10 @@ pub fn state_of(core: &Core, config: &Config, previous: &State) -> State {
                     host: c.host.clone(),
                     port: c.port,
                 }),
-                address: Addr {
-                    host: m.inst.host.clone(),
-                    port: m.inst.port,
-                },
+                // Once a promotion is seen, the promoted replica is the
+                // master to come back to, and the old master one of its
+                // replicas (as redis-sentinel writes it, spec 8.1).
+                address: current.clone(),
                 config_epoch: m.config_epoch,
                 leader_epoch: m.leader_epoch,
                 known_replicas: m
@@ -337,6 +342,11 @@ pub fn state_of(core: &Core, config: &Config, previous: &State) -> State {
                         host: r.host.clone(),
                         port: r.port,
                     })
+                    .chain(std::iter::once(Addr {
+                        host: m.inst.host.clone(),
+                        port: m.inst.port,
+                    }))
+                    .filter(|a| *a != current)
                     .collect(),
                 known_sentinels: m
                     .sentinels
@@ -461,5 +471,29 @@ mod tests {
         // Taken out of the YAML, the removal is forgotten.
         let (_, kept, _) = build_core(&config(""), Some(kept), 0);
         assert!(kept.removed.is_empty());
+    }
+
+    /// A monitor restarted in the middle of a failover comes back to the
+    /// promoted replica, with the old master among its replicas.
+    #[test]
+    fn a_failover_past_the_promotion_is_saved_as_the_new_master() {
+        use crate::sentinel::core::failover::FailoverState;
+        let cfg = config(YAML);
+        let (mut core, first, _) = build_core(&cfg, None, 0);
+        core.restore_replica(0, "mymaster", "127.0.0.1", 6380);
+        core.restore_replica(0, "mymaster", "127.0.0.1", 6381);
+        let m = core.masters.get_mut("mymaster").unwrap();
+        m.promoted = Some("127.0.0.1:6381".into());
+        m.failover = FailoverState::ReconfSlaves;
+        m.config_epoch = 3;
+        let saved = state_of(&core, &cfg, &first);
+        let s = &saved.masters["mymaster"];
+        assert_eq!((s.address.port, s.config_epoch), (6381, 3));
+        let mut ports: Vec<u16> = s.known_replicas.iter().map(|r| r.port).collect();
+        ports.sort();
+        assert_eq!(ports, [6379, 6380]);
+        let (core, _, _) = build_core(&cfg, Some(saved), 1000);
+        let m = &core.masters["mymaster"];
+        assert_eq!((m.inst.port, m.replicas.len()), (6381, 2));
     }
 }
