@@ -514,27 +514,43 @@ fn client_for(host: &str, port: u16, auth: &Auth) -> redis::RedisResult<redis::C
 }
 
 /// The subscriber link of a node: every hello heard goes to the core.
-/// (redis-sentinel names this link `sentinel-<id8>-pubsub`; the crate's
-/// pub/sub connection cannot send CLIENT SETNAME before subscribing.)
+/// When the node closes it — a role-change transaction's `CLIENT KILL TYPE
+/// pubsub` does, on purpose — it is reopened on its own, leaving the
+/// command link and the replies it waits for (the INFO that shows a
+/// promotion) alone; a node that is gone is noticed by the command link,
+/// which drops both. (redis-sentinel names this link
+/// `sentinel-<id8>-pubsub`; the crate's pub/sub connection cannot send
+/// CLIENT SETNAME before subscribing.)
 async fn listen_hellos(links: Rc<Links>, t: Target, client: redis::Client) {
-    let subscribed = async {
-        let mut pubsub = client.get_async_pubsub().await?;
-        let _: redis::RedisResult<()> = pubsub.subscribe(CHANNEL).await;
-        redis::RedisResult::Ok(pubsub)
-    }
-    .await;
-    let Ok(pubsub) = subscribed else {
-        links.lost(t);
-        return;
-    };
-    let mut messages = pubsub.into_on_message();
-    while let Some(msg) = messages.next().await {
-        if msg.get_channel_name() == CHANNEL {
-            let payload = String::from_utf8_lossy(msg.get_payload_bytes()).into_owned();
-            links.feed(Input::HelloOn(t.clone(), payload));
+    let mut failures = 0u64;
+    loop {
+        let subscribed = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(CHANNEL).await?;
+            redis::RedisResult::Ok(pubsub)
         }
+        .await;
+        match subscribed {
+            Ok(pubsub) => {
+                failures = 0;
+                let mut messages = pubsub.into_on_message();
+                while let Some(msg) = messages.next().await {
+                    if msg.get_channel_name() == CHANNEL {
+                        let payload = String::from_utf8_lossy(msg.get_payload_bytes()).into_owned();
+                        links.feed(Input::HelloOn(t.clone(), payload));
+                    }
+                }
+            }
+            Err(_) => {
+                failures += 1;
+                if failures >= 3 {
+                    links.lost(t);
+                    return;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50 * (failures + 1))).await;
     }
-    links.lost(t);
 }
 
 /// The local address the kernel would use towards `host:port` (no packet
