@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use crate::node::client::Client;
 use crate::node::memory::{self, human};
 use crate::node::persistence::aof::Status as AofStatus;
-use crate::node::{keyspace, Node, REDIS_VERSION};
+use crate::node::{keyspace, Node};
 use crate::util::process;
 
 /// Sections in output order, and whether `INFO` / `INFO default` includes
@@ -76,7 +76,6 @@ impl Node {
     }
 
     fn info_server(&self, out: &mut String) {
-        let uptime = self.started_at.elapsed().as_secs();
         let hz = self.config.settings.hz.clamp(1, 500);
         let config_file = self
             .config
@@ -84,45 +83,21 @@ impl Node {
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        let _ = write!(
+        process::write_server_section(
             out,
-            "# Server\r\n\
-             redis_version:{REDIS_VERSION}\r\n\
-             redis_git_sha1:00000000\r\n\
-             redis_git_dirty:0\r\n\
-             redis_build_id:{build}\r\n\
-             redis_mode:standalone\r\n\
-             os:{os}\r\n\
-             arch_bits:64\r\n\
-             monotonic_clock:POSIX clock_gettime\r\n\
-             multiplexing_api:epoll\r\n\
-             atomicvar_api:c11-builtin\r\n\
-             gcc_version:0.0.0\r\n\
-             process_id:{pid}\r\n\
-             process_supervised:no\r\n\
-             run_id:{run_id}\r\n\
-             tcp_port:{port}\r\n\
-             server_time_usec:{now_us}\r\n\
-             uptime_in_seconds:{uptime}\r\n\
-             uptime_in_days:{days}\r\n\
-             hz:{hz}\r\n\
-             configured_hz:{hz}\r\n\
-             lru_clock:{lru}\r\n\
-             executable:{exe}\r\n\
-             config_file:{config_file}\r\n\
-             io_threads_active:0\r\n\
-             vigil_version:{vigil}\r\n",
-            build = process::build_id(),
-            os = process::os_name(),
-            pid = self.process.pid,
-            run_id = self.run_id,
-            port = self.config.settings.port,
-            now_us = crate::node::unix_us(),
-            days = uptime / 86400,
-            lru = self.lru_clock(),
-            exe = self.process.executable,
-            vigil = env!("CARGO_PKG_VERSION"),
+            &process::ServerFacts {
+                mode: "standalone",
+                run_id: &self.run_id,
+                port: self.config.settings.port as u16,
+                uptime_secs: self.started_at.elapsed().as_secs(),
+                hz: hz as u32,
+                configured_hz: hz as u32,
+                lru_clock: self.lru_clock() as u64,
+                executable: &self.process.executable,
+                config_file: &config_file,
+            },
         );
+        let _ = write!(out, "vigil_version:{}\r\n", env!("CARGO_PKG_VERSION"));
     }
 
     fn info_clients(&self, out: &mut String, cur: &Client) {

@@ -14,7 +14,6 @@ use std::time::Instant;
 
 use super::clients::{Clients, MAX_CLIENTS};
 use crate::node::stats::InstantMetric;
-use crate::node::REDIS_VERSION;
 use crate::util::process;
 
 /// Facts about the process that `# Server` shows.
@@ -118,45 +117,19 @@ pub fn info(args: &[&[u8]], src: &Sources, now_ms: i64) -> String {
 
 fn server(out: &mut String, src: &Sources, now_ms: i64) {
     let p = src.process;
-    let uptime = p.started.elapsed().as_secs();
-    let _ = write!(
+    process::write_server_section(
         out,
-        "# Server\r\n\
-         redis_version:{REDIS_VERSION}\r\n\
-         redis_git_sha1:00000000\r\n\
-         redis_git_dirty:0\r\n\
-         redis_build_id:{build}\r\n\
-         redis_mode:sentinel\r\n\
-         os:{os}\r\n\
-         arch_bits:64\r\n\
-         monotonic_clock:POSIX clock_gettime\r\n\
-         multiplexing_api:epoll\r\n\
-         atomicvar_api:c11-builtin\r\n\
-         gcc_version:0.0.0\r\n\
-         process_id:{pid}\r\n\
-         process_supervised:no\r\n\
-         run_id:{run_id}\r\n\
-         tcp_port:{port}\r\n\
-         server_time_usec:{now_us}\r\n\
-         uptime_in_seconds:{uptime}\r\n\
-         uptime_in_days:{days}\r\n\
-         hz:{hz}\r\n\
-         configured_hz:10\r\n\
-         lru_clock:{lru}\r\n\
-         executable:{exe}\r\n\
-         config_file:{config}\r\n\
-         io_threads_active:0\r\n",
-        build = process::build_id(),
-        os = process::os_name(),
-        pid = std::process::id(),
-        run_id = p.run_id,
-        port = p.tcp_port,
-        now_us = crate::node::unix_us(),
-        days = uptime / 86400,
-        hz = src.hz,
-        lru = (now_ms / 1000) & 0xFF_FFFF,
-        exe = p.executable,
-        config = p.config_file,
+        &process::ServerFacts {
+            mode: "sentinel",
+            run_id: &p.run_id,
+            port: p.tcp_port,
+            uptime_secs: p.started.elapsed().as_secs(),
+            hz: src.hz,
+            configured_hz: 10,
+            lru_clock: ((now_ms / 1000) & 0xFF_FFFF) as u64,
+            executable: &p.executable,
+            config_file: &p.config_file,
+        },
     );
 }
 

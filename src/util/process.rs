@@ -38,6 +38,67 @@ pub fn build_id() -> String {
     format!("{h:016x}")
 }
 
+/// What differs between the node's and the monitor's `# Server` section.
+pub struct ServerFacts<'a> {
+    /// `standalone` or `sentinel`.
+    pub mode: &'a str,
+    pub run_id: &'a str,
+    pub port: u16,
+    pub uptime_secs: u64,
+    pub hz: u32,
+    pub configured_hz: u32,
+    pub lru_clock: u64,
+    pub executable: &'a str,
+    pub config_file: &'a str,
+}
+
+/// The `# Server` section, field for field as Redis 7.0 prints it.
+pub fn write_server_section(out: &mut String, f: &ServerFacts) {
+    let _ = write!(
+        out,
+        "# Server\r\n\
+         redis_version:{version}\r\n\
+         redis_git_sha1:00000000\r\n\
+         redis_git_dirty:0\r\n\
+         redis_build_id:{build}\r\n\
+         redis_mode:{mode}\r\n\
+         os:{os}\r\n\
+         arch_bits:64\r\n\
+         monotonic_clock:POSIX clock_gettime\r\n\
+         multiplexing_api:epoll\r\n\
+         atomicvar_api:c11-builtin\r\n\
+         gcc_version:0.0.0\r\n\
+         process_id:{pid}\r\n\
+         process_supervised:no\r\n\
+         run_id:{run_id}\r\n\
+         tcp_port:{port}\r\n\
+         server_time_usec:{now_us}\r\n\
+         uptime_in_seconds:{uptime}\r\n\
+         uptime_in_days:{days}\r\n\
+         hz:{hz}\r\n\
+         configured_hz:{configured_hz}\r\n\
+         lru_clock:{lru}\r\n\
+         executable:{exe}\r\n\
+         config_file:{config}\r\n\
+         io_threads_active:0\r\n",
+        version = crate::node::REDIS_VERSION,
+        build = build_id(),
+        mode = f.mode,
+        os = os_name(),
+        pid = std::process::id(),
+        run_id = f.run_id,
+        port = f.port,
+        now_us = crate::node::unix_us(),
+        uptime = f.uptime_secs,
+        days = f.uptime_secs / 86400,
+        hz = f.hz,
+        configured_hz = f.configured_hz,
+        lru = f.lru_clock,
+        exe = f.executable,
+        config = f.config_file,
+    );
+}
+
 /// The `# CPU` section: system and user time of the process, of its
 /// waited-for children and of the calling (main) thread.
 pub fn write_cpu_section(out: &mut String) {
