@@ -47,6 +47,77 @@ fn config_epoch(m: &Monitor) -> String {
     String::from_utf8_lossy(&items[at + 1].bulk()).into_owned()
 }
 
+/// Where the `redis` crate's sentinel client, asking every monitor, finds
+/// the master: it writes `key` there and reads it back.
+fn rust_client_writes(monitors: &[Monitor], key: &str, value: &str) -> Result<u16, String> {
+    use redis::sentinel::{SentinelClient, SentinelServerType};
+    let urls: Vec<String> = monitors
+        .iter()
+        .map(|m| format!("redis://127.0.0.1:{}", m.port))
+        .collect();
+    let mut sentinel =
+        SentinelClient::build(urls, "mymaster".into(), None, SentinelServerType::Master)
+            .map_err(|e| e.to_string())?;
+    let client = sentinel.get_client().map_err(|e| e.to_string())?;
+    let redis::ConnectionAddr::Tcp(_, port) = client.get_connection_info().addr().clone() else {
+        return Err("not a TCP address".into());
+    };
+    let mut c = client.get_connection().map_err(|e| e.to_string())?;
+    redis::cmd("SET")
+        .arg(key)
+        .arg(value)
+        .query::<()>(&mut c)
+        .map_err(|e| e.to_string())?;
+    let back: String = redis::cmd("GET")
+        .arg(key)
+        .query(&mut c)
+        .map_err(|e| e.to_string())?;
+    (back == value).then_some(port).ok_or(back)
+}
+
+/// Where redis-py's `Sentinel`, asking every monitor, finds the master
+/// (tests/clients/redis_py_sentinel.py writes `key` there).
+fn redis_py_writes(monitors: &[Monitor], key: &str, value: &str) -> Result<u16, String> {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/redis_py_sentinel.py"
+    );
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .args([key, value])
+        .args(monitors.iter().map(|m| m.port.to_string()))
+        .output()
+        .map_err(|e| format!("python3: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let addr = stdout.split_whitespace().next().unwrap_or_default();
+    addr.rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| stdout.to_string())
+}
+
+/// Both client libraries find the master at `port` through the monitors
+/// and write to it, within 15 s (right after a failover the monitors may
+/// still be settling).
+fn clients_find(monitors: &[Monitor], port: u16, tag: &str) {
+    let mut last = (Ok(0), Ok(0));
+    let found = wait_until(Duration::from_secs(15), || {
+        last = (
+            rust_client_writes(monitors, &format!("rust-{tag}"), tag),
+            redis_py_writes(monitors, &format!("py-{tag}"), tag),
+        );
+        last == (Ok(port), Ok(port))
+    });
+    assert!(
+        found,
+        "master {port}: rust client {:?}, redis-py {:?}",
+        last.0, last.1
+    );
+}
+
 /// Three monitors — `vigil` of them vigil-sentinel, the rest real
 /// redis-sentinel — over a master and two replicas of `kind`.
 fn fails_over(kind: Kind, vigil: usize) {
@@ -77,6 +148,7 @@ fn fails_over(kind: Kind, vigil: usize) {
                 && s.matches("voted-leader-epoch").count() == 2
         })
     }));
+    clients_find(&monitors, old, "before");
     let mut c = Raw::connect(old);
     assert_eq!(c.cmd_str("SET k before"), "+OK\r\n");
     assert_eq!(c.cmd_str("WAIT 2 5000"), ":2\r\n");
@@ -110,6 +182,7 @@ fn fails_over(kind: Kind, vigil: usize) {
         "{new}: {:?}",
         monitors.iter().map(master_port).collect::<Vec<_>>()
     );
+    clients_find(&monitors, new, "after");
     let other = *candidates.iter().find(|p| **p != new).unwrap();
     assert!(wait_until(Duration::from_secs(15), || {
         let info = node_say(other, "INFO replication");
