@@ -629,6 +629,52 @@ fn vigil_resyncs_partially_with_a_promoted_redis() {
     promoted_replica_serves_a_partial_resync(vigil(), Kind::Redis, vigil());
 }
 
+/// `REPLICAOF NO ONE` while the master still runs: the promoted replica
+/// drops its link at once, so nothing the old master accepts afterwards
+/// (a partitioned old master, say) reaches the new master's data.
+fn promotion_cuts_a_live_master(m_kind: Kind, a_kind: Kind) {
+    let mut m = Node::start(m_kind, &[]);
+    let mut a = Node::start(a_kind, &[]);
+    let mut b = Node::start(m_kind, &[]);
+    a.replicaof(&m);
+    b.replicaof(&m);
+    m.ok("SET before 1");
+    converge(&mut m, &mut [&mut a, &mut b]);
+    let offset = a.repl("master_repl_offset");
+
+    a.ok("REPLICAOF NO ONE");
+    assert!(
+        wait_until(SYNC_DEADLINE, || m.repl("connected_slaves") == "1"),
+        "the old master still counts the promoted replica"
+    );
+    m.ok("SET late 1");
+    // `b` has it, so it was sent down every link the old master has.
+    assert!(wait_until(SYNC_DEADLINE, || b.say("GET late") == "$1\r\n1\r\n"));
+    assert_eq!(
+        a.say("GET late"),
+        "$-1\r\n",
+        "the promoted replica applied a write of its old master"
+    );
+    assert_eq!(a.repl("master_repl_offset"), offset);
+    assert_eq!(a.say("GET before"), "$1\r\n1\r\n");
+}
+
+#[test]
+fn a_promoted_vigil_replica_leaves_its_live_master() {
+    promotion_cuts_a_live_master(vigil(), vigil());
+}
+
+#[test]
+fn a_promoted_vigil_replica_leaves_its_live_redis_master() {
+    promotion_cuts_a_live_master(Kind::Redis, vigil());
+}
+
+#[test]
+fn a_promoted_redis_replica_leaves_its_live_master() {
+    // The same test holds for Redis itself.
+    promotion_cuts_a_live_master(Kind::Redis, Kind::Redis);
+}
+
 /// FAILOVER TO a: writes pause, `a` catches up and takes over, `m` becomes
 /// its replica with a partial resync, `b` keeps replicating through `m`,
 /// and every write `m` acknowledged before the switch is on `a`.

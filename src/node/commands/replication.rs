@@ -96,7 +96,13 @@ fn replicaof(ctx: &mut Ctx) -> CmdResult {
         ));
     }
     if is(ctx.arg(1), "no") && is(ctx.arg(2), "one") {
-        ctx.node.unset_master();
+        if ctx.node.repl.is_replica() {
+            ctx.node.unset_master();
+            tracing::info!(
+                "MASTER MODE enabled (user request from '{}')",
+                requester(ctx)
+            );
+        }
         ctx.client.reply.ok();
         return Ok(());
     }
@@ -110,8 +116,21 @@ fn replicaof(ctx: &mut Ctx) -> CmdResult {
         .ok_or(CmdError::Static("ERR Invalid master port"))?;
     let host = String::from_utf8_lossy(ctx.arg(1)).into_owned();
     let reply = ctx.node.set_master(&host, port as u16);
+    if reply == "OK" {
+        tracing::info!(
+            "REPLICAOF {host}:{port} enabled (user request from '{}')",
+            requester(ctx)
+        );
+    }
     ctx.client.reply.simple(reply.as_bytes());
     Ok(())
+}
+
+/// The client asking for a role change, as Redis names it in the log: its
+/// `CLIENT INFO` line.
+fn requester(ctx: &Ctx) -> String {
+    let line = super::client_cmd::client_info_line(ctx.client, crate::node::unix_ms());
+    line.trim_end().to_string()
 }
 
 fn role(ctx: &mut Ctx) -> CmdResult {

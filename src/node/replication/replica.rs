@@ -62,7 +62,6 @@ impl Node {
         });
         self.repl.link_generation += 1;
         super::set_log_role(b'S');
-        tracing::info!("REPLICAOF {host}:{port} enabled");
         "OK"
     }
 
@@ -122,10 +121,13 @@ impl Node {
     /// `REPLICAOF NO ONE`: become a master, keeping the data; the old
     /// history stays valid up to the current offset.
     pub fn unset_master(&mut self) {
-        let Some(m) = self.repl.master.take() else {
+        if self.repl.master.is_none() {
             return;
-        };
+        }
+        // Before the link is forgotten: its client must close now, or the
+        // old master's stream would go on being applied to a master.
         self.drop_master_client();
+        self.repl.master = None;
         self.repl.link_generation += 1;
         super::set_log_role(b'M');
         self.repl.shift_id();
@@ -137,11 +139,6 @@ impl Node {
             self.repl.id2,
             self.repl.second_offset,
             self.repl.id
-        );
-        tracing::info!(
-            "MASTER MODE enabled (user request from '{}:{}')",
-            m.host,
-            m.port
         );
     }
 
