@@ -1,7 +1,9 @@
 //! `FAILOVER`: a coordinated switchover that loses nothing (Redis 6.2+).
 //!
-//! The master pauses writes, waits until a replica (the one named, or the
-//! first that catches up) has acknowledged every byte of the stream, then
+//! The master pauses writes, asks the replicas for an ACK at once (Redis
+//! waits for their next one, up to a second), waits until a replica (the
+//! one named, or the first that catches up) has acknowledged every byte of
+//! the stream, then
 //! becomes a replica of it, asking with `PSYNC <id> <offset> FAILOVER`:
 //! the target promotes itself on that request and continues the history,
 //! so the old master resyncs partially. Writes resume once the old master
@@ -39,6 +41,9 @@ pub struct Failover {
     /// Unix ms after which it is aborted (or forced).
     pub end_ms: Option<i64>,
     pub force: bool,
+    /// The stream offsets just before and just after the last GETACK sent
+    /// while waiting: an ACK of the first means the second is reached.
+    pub getack: Option<(i64, i64)>,
 }
 
 /// What `FAILOVER` asked for.
@@ -82,7 +87,11 @@ impl Node {
             target: req.target,
             end_ms: (req.timeout_ms > 0).then(|| self.now_ms + req.timeout_ms),
             force: req.force,
+            getack: None,
         };
+        // Ask for ACKs now rather than wait up to a second for the
+        // replicas' own: writes are paused until the target has caught up.
+        self.repl.ack_requested = true;
         Ok(())
     }
 
@@ -125,7 +134,12 @@ impl Node {
             return;
         }
         let offset = self.repl.offset;
-        let caught_up = |c: &Client| c.repl.as_ref().is_some_and(|r| r.ack_offset == offset);
+        let getack = self.repl.failover.getack;
+        let caught_up = |c: &Client| {
+            c.repl
+                .as_ref()
+                .is_some_and(|r| r.ack_offset == offset || getack == Some((r.ack_offset, offset)))
+        };
         let target = match self.repl.failover.target.clone() {
             Some((host, port)) => self
                 .find_replica(&host, port)

@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
+use super::failover::FailoverState;
 use crate::node::client::{Client, ClientId};
 use crate::node::persistence::child;
 use crate::node::persistence::rdb::writer::write_keyspace;
@@ -833,8 +834,21 @@ impl Node {
     /// replicas for them (once per round, however many clients wait).
     pub fn request_acks_if_asked(&mut self) {
         if std::mem::take(&mut self.repl.ack_requested) && self.effects.repl_active() {
+            // A replica's ACK to GETACK counts the stream up to, not
+            // including, the GETACK: a failover remembers where it stood
+            // so that this ACK is enough (writes are paused, so nothing
+            // else follows it).
+            let failing_over = self.repl.failover.state == FailoverState::WaitForSync;
+            if failing_over {
+                self.flush_replication();
+            }
+            let before = self.repl.offset;
             self.effects
                 .propagate_to_replicas(&[b"REPLCONF", b"GETACK", b"*"]);
+            if failing_over {
+                self.flush_replication();
+                self.repl.failover.getack = Some((before, self.repl.offset));
+            }
         }
     }
 }

@@ -181,6 +181,12 @@ impl Core {
             m.force_failover = true;
             m.coordinated = coordinated;
         }
+        // Nothing to wait for: a manual failover needs no votes, so it is
+        // elected, chooses and promotes now rather than at the next tick
+        // (in TILT the tick takes it up once TILT is over, as Redis).
+        if self.tilt_since_ms.is_none() {
+            self.failover_step(now, name);
+        }
         Ok(())
     }
 
