@@ -1,18 +1,22 @@
 //! Monitor processes for the tests of `vigil-sentinel`: a vigil-sentinel
 //! from a YAML file or a real redis-sentinel 7.0 from a `sentinel.conf`,
 //! on a free loopback port, started once it logs its id (both print it
-//! only once they listen) and killed when dropped.
+//! only once they listen) and killed when dropped. What it logs is kept,
+//! for tests about what the monitor says.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{free_port, Raw};
+use super::{free_port, wait_until, Raw};
 
 /// A monitor process (vigil-sentinel or redis-sentinel), killed on drop.
 pub struct Monitor {
     child: Child,
     pub port: u16,
+    /// Every line it printed on stdout so far.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Drop for Monitor {
@@ -34,6 +38,38 @@ impl Monitor {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// Send a signal without waiting for anything (SIGSTOP, SIGCONT).
+    pub fn signal(&self, sig: i32) {
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    /// SIGKILL, and wait until the process is gone (its port is free).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The lines it printed so far.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The first line printed so far that contains `needle`.
+    pub fn logged(&self, needle: &str) -> Option<String> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains(needle))
+            .cloned()
+    }
+
+    /// Wait until a line containing `needle` is printed.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> Option<String> {
+        wait_until(timeout, || self.logged(needle).is_some());
+        self.logged(needle)
+    }
 }
 
 /// Start `cmd` and wait until it logs its id, which both monitors do only
@@ -47,16 +83,19 @@ pub fn launch(mut cmd: Command, port: u16) -> Option<Monitor> {
         .expect("spawn a monitor (redis-sentinel is installed by .ci/run)");
     let (tx, rx) = std::sync::mpsc::channel();
     let out = child.stdout.take().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let kept = log.clone();
     std::thread::spawn(move || {
         use std::io::BufRead;
         for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
             if line.contains("Sentinel ID is") {
                 let _ = tx.send(());
             }
+            kept.lock().unwrap().push(line);
         }
     });
     let ready = rx.recv_timeout(Duration::from_secs(15)).is_ok();
-    let monitor = Monitor { child, port };
+    let monitor = Monitor { child, port, log };
     ready.then_some(monitor)
 }
 

@@ -400,6 +400,9 @@ impl Core {
 
     fn select_step(&mut self, now: i64, name: &str) {
         let master = Target::Master(name.to_string());
+        if self.refresh_stale_replicas(now, name) {
+            return;
+        }
         let Some(chosen) = self.select_replica(now, name) else {
             let why = self.no_good_replica_reason(now, name);
             tracing::warn!("No replica of {name} can be promoted: {why}");
@@ -419,6 +422,51 @@ impl Core {
         }
         self.set_state(now, name, FailoverState::SendSlaveofNoone);
         self.event_on(name, "+failover-state-send-slaveof-noone", payload);
+    }
+
+    /// Replicas that fail the filters only for the age of their INFO are
+    /// asked again, and the choice waits for their replies: choosing
+    /// without them would pass over what may be the best replica, or give
+    /// the attempt up for want of any (and wait twice the failover timeout
+    /// for the next). Returns whether it waits.
+    ///
+    /// A replica whose link looked healthy is asked every 10 s, while the
+    /// INFO the choice needs is at most 5 pings old once the master is
+    /// down: with a down-after under 10 s, it is often too old when the
+    /// master has just gone down. redis-sentinel asks at ODOWN and chooses
+    /// a few ticks later; here the choice may come in the very tick of the
+    /// ODOWN. The wait is bounded by a ping period from the election: an
+    /// INFO round trip takes milliseconds, and a replica that does not
+    /// answer in time is left out.
+    fn refresh_stale_replicas(&mut self, now: i64, name: &str) -> bool {
+        let (ping_period, info_period) = (self.timing.ping_period, self.timing.info_period);
+        let Some(m) = self.masters.get(name) else {
+            return false;
+        };
+        if now - m.failover_state_change_ms > ping_period {
+            return false;
+        }
+        let stale: Vec<String> = m
+            .replicas
+            .iter()
+            .filter(|(_, r)| {
+                let mut fresh = (*r).clone();
+                fresh.info_refresh_ms = now;
+                unpromotable(now, m, r, ping_period, info_period).is_some()
+                    && unpromotable(now, m, &fresh, ping_period, info_period).is_none()
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        for r in &stale {
+            let t = Target::Replica(name.to_string(), r.clone());
+            if let Some(i) = self.instance_mut(&t) {
+                if i.info_pending_ms.is_none_or(|p| now - p >= 100) {
+                    i.info_pending_ms = Some(now);
+                    self.out.push(Action::Info(t));
+                }
+            }
+        }
+        !stale.is_empty()
     }
 
     fn send_slaveof_noone(&mut self, now: i64, name: &str) {
@@ -620,9 +668,10 @@ impl Core {
         self.switch_master(now, name, &host, port);
     }
 
-    /// After an INFO of replica `r` (4.4, 4.5, 4.7): promotion observed,
-    /// reconfiguration progress, an old master converted, a replica of the
-    /// wrong master repointed. Not in TILT.
+    /// After an INFO of replica `r` (4.4, 4.5, 4.7): a choice of replica
+    /// that waited for it, promotion observed, reconfiguration progress,
+    /// an old master converted, a replica of the wrong master repointed.
+    /// Not in TILT.
     pub(super) fn after_replica_info(&mut self, now: i64, name: &str, r: &str) {
         let Some(m) = self.masters.get(name) else {
             return;
@@ -630,6 +679,11 @@ impl Core {
         let Some(i) = m.replicas.get(r) else {
             return;
         };
+        if m.failover == FailoverState::SelectSlave {
+            // A choice waiting for fresh INFO: made once all are in.
+            self.failover_step(now, name);
+            return;
+        }
         let t = Target::Replica(name.to_string(), r.to_string());
         let is_promoted = m.promoted.as_deref() == Some(r);
         let master_addr = (m.inst.host.clone(), m.inst.port);

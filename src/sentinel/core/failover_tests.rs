@@ -26,6 +26,8 @@ struct World {
     /// Peers' votes by epoch.
     votes: BTreeMap<(String, u64), String>,
     peers_think_down: bool,
+    /// Nodes that answer PING but not INFO.
+    info_unanswered: std::collections::BTreeSet<u16>,
     now: i64,
     events: Vec<String>,
     sent: Vec<Action>,
@@ -70,6 +72,7 @@ impl World {
             nodes,
             votes: BTreeMap::new(),
             peers_think_down: false,
+            info_unanswered: Default::default(),
             now: 0,
             events: Vec::new(),
             sent: Vec::new(),
@@ -104,11 +107,14 @@ impl World {
                 text
             }
             Some(m) => {
+                // As Redis 7.0: master_link_down_since_seconds only while
+                // the link is down (a replica with a healthy link is asked
+                // for INFO every 10 s, not every second).
                 let up = self.nodes[&m].alive;
                 format!(
-                    "run_id:{port:0>40}\r\nrole:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:{m}\r\nmaster_link_status:{}\r\nmaster_link_down_since_seconds:{}\r\nslave_priority:{}\r\nslave_repl_offset:{}\r\n",
+                    "run_id:{port:0>40}\r\nrole:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:{m}\r\nmaster_link_status:{}\r\n{}slave_priority:{}\r\nslave_repl_offset:{}\r\n",
                     if up { "up" } else { "down" },
-                    if up { -1 } else { 2 },
+                    if up { "" } else { "master_link_down_since_seconds:2\r\n" },
                     n.priority,
                     n.offset
                 )
@@ -143,7 +149,9 @@ impl World {
                         }
                     }
                     Action::Info(t) => {
-                        if let Some(p) = self.port_of(t).filter(|p| self.nodes[p].alive) {
+                        let answers =
+                            |p: &u16| self.nodes[p].alive && !self.info_unanswered.contains(p);
+                        if let Some(p) = self.port_of(t).filter(answers) {
                             let text = self.info(p);
                             self.core
                                 .handle(self.now, Input::InfoReply(t.clone(), text));
@@ -429,4 +437,59 @@ fn a_refused_hand_over_gives_the_attempt_up_with_the_reason() {
         w.core.masters["mymaster"].last_abort_reason.as_deref(),
         Some("the master refused FAILOVER TO: IOERR")
     );
+}
+
+#[test]
+fn replicas_with_old_info_are_asked_again_before_the_choice() {
+    let mut w = World::new(2);
+    w.run_until(3000);
+    // Healthy replicas are asked for INFO every 10 s; the choice needs it
+    // at most 5 pings old once the master is down. The master dies so that
+    // at its ODOWN (down-after 5 s) their INFO is about 8 s old.
+    let killed = w.now;
+    let asked: Vec<i64> = w.core.masters["mymaster"]
+        .replicas
+        .values()
+        .map(|r| r.info_refresh_ms)
+        .collect();
+    assert!(
+        asked.iter().all(|t| killed + 5000 - t > 5 * PING_PERIOD),
+        "{asked:?}"
+    );
+    w.nodes.get_mut(&6379).unwrap().alive = false;
+    w.peers_think_down = true;
+    w.run_until(killed + 8000);
+    // Asked again, they pass: the best one (largest offset) is chosen in
+    // the first attempt.
+    assert!(!w.has("-failover-abort-no-good-slave"), "{:#?}", w.events);
+    assert!(
+        w.has("+selected-slave slave 127.0.0.1:6381"),
+        "{:#?}",
+        w.events
+    );
+    let tries = w
+        .events
+        .iter()
+        .filter(|e| e.starts_with("+try-failover"))
+        .count();
+    assert_eq!(tries, 1);
+    assert!(w.has("+switch-master mymaster 127.0.0.1 6379 127.0.0.1 6381"));
+}
+
+#[test]
+fn a_replica_that_does_not_answer_info_in_time_is_left_out() {
+    let mut w = World::new(2);
+    w.run_until(3000);
+    w.nodes.get_mut(&6379).unwrap().alive = false;
+    w.peers_think_down = true;
+    // 6381 (the better one) is reachable, but its INFO goes unanswered.
+    w.info_unanswered.insert(6381);
+    let killed = w.now;
+    w.run_until(killed + 8000);
+    assert!(
+        w.has("+selected-slave slave 127.0.0.1:6380"),
+        "{:#?}",
+        w.events
+    );
+    assert!(!w.has("-failover-abort-no-good-slave"));
 }

@@ -221,6 +221,9 @@ pub struct MasterEntry {
     pub promoted: Option<String>,
     /// The retry hold-off already logged for this start time.
     pub failover_delay_logged_ms: i64,
+    /// The agreement (agreeing monitors, known monitors) last logged while
+    /// the master is down here but short of the quorum.
+    pub short_of_quorum_logged: Option<(u32, u32)>,
     /// The running attempt hands over with the master's `FAILOVER TO`
     /// instead of promoting with `SLAVEOF NO ONE`.
     pub coordinated: bool,
@@ -427,6 +430,7 @@ impl Core {
             force_failover: false,
             promoted: None,
             failover_delay_logged_ms: 0,
+            short_of_quorum_logged: None,
             last_abort_reason: None,
             last_election: None,
             coordinated: false,
@@ -578,6 +582,13 @@ impl Core {
             let delta = now - prev;
             if !(0..=self.timing.tilt_trigger).contains(&delta) {
                 self.tilt_since_ms = Some(now);
+                // The event's text is redis-sentinel's; the log also says
+                // what triggered it and what it holds back.
+                tracing::warn!(
+                    "TILT: the timer jumped {delta} ms between two ticks (tilt-trigger {} ms): no SDOWN, ODOWN or failover decisions for {} ms",
+                    self.timing.tilt_trigger,
+                    self.timing.tilt_period
+                );
                 self.event("+tilt", "#tilt mode entered".into());
             }
         }
@@ -788,6 +799,40 @@ impl Core {
         };
         if let Some((event, payload)) = event {
             self.event_on(name, event, payload);
+        }
+        self.log_short_of_quorum(now, name);
+    }
+
+    /// Down here but not objectively down, and no attempt running: say so
+    /// in the log, once per agreement count, so that an operator reading
+    /// it knows why no failover starts. Not before the peers had an ask
+    /// period to answer (with peers that agree, ODOWN usually comes first
+    /// and nothing is said).
+    fn log_short_of_quorum(&mut self, now: i64, name: &str) {
+        let ask_period = self.timing.ask_period;
+        let Some(m) = self.masters.get_mut(name) else {
+            return;
+        };
+        // While an attempt runs (peers who switched already stop saying
+        // the old master is down), a failover is what happens.
+        let short = match m.inst.sdown_since_ms {
+            Some(since) if m.odown_since_ms.is_none() && m.failover == FailoverState::None => {
+                now - since >= ask_period
+            }
+            _ => false,
+        };
+        if !short {
+            m.short_of_quorum_logged = None;
+            return;
+        }
+        let agreeing = 1 + m.sentinels.values().filter(|s| s.master_down).count() as u32;
+        let known = 1 + m.sentinels.len() as u32;
+        if m.short_of_quorum_logged != Some((agreeing, known)) {
+            m.short_of_quorum_logged = Some((agreeing, known));
+            tracing::warn!(
+                "No failover of {name}: it is down here, but {agreeing} of {known} monitors agree, quorum {}",
+                m.quorum
+            );
         }
     }
 
