@@ -378,7 +378,7 @@ def main():
 
 
 def show(row, v):
-    return str(v) if row == "lost acknowledged writes" else f"{v * 1000:.0f}"
+    return f"{v:g}" if row == "lost acknowledged writes" else f"{v * 1000:.0f}"
 
 
 if __name__ == "__main__":
