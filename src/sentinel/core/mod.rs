@@ -607,7 +607,6 @@ impl Core {
             return;
         };
         let down_after = m.down_after_ms;
-        let troubled = m.odown_since_ms.is_some() || m.failover != FailoverState::None;
         let replicas: Vec<String> = m.replicas.keys().cloned().collect();
         let sentinels: Vec<String> = m.sentinels.keys().cloned().collect();
 
@@ -622,6 +621,14 @@ impl Core {
             self.failover_step(now, name);
             self.ask_peers(now, name, false);
         }
+        // Replicas are polled every second from the tick the master turns
+        // ODOWN, as redis-sentinel walks them after their master: their
+        // INFO is then fresh when one is selected, a tick after the
+        // election at the earliest.
+        let troubled = self
+            .masters
+            .get(name)
+            .is_some_and(|m| m.odown_since_ms.is_some() || m.failover != FailoverState::None);
         for r in replicas {
             let t = Target::Replica(name.to_string(), r);
             self.periodic(now, &t, down_after, troubled);
