@@ -481,7 +481,7 @@ impl Core {
         self.set_state(now, name, FailoverState::WaitPromotion);
     }
 
-    fn abort_failover(&mut self, now: i64, name: &str) {
+    pub(super) fn abort_failover(&mut self, now: i64, name: &str) {
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };

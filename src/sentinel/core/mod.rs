@@ -1071,7 +1071,17 @@ impl Core {
     }
 
     /// A hello carrying a newer configuration of the master: adopt its
-    /// epoch and, if the address differs, switch to it.
+    /// epoch and, if it names another master than the one we advertise,
+    /// switch to it.
+    ///
+    /// "Another master" is compared with the address we advertise
+    /// (`current_addr`), not the entry's: once our promotion is seen, our
+    /// configuration is the promoted replica, and a newer one naming the
+    /// entry's address (the old master, chosen again by a later epoch's
+    /// leader) must end our failover. redis-sentinel compares with the
+    /// entry's address, keeps failing over, and at the end switches to its
+    /// replica under the newer epoch — a pair (epoch, address) no other
+    /// monitor has, which no hello can correct since the epochs are equal.
     fn config_from_hello(&mut self, now: i64, master: &str, h: &Hello) {
         let Some(m) = self.masters.get_mut(master) else {
             return;
@@ -1081,10 +1091,32 @@ impl Core {
         }
         m.config_epoch = h.master_config_epoch;
         self.out.push(Action::Persist);
-        let (old_host, old_port) = (m.inst.host.clone(), m.inst.port);
-        if old_host == h.master_ip && old_port == h.master_port {
+        let advertised = m.current_addr();
+        if advertised == (h.master_ip.as_str(), h.master_port) {
+            // Same master. An attempt of an older epoch that has not seen
+            // its promotion yet is overtaken: the configuration it would
+            // claim is older than the one just adopted.
+            let overtaken = matches!(
+                m.failover,
+                FailoverState::WaitStart
+                    | FailoverState::SelectSlave
+                    | FailoverState::SendSlaveofNoone
+                    | FailoverState::WaitPromotion
+            ) && m.failover_epoch < h.master_config_epoch;
+            if overtaken {
+                let why = format!(
+                    "overtaken by config epoch {} from {}",
+                    h.master_config_epoch, h.runid
+                );
+                tracing::warn!("Failover of {master} given up: {why}");
+                m.last_abort_reason = Some(why);
+                self.abort_failover(now, master);
+            }
             return;
         }
+        // The event names the entry's address as the old one, as
+        // redis-sentinel's does (and our other events' `@` prefix).
+        let (old_host, old_port) = (m.inst.host.clone(), m.inst.port);
         let from = self.prefix(&Target::Sentinel(master.to_string(), h.runid.clone()));
         self.event_on(master, "+config-update-from", from);
         let payload = format!(
