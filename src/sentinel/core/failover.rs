@@ -7,10 +7,17 @@
 //! monitor makes afterwards: an old master that returns is converted to a
 //! replica, a replica following the wrong master is repointed.
 //!
-//! One difference in timing, not in rules: right after the promotion
-//! transaction the replica is asked for INFO on the same link, so the
-//! promotion is seen as soon as it happened rather than at the next
-//! one-second poll.
+//! Differences in timing, not in rules: votes are counted as they arrive,
+//! and election, selection and promotion run back to back in one tick
+//! (unless no replica qualifies yet: then selection waits for the next
+//! tick, as redis-sentinel's always does, so that the replicas' INFO asked
+//! for at ODOWN is back); right after the promotion transaction the
+//! replica is asked for INFO on the same link, so the promotion is seen as
+//! soon as it happened rather than at the next one-second poll.
+//!
+//! One difference in rules, for safety: a candidate counts its peers'
+//! votes of its attempt's epoch, not of its current epoch (see `leader`),
+//! so a leader always has `max(quorum, majority)` votes of one epoch.
 
 use super::info::Role;
 use super::instance::{Instance, Kind};
@@ -255,16 +262,24 @@ impl Core {
         self.event_on(name, "+try-failover", payload);
     }
 
-    /// The leader for `name` in `epoch`, if one has enough votes; casts
-    /// this monitor's own vote on the way (3.5).
+    /// The leader for `name` in `epoch` (the attempt's), if one has enough
+    /// votes of that epoch; casts this monitor's own vote on the way (3.5).
     fn leader(&mut self, now: i64, name: &str, epoch: u64) -> Option<String> {
         let m = self.masters.get(name)?;
         let voters = m.sentinels.len() as u64 + 1;
         let quorum = m.quorum as u64;
         let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+        // Peers' votes of the attempt's epoch only, like our own vote.
+        // redis-sentinel counts theirs in its *current* epoch, which a
+        // hello may have raised since the attempt started: it then adds
+        // peers' votes of the new epoch to its own vote of the old one
+        // and may lead the old epoch without a majority in any epoch
+        // (`sim_tests::votes_of_another_epoch_elect_nobody`). Such an
+        // attempt now cannot win; it is given up when the election times
+        // out, as any attempt short of votes.
         for s in m.sentinels.values() {
             if let Some(l) = &s.voted_leader {
-                if s.voted_leader_epoch == self.current_epoch {
+                if s.voted_leader_epoch == epoch {
                     *counts.entry(l.clone()).or_default() += 1;
                 }
             }
@@ -307,6 +322,17 @@ impl Core {
                 Some(FailoverState::SelectSlave | FailoverState::SendSlaveofNoone)
             );
             if before == after || !goes_on {
+                break;
+            }
+            // Elected on a vote that just arrived, possibly before the
+            // replicas' INFO asked for at ODOWN: their last one may be too
+            // old to pass the filters (4.2) only for now. redis-sentinel
+            // always selects a tick after the election, when it is back;
+            // so do we when nobody qualifies yet, rather than give the
+            // attempt up (and wait twice the failover timeout) on INFO
+            // that is merely in flight.
+            if after == Some(FailoverState::SelectSlave) && self.select_replica(now, name).is_none()
+            {
                 break;
             }
         }
@@ -509,7 +535,7 @@ impl Core {
         self.set_state(now, name, FailoverState::WaitPromotion);
     }
 
-    fn abort_failover(&mut self, now: i64, name: &str) {
+    pub(super) fn abort_failover(&mut self, now: i64, name: &str) {
         let Some(m) = self.masters.get_mut(name) else {
             return;
         };

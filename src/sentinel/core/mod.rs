@@ -618,7 +618,6 @@ impl Core {
             return;
         };
         let down_after = m.down_after_ms;
-        let troubled = m.odown_since_ms.is_some() || m.failover != FailoverState::None;
         let replicas: Vec<String> = m.replicas.keys().cloned().collect();
         let sentinels: Vec<String> = m.sentinels.keys().cloned().collect();
 
@@ -633,6 +632,14 @@ impl Core {
             self.failover_step(now, name);
             self.ask_peers(now, name, false);
         }
+        // Replicas are polled every second from the tick the master turns
+        // ODOWN, as redis-sentinel walks them after their master: their
+        // INFO is then fresh when one is selected, a tick after the
+        // election at the earliest.
+        let troubled = self
+            .masters
+            .get(name)
+            .is_some_and(|m| m.odown_since_ms.is_some() || m.failover != FailoverState::None);
         for r in replicas {
             let t = Target::Replica(name.to_string(), r);
             self.periodic(now, &t, down_after, troubled);
@@ -1109,7 +1116,17 @@ impl Core {
     }
 
     /// A hello carrying a newer configuration of the master: adopt its
-    /// epoch and, if the address differs, switch to it.
+    /// epoch and, if it names another master than the one we advertise,
+    /// switch to it.
+    ///
+    /// "Another master" is compared with the address we advertise
+    /// (`current_addr`), not the entry's: once our promotion is seen, our
+    /// configuration is the promoted replica, and a newer one naming the
+    /// entry's address (the old master, chosen again by a later epoch's
+    /// leader) must end our failover. redis-sentinel compares with the
+    /// entry's address, keeps failing over, and at the end switches to its
+    /// replica under the newer epoch — a pair (epoch, address) no other
+    /// monitor has, which no hello can correct since the epochs are equal.
     fn config_from_hello(&mut self, now: i64, master: &str, h: &Hello) {
         let Some(m) = self.masters.get_mut(master) else {
             return;
@@ -1119,10 +1136,32 @@ impl Core {
         }
         m.config_epoch = h.master_config_epoch;
         self.out.push(Action::Persist);
-        let (old_host, old_port) = (m.inst.host.clone(), m.inst.port);
-        if old_host == h.master_ip && old_port == h.master_port {
+        let advertised = m.current_addr();
+        if advertised == (h.master_ip.as_str(), h.master_port) {
+            // Same master. An attempt of an older epoch that has not seen
+            // its promotion yet is overtaken: the configuration it would
+            // claim is older than the one just adopted.
+            let overtaken = matches!(
+                m.failover,
+                FailoverState::WaitStart
+                    | FailoverState::SelectSlave
+                    | FailoverState::SendSlaveofNoone
+                    | FailoverState::WaitPromotion
+            ) && m.failover_epoch < h.master_config_epoch;
+            if overtaken {
+                let why = format!(
+                    "overtaken by config epoch {} from {}",
+                    h.master_config_epoch, h.runid
+                );
+                tracing::warn!("Failover of {master} given up: {why}");
+                m.last_abort_reason = Some(why);
+                self.abort_failover(now, master);
+            }
             return;
         }
+        // The event names the entry's address as the old one, as
+        // redis-sentinel's does (and our other events' `@` prefix).
+        let (old_host, old_port) = (m.inst.host.clone(), m.inst.port);
         let from = self.prefix(&Target::Sentinel(master.to_string(), h.runid.clone()));
         self.event_on(master, "+config-update-from", from);
         let payload = format!(

@@ -43,26 +43,56 @@
 //!
 //! # Invariants checked after every step
 //!
+//! Watching:
+//!
 //! * a monitor's current epoch, and its config epoch of each master, never
 //!   decrease — across restarts too (they must be persisted);
-//! * a monitor (by id) votes for at most one leader per master and epoch;
-//! * at most one monitor announces `+elected-leader` per master and epoch;
+//! * a monitor (by id) votes for at most one leader per master and epoch,
+//!   whether read from its state or from its `+vote-for-leader` events;
 //! * in TILT a monitor publishes no `±sdown`/`±odown` and never answers
 //!   "down" to `is-master-down-by-addr`;
-//! * `+sdown`/`-sdown` and `+odown`/`-odown` alternate per instance;
-//! * whatever the test adds with [`Sim::check_every_step`].
+//! * `+sdown`/`-sdown` and `+odown`/`-odown` alternate per instance.
 //!
-//! # Driving a failover (for the failover engine)
+//! Failing over ("no two masters per epoch, no failover without quorum";
+//! an attempt's epoch is its *failover* epoch, the one its promotion
+//! claims as config epoch):
 //!
-//! New actions of the core (promote a replica, repoint one) map to
-//! [`Req::ReplicaOf`] in `Sim::dispatch`, sent on the monitor's link like
-//! [`Sim::send_command`] does; the node changes role and its INFO says so,
-//! exactly what the core then observes. Votes already flow: an
-//! `AskMasterDown` with the candidate's id reaches the peer's
-//! `is_master_down_by_addr` and its answer comes back as
-//! `MasterDownReply`. The election invariants above (`+elected-leader` is
-//! keyed by the leader's current epoch when it publishes it) then hold the
-//! engine to spec 3.4–3.5; `sim_tests` shows a failover done by hand.
+//! * at most one monitor announces `+elected-leader` per master and epoch;
+//! * a leader has, when it announces itself, at least `max(quorum,
+//!   majority of the monitors it knows, itself included)` published votes
+//!   for it in that epoch, its own included — the ballots, not its count;
+//! * one replica per master and epoch is `+selected-slave`ed and
+//!   `+promoted-slave`d, only by that epoch's leader;
+//! * a `REPLICAOF NO ONE` leaves a monitor only once it is that epoch's
+//!   leader, and the ground truth: at most one node per master and epoch
+//!   turns from replica to master on a failover's request (the harness
+//!   tags each promotion request with its sender and epoch);
+//! * one master address per config epoch: every monitor that ever
+//!   advertises config epoch E for a master (its `current_addr`) gives the
+//!   same address — otherwise "highest config epoch wins" cannot settle
+//!   two monitors that disagree with equal epochs.
+//!
+//! Manual failovers ([`Sim::force_failover`], `SENTINEL FAILOVER`) need no
+//! agreement (spec 4.9): their attempts are exempt from the failover
+//! invariants. Whatever the test adds with [`Sim::check_every_step`] is
+//! checked too, and [`Sim::converged`] says whether the deployment has
+//! settled on one master after the faults are over.
+//!
+//! What the election cannot survive is outside these invariants' model,
+//! as it is outside Raft's: a monitor reinstalled with a new id
+//! ([`Restart::NewId`]) has forgotten its votes and may vote again in an
+//! epoch it already voted in under its old id.
+//!
+//! # Driving a failover
+//!
+//! With promotable replicas ([`Setup::default`]) the cores fail over on
+//! their own: `Action::SlaveOf` becomes a [`Req::ReplicaOf`] on the
+//! monitor's link (the node changes role, and its INFO says so, exactly
+//! what the core then observes), and `Action::HandOver` a promotion of the
+//! target plus a repointing of the master. Votes travel as
+//! `is-master-down-by-addr` with the candidate's id, answered by the
+//! peer's [`Core::is_master_down_by_addr`]. [`Sim::send_command`] still
+//! lets a test act on a node by hand.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
@@ -335,6 +365,8 @@ enum Msg {
         target: Target,
         link: Option<(u64, u64)>,
         req: Req,
+        /// Set on a failover's `REPLICAOF NO ONE`.
+        promotion: Option<Promotion>,
     },
     /// Back at the monitor: a reply or a hello, for the core.
     Reply {
@@ -346,6 +378,19 @@ enum Msg {
     Replicate {
         payload: String,
     },
+}
+
+/// The harness's note on a failover's `REPLICAOF NO ONE`: the request
+/// itself carries no epoch (nor does redis-sentinel's), so the sender and
+/// the attempt it belonged to go along with it, for the invariant on what
+/// the node then does.
+#[derive(Debug, Clone)]
+struct Promotion {
+    master: String,
+    leader: String,
+    epoch: u64,
+    /// Started by `SENTINEL FAILOVER`: no agreement needed.
+    forced: bool,
 }
 
 struct Scheduled {
@@ -386,6 +431,8 @@ enum Trace {
     },
     Lost(Host, Host, &'static str),
     Fault(String),
+    /// What the harness saw happen (a node promoted).
+    Note(String),
 }
 
 type Check = Box<dyn FnMut(&Sim) -> Result<(), String>>;
@@ -417,7 +464,21 @@ pub struct Sim {
     max_epoch: BTreeMap<String, u64>,
     max_config_epoch: BTreeMap<(String, String), u64>,
     votes: BTreeMap<(String, String, u64), String>,
+    /// Votes as published (`+vote-for-leader`), by (master, epoch): voter
+    /// id to candidate.
+    ballots: BTreeMap<(String, u64), BTreeMap<String, String>>,
+    /// By (master, failover epoch): the leader announced, the replica it
+    /// selected and the one it saw promoted.
     elected: BTreeMap<(String, u64), String>,
+    selected: BTreeMap<(String, u64), String>,
+    promoted: BTreeMap<(String, u64), String>,
+    /// The master's address per (master, config epoch), as first
+    /// advertised by a monitor.
+    configs: BTreeMap<(String, u64), (String, u16)>,
+    /// Nodes turned master by a failover's request, by (master, epoch).
+    promotions: BTreeMap<(String, u64), usize>,
+    /// Attempts started by `SENTINEL FAILOVER`: (monitor id, epoch).
+    forced: BTreeSet<(String, u64)>,
     /// `±sdown`/`±odown` state per monitor, by instance.
     down_flags: Vec<BTreeSet<String>>,
 }
@@ -488,7 +549,13 @@ impl Sim {
             max_epoch: BTreeMap::new(),
             max_config_epoch: BTreeMap::new(),
             votes: BTreeMap::new(),
+            ballots: BTreeMap::new(),
             elected: BTreeMap::new(),
+            selected: BTreeMap::new(),
+            promoted: BTreeMap::new(),
+            configs: BTreeMap::new(),
+            promotions: BTreeMap::new(),
+            forced: BTreeSet::new(),
             down_flags: vec![BTreeSet::new(); n],
         };
         for i in 0..n {
@@ -580,6 +647,66 @@ impl Sim {
         self.blocked.contains(&(from, to))
     }
 
+    /// Where monitor `m` tells clients the master is, and with which
+    /// config epoch.
+    pub fn master_view(&self, m: usize) -> ((String, u16), u64) {
+        let entry = &self.core(m).masters[MASTER];
+        let (host, port) = entry.current_addr();
+        ((host.to_string(), port), entry.config_epoch)
+    }
+
+    /// The node listening at `addr`.
+    pub fn node_at(&self, addr: &(String, u16)) -> Option<usize> {
+        match self.resolve(&addr.0, addr.1)? {
+            Host::Node(j) => Some(j),
+            Host::Monitor(_) => None,
+        }
+    }
+
+    /// Whether the deployment has settled on one master (`Err`: what still
+    /// differs): every live monitor has the same config epoch — the
+    /// highest among them — and the same address for [`MASTER`]; a
+    /// running node at that address is a master, and no other node a
+    /// monitor lists (as master or replica) that is not dead is one.
+    pub fn converged(&self) -> Result<(), String> {
+        let views: Vec<(usize, (String, u16), u64)> = (0..self.monitors.len())
+            .filter(|&m| self.is_up(m))
+            .map(|m| {
+                let (addr, epoch) = self.master_view(m);
+                (m, addr, epoch)
+            })
+            .collect();
+        let Some((_, addr, _)) = views.first() else {
+            return Err("no monitor is up".into());
+        };
+        let top = views.iter().map(|v| v.2).max().unwrap_or(0);
+        if views.iter().any(|(_, a, e)| a != addr || *e != top) {
+            return Err(format!("the monitors disagree: {views:?}"));
+        }
+        let mut listed = BTreeSet::new();
+        for &(m, ..) in &views {
+            let entry = &self.core(m).masters[MASTER];
+            let addrs = std::iter::once((&entry.inst.host, entry.inst.port))
+                .chain(entry.replicas.values().map(|r| (&r.host, r.port)));
+            for (host, port) in addrs {
+                if let Some(Host::Node(j)) = self.resolve(host, port) {
+                    listed.insert(j);
+                }
+            }
+        }
+        let masters: Vec<usize> = listed
+            .into_iter()
+            .filter(|&j| self.nodes[j].proc != Proc::Down && self.nodes[j].replica_of.is_none())
+            .collect();
+        let want = self.node_at(addr);
+        if want.is_none() || masters != Vec::from_iter(want) {
+            return Err(format!(
+                "the monitors agree on {addr:?} (node {want:?}, config epoch {top}), but the masters are nodes {masters:?}"
+            ));
+        }
+        Ok(())
+    }
+
     // ---- Running ----------------------------------------------------
 
     /// Handle the next event; false if there is none.
@@ -664,6 +791,7 @@ impl Sim {
             } => format!("m{m} answers is-master-down-by-addr epoch {epoch} {runid}: {reply:?}"),
             Trace::Lost(a, b, what) => format!("lost {what} {a:?} -> {b:?}"),
             Trace::Fault(f) => format!("FAULT {f}"),
+            Trace::Note(n) => format!("NOTE {n}"),
         }
     }
 
@@ -832,6 +960,7 @@ impl Sim {
                 target,
                 link,
                 req,
+                promotion,
             } => {
                 if link.is_some_and(|(_, callee)| callee != inc) {
                     // A connection to an earlier life of this process.
@@ -839,7 +968,12 @@ impl Sim {
                     return;
                 }
                 match to {
-                    Host::Node(j) => self.node_request(j, from, from_inc, target, link, req),
+                    Host::Node(j) => {
+                        if let Some(p) = promotion {
+                            self.node_promoted_by(j, p);
+                        }
+                        self.node_request(j, from, from_inc, target, link, req)
+                    }
                     Host::Monitor(p) => self.peer_request(p, from, from_inc, target, link, req),
                 }
             }
@@ -1093,6 +1227,27 @@ impl Sim {
         }
     }
 
+    /// `SENTINEL FAILOVER mymaster` on monitor `m` (promoting with
+    /// `SLAVEOF NO ONE`, not handing over): the attempt needs no agreement
+    /// and the failover invariants leave it alone. The error reply if
+    /// refused.
+    pub fn force_failover(&mut self, m: usize) -> Result<(), String> {
+        self.fault(format!("SENTINEL FAILOVER on monitor {m}"));
+        let local = self.local_now(m);
+        let Some(core) = self.monitors[m].core.as_mut() else {
+            return Err("monitor down".into());
+        };
+        let done = core.force_failover(local, MASTER, Some(false));
+        let epoch = core.masters[MASTER].failover_epoch;
+        let actions = core.take_actions();
+        if done.is_ok() {
+            self.forced.insert((self.monitors[m].myid.clone(), epoch));
+        }
+        self.touched.push(m);
+        self.dispatch(m, actions);
+        done.map_err(|e| String::from_utf8_lossy(e).into_owned())
+    }
+
     /// Step monitor `m`'s clock by `delta_ms` (NTP step, VM migration).
     pub fn jump_clock(&mut self, m: usize, delta_ms: i64) {
         self.fault(format!("monitor {m} clock jumps {delta_ms} ms"));
@@ -1160,17 +1315,26 @@ impl Sim {
                 Action::Persist => self.persist(m),
                 // The role-change transaction, as the node sees it.
                 Action::SlaveOf { target, master } => {
-                    self.request(m, target, Req::ReplicaOf(master))
+                    let promotion = match master {
+                        None => Some(self.promotion_sent(m, target.master())),
+                        Some(_) => None,
+                    };
+                    self.request_tagged(m, target, Req::ReplicaOf(master), promotion)
                 }
                 // Scripts run outside the core's world.
                 Action::RunScript(_) => {}
-                Action::SimulatedCrash => self.crash_monitor(m),
+                // The process exits at once: nothing after it is done.
+                Action::SimulatedCrash => {
+                    self.crash_monitor(m);
+                    return;
+                }
                 // The node's FAILOVER TO, as its outcome: the target is
                 // promoted and the master follows it.
                 Action::HandOver { master, to, .. } => {
                     let replica =
                         Target::Replica(master.clone(), super::instance::addr_name(&to.0, to.1));
-                    self.request(m, replica, Req::ReplicaOf(None));
+                    let promotion = self.promotion_sent(m, &master);
+                    self.request_tagged(m, replica, Req::ReplicaOf(None), Some(promotion));
                     self.request(m, Target::Master(master), Req::ReplicaOf(Some(to)));
                 }
                 Action::Event(e) => {
@@ -1180,7 +1344,7 @@ impl Sim {
                             e.name, e.payload
                         ));
                     }
-                    self.record(m, e.name, e.payload);
+                    self.record(m, e.master.as_deref(), e.name, e.payload);
                 }
             }
         }
@@ -1233,6 +1397,11 @@ impl Sim {
     /// Send `req` on monitor `m`'s established link to `t` (none: dropped,
     /// as `links` does).
     fn request(&mut self, m: usize, t: Target, req: Req) {
+        self.request_tagged(m, t, req, None);
+    }
+
+    /// [`Sim::request`], with the harness's note on a promotion.
+    fn request_tagged(&mut self, m: usize, t: Target, req: Req, promotion: Option<Promotion>) {
         let Some(link) = self.monitors[m].links.get(&t).filter(|l| l.up) else {
             return;
         };
@@ -1243,6 +1412,7 @@ impl Sim {
             target: t,
             link: Some((gen, callee)),
             req,
+            promotion,
         };
         self.send(Host::Monitor(m), to, msg, "request");
     }
@@ -1269,6 +1439,7 @@ impl Sim {
             from_inc: self.monitors[from].incarnation,
             target: Target::Sentinel(MASTER.into(), self.monitors[to].myid.clone()),
             link: None,
+            promotion: None,
             req: Req::AskMasterDown {
                 ip,
                 port,
@@ -1353,20 +1524,10 @@ impl Sim {
 
     // ---- Events and invariants --------------------------------------
 
-    fn record(&mut self, m: usize, name: &'static str, payload: String) {
+    fn record(&mut self, m: usize, master: Option<&str>, name: &'static str, payload: String) {
         self.check_pairing(m, name, &payload);
-        if name == "+elected-leader" {
-            let epoch = self.core(m).current_epoch;
-            let master = payload.split(' ').nth(1).unwrap_or_default().to_string();
-            let id = self.monitors[m].myid.clone();
-            if let Some(other) = self.elected.get(&(master.clone(), epoch)) {
-                if *other != id {
-                    self.fail(&format!(
-                        "two leaders for {master} in epoch {epoch}: {other} and {id}"
-                    ));
-                }
-            }
-            self.elected.insert((master, epoch), id);
+        if let Some(master) = master {
+            self.check_failover_event(m, master, name, &payload);
         }
         self.events.push(Recorded {
             at: self.now,
@@ -1376,6 +1537,130 @@ impl Sim {
             name,
             payload,
         });
+    }
+
+    /// Monitor `m`'s running attempt on `master`: its (failover) epoch, and
+    /// whether `SENTINEL FAILOVER` started it.
+    fn attempt(&self, m: usize, master: &str) -> (u64, bool) {
+        let epoch = self
+            .core(m)
+            .masters
+            .get(master)
+            .map_or(0, |e| e.failover_epoch);
+        let forced = self
+            .forced
+            .contains(&(self.monitors[m].myid.clone(), epoch));
+        (epoch, forced)
+    }
+
+    /// The election and promotion invariants, on the events that record
+    /// a vote, a leader, a selected and a promoted replica.
+    fn check_failover_event(&mut self, m: usize, master: &str, name: &str, payload: &str) {
+        let id = self.monitors[m].myid.clone();
+        match name {
+            "+vote-for-leader" => {
+                let mut f = payload.split(' ');
+                let candidate = f.next().unwrap_or_default().to_string();
+                let epoch = f.next().and_then(|e| e.parse().ok()).unwrap_or(0);
+                let ballots = self.ballots.entry((master.to_string(), epoch)).or_default();
+                let earlier = ballots.insert(id.clone(), candidate.clone());
+                if let Some(earlier) = earlier.filter(|e| *e != candidate) {
+                    self.fail(&format!(
+                        "monitor {m} ({id}) voted for {earlier} and then {candidate} in epoch {epoch} of {master}"
+                    ));
+                }
+            }
+            "+elected-leader" => {
+                let (epoch, forced) = self.attempt(m, master);
+                if forced {
+                    return;
+                }
+                let key = (master.to_string(), epoch);
+                if let Some(other) = self.elected.get(&key) {
+                    if *other != id {
+                        self.fail(&format!(
+                            "two leaders for {master} in epoch {epoch}: {other} and {id}"
+                        ));
+                    }
+                }
+                let entry = &self.core(m).masters[master];
+                let voters = entry.sentinels.len() as u64 + 1;
+                let needed = (voters / 2 + 1).max(u64::from(entry.quorum));
+                let ballots = self.ballots.get(&key);
+                let votes = ballots.map_or(0, |b| b.values().filter(|c| **c == id).count()) as u64;
+                if votes < needed {
+                    self.fail(&format!(
+                        "monitor {m} ({id}) elected leader of {master} in epoch {epoch} with {votes} votes ({ballots:?}); {needed} of {voters} needed"
+                    ));
+                }
+                self.elected.insert(key, id);
+            }
+            "+selected-slave" | "+promoted-slave" => {
+                let (epoch, forced) = self.attempt(m, master);
+                if forced {
+                    return;
+                }
+                let key = (master.to_string(), epoch);
+                if self.elected.get(&key) != Some(&id) {
+                    self.fail(&format!(
+                        "monitor {m} ({id}) published {name} in epoch {epoch} of {master} without being its leader"
+                    ));
+                }
+                let replica = payload.split(' ').nth(1).unwrap_or_default().to_string();
+                let ledger = match name {
+                    "+selected-slave" => &mut self.selected,
+                    _ => &mut self.promoted,
+                };
+                let other = ledger.insert(key, replica.clone());
+                if let Some(other) = other.filter(|o| *o != replica) {
+                    self.fail(&format!(
+                        "{name} {other} and then {replica} in epoch {epoch} of {master}"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Monitor `m` sends `REPLICAOF NO ONE` for `master`'s failover: it must
+    /// lead the attempt's epoch (unless forced); the note for the node.
+    fn promotion_sent(&mut self, m: usize, master: &str) -> Promotion {
+        let (epoch, forced) = self.attempt(m, master);
+        let leader = self.monitors[m].myid.clone();
+        let key = (master.to_string(), epoch);
+        if !forced && self.elected.get(&key) != Some(&leader) {
+            self.fail(&format!(
+                "monitor {m} ({leader}) sent REPLICAOF NO ONE in epoch {epoch} of {master} without being its leader"
+            ));
+        }
+        Promotion {
+            master: master.to_string(),
+            leader,
+            epoch,
+            forced,
+        }
+    }
+
+    /// A failover's `REPLICAOF NO ONE` reaches node `j`: if that makes it a
+    /// master, no other node may have become one in the same epoch.
+    fn node_promoted_by(&mut self, j: usize, p: Promotion) {
+        if p.forced || self.nodes[j].replica_of.is_none() {
+            return;
+        }
+        let key = (p.master.clone(), p.epoch);
+        if let Some(&k) = self.promotions.get(&key) {
+            if k != j {
+                self.fail(&format!(
+                    "two masters in epoch {} of {}: node {k}, then node {j} (from {})",
+                    p.epoch, p.master, p.leader
+                ));
+            }
+        }
+        self.note(Trace::Note(format!(
+            "node {j} promoted by {} in epoch {}",
+            p.leader, p.epoch
+        )));
+        self.promotions.insert(key, j);
     }
 
     /// `+sdown`/`-sdown` and `+odown`/`-odown` alternate per instance.
@@ -1466,7 +1751,22 @@ impl Sim {
         }
         let mut config_updates = Vec::new();
         let mut vote_updates = Vec::new();
+        let mut pair_updates = Vec::new();
         for (name, entry) in &core.masters {
+            // One address per config epoch, across monitors and time
+            // (manual failovers aside, which may share an epoch).
+            let (host, port) = entry.current_addr();
+            let addr = (host.to_string(), port);
+            let key = (name.clone(), entry.config_epoch);
+            let forced = self.forced.iter().any(|(_, e)| *e == entry.config_epoch);
+            match self.configs.get(&key) {
+                Some(other) if *other != addr && !forced => problems.push(format!(
+                    "monitor {m} ({id}) says {name} is at {addr:?} in config epoch {}, another said {other:?}",
+                    entry.config_epoch
+                )),
+                Some(_) => {}
+                None => pair_updates.push((key, addr)),
+            }
             let key = (id.clone(), name.clone());
             match self.max_config_epoch.get(&key) {
                 Some(&max) if entry.config_epoch < max => problems.push(format!(
@@ -1497,6 +1797,7 @@ impl Sim {
         }
         self.max_config_epoch.extend(config_updates);
         self.votes.extend(vote_updates);
+        self.configs.extend(pair_updates);
     }
 
     // ---- Nodes ------------------------------------------------------
@@ -1504,8 +1805,14 @@ impl Sim {
     /// Kill node `j`: connections to it are reset, it answers nothing.
     pub fn kill_node(&mut self, j: usize) {
         self.fault(format!("node {j} killed"));
+        // Its replicas see their link reset now (the kernel closes the
+        // dead process's sockets), and say so from now on in INFO
+        // (`master_link_down_since_seconds`), which makes the monitors
+        // poll them every second.
+        self.refresh_nodes();
         self.nodes[j].proc = Proc::Down;
         self.nodes[j].held.clear();
+        self.refresh_nodes();
         self.reset_links_to(Host::Node(j));
     }
 
