@@ -9,9 +9,9 @@
 //!
 //! Differences in timing, not in rules: votes are counted as they arrive,
 //! and election, selection and promotion run back to back in one tick
-//! (unless no replica qualifies yet: then selection waits for the next
-//! tick, as redis-sentinel's always does, so that the replicas' INFO asked
-//! for at ODOWN is back); right after the promotion transaction the
+//! (unless a replica's INFO is too old only for now: selection then waits
+//! for a fresh one, see `refresh_stale_replicas`, where redis-sentinel
+//! always selects a tick later); right after the promotion transaction the
 //! replica is asked for INFO on the same link, so the promotion is seen as
 //! soon as it happened rather than at the next one-second poll.
 //!
@@ -322,17 +322,6 @@ impl Core {
                 Some(FailoverState::SelectSlave | FailoverState::SendSlaveofNoone)
             );
             if before == after || !goes_on {
-                break;
-            }
-            // Elected on a vote that just arrived, possibly before the
-            // replicas' INFO asked for at ODOWN: their last one may be too
-            // old to pass the filters (4.2) only for now. redis-sentinel
-            // always selects a tick after the election, when it is back;
-            // so do we when nobody qualifies yet, rather than give the
-            // attempt up (and wait twice the failover timeout) on INFO
-            // that is merely in flight.
-            if after == Some(FailoverState::SelectSlave) && self.select_replica(now, name).is_none()
-            {
                 break;
             }
         }
