@@ -36,8 +36,11 @@ struct Args {
 fn main() {
     let args = Args::parse();
     let json = args.log_format == "json";
+    // Colour only for a terminal: a log file or a pipe gets plain lines.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stdout)
+        .with_ansi(ansi)
         .with_target(false);
     if json {
         builder.json().init();
