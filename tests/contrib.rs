@@ -64,7 +64,7 @@ fn the_example_monitor_configuration_starts_a_monitor() {
         "failover-timeout\r\n$6\r\n180000",
         "parallel-syncs\r\n$1\r\n1",
     ] {
-        assert!(master.contains(&field), "{field:?} in {master:?}");
+        assert!(master.contains(field), "{field:?} in {master:?}");
     }
     assert!(wait_until(Duration::from_secs(5), || dir
         .0
