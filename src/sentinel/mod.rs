@@ -13,7 +13,9 @@
 //!   and the COMMAND container); `clients` the registry of connections
 //!   behind `client_cmd` (CLIENT); `info` (INFO) and `acl` (ACL, the log);
 //! * `scripts`: the notification and client-reconfiguration scripts;
-//! * `daemon`: the process: files, timer, links, endpoint, signals.
+//! * `daemon`: the process: files, timer, links, endpoint, signals;
+//! * `topology`: the `vigil-sentinel topology` client view, asking
+//!   running monitors (never part of the daemon).
 
 pub mod acl;
 pub mod admin;
@@ -31,3 +33,4 @@ pub mod scripts;
 pub mod server;
 pub mod startup;
 pub mod state;
+pub mod topology;
