@@ -40,6 +40,10 @@ struct Args {
     /// Directory of the state file (overrides the YAML's `dir`).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Serve Prometheus metrics (GET /metrics) and a health check
+    /// (GET /health) over HTTP on this host:port.
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<String>,
     /// Log line format.
     #[arg(long, value_parser = ["text", "json"], default_value = "text")]
     log_format: String,
@@ -137,6 +141,7 @@ fn main() {
         port: args.port,
         bind: args.bind,
         dir: args.dir,
+        metrics_addr: args.metrics_addr,
     };
     if let Err(e) = run(opts) {
         eprintln!("vigil-sentinel: {e}");

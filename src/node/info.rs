@@ -47,6 +47,12 @@ fn selected(args: &[&[u8]]) -> Vec<&'static str> {
 }
 
 impl Node {
+    /// `connected_clients`: client connections, attached replicas not
+    /// counted (INFO and the metrics endpoint both read this).
+    pub fn connected_clients(&self) -> usize {
+        self.clients.len() - self.repl.replicas.len()
+    }
+
     /// The INFO text for `args` (section names). `cur` is the client asking
     /// (it is not in the client table while its command runs).
     pub fn info(&mut self, cur: &Client, args: &[&[u8]]) -> String {
@@ -125,7 +131,7 @@ impl Node {
              blocked_clients:{}\r\n\
              tracking_clients:0\r\n\
              clients_in_timeout_table:{in_timeout_table}\r\n",
-            self.clients.len() - self.repl.replicas.len(),
+            self.connected_clients(),
             self.config.settings.maxclients,
             self.blocking.count,
         );

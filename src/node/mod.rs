@@ -21,6 +21,7 @@ pub mod exec;
 pub mod info;
 pub mod keyspace;
 pub mod memory;
+pub mod metrics;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;

@@ -205,32 +205,9 @@ fn sentinel(core: &mut Core, now: i64, argv: &[&[u8]], reply: &mut Reply, host: 
                 reply.error(NO_SUCH_MASTER);
                 return;
             };
-            let voters = m.sentinels.len() + 1;
-            let usable = 1 + m.sentinels.values().filter(|s| !s.is_sdown()).count();
-            let mut problems = Vec::new();
-            if usable < m.quorum as usize {
-                problems.push(
-                    "Not enough available Sentinels to reach the specified quorum for this master",
-                );
-            }
-            if usable < voters / 2 + 1 {
-                problems.push(
-                    "Not enough available Sentinels to reach the majority and authorize a failover",
-                );
-            }
-            if problems.is_empty() {
-                reply.simple(
-                    format!("OK {usable} usable Sentinels. Quorum and failover authorization can be reached")
-                        .as_bytes(),
-                );
-            } else {
-                reply.error(
-                    format!(
-                        "NOQUORUM {usable} usable Sentinels. {}",
-                        problems.join(". ")
-                    )
-                    .as_bytes(),
-                );
+            match m.ckquorum() {
+                Ok(text) => reply.simple(text.as_bytes()),
+                Err(text) => reply.error(text.as_bytes()),
             }
         }
         _ => admin::execute(core, now, sub.names[0], argv, reply, host),

@@ -15,6 +15,7 @@ use super::config::Config;
 use super::core::{Core, Event, Level};
 use super::info::Process;
 use super::links::{Links, Observer};
+use super::metrics::{Failovers, Metrics};
 use super::scripts::Scripts;
 use super::server::{self, Published};
 use super::state::State;
@@ -27,6 +28,8 @@ pub struct Options {
     pub port: Option<u16>,
     pub bind: Option<Vec<String>>,
     pub dir: Option<PathBuf>,
+    /// `--metrics-addr host:port`: serve Prometheus metrics there.
+    pub metrics_addr: Option<String>,
 }
 
 /// Where the learnt state is written.
@@ -63,10 +66,14 @@ struct Keeper {
     previous: RefCell<State>,
     events: broadcast::Sender<Published>,
     scripts: Rc<Scripts>,
+    failovers: Rc<RefCell<Failovers>>,
 }
 
 impl Observer for Keeper {
     fn event(&self, e: &Event) {
+        self.failovers
+            .borrow_mut()
+            .observe(e, std::time::Instant::now());
         match Level::of(e.name) {
             // Debug-level events are logged, never published (spec 5.2).
             Level::Debug => {
@@ -157,13 +164,22 @@ pub fn run(opts: Options) -> Result<(), String> {
     if let Some(bind) = &opts.bind {
         config.bind = bind.clone();
     }
+    // Bound before anything runs, so a bad address stops start-up.
+    let metrics = opts
+        .metrics_addr
+        .as_deref()
+        .map(crate::util::metrics_http::bind)
+        .transpose()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let local = tokio::task::LocalSet::new();
     let process = Process::new(&opts.file, config.port);
-    local.block_on(&runtime, serve(config, state, files, fresh, process))
+    local.block_on(
+        &runtime,
+        serve(config, state, files, fresh, process, metrics),
+    )
 }
 
 async fn serve(
@@ -172,6 +188,7 @@ async fn serve(
     files: Files,
     fresh: bool,
     process: Process,
+    metrics: Option<std::net::TcpListener>,
 ) -> Result<(), String> {
     let (mut core, state, notes) = startup::build_core(&config, state, unix_ms());
     for n in notes {
@@ -192,12 +209,14 @@ async fn serve(
     }
     let (events, _) = broadcast::channel(1024);
     let scripts = Rc::new(Scripts::default());
+    let failovers = Rc::new(RefCell::new(Failovers::default()));
     let keeper = Keeper {
         config: config.clone(),
         files,
         previous: RefCell::new(state),
         events: events.clone(),
         scripts: scripts.clone(),
+        failovers: failovers.clone(),
     };
     let links = Links::new(core, Box::new(keeper), Box::new(unix_ms));
     let daemon = Rc::new(Daemon {
@@ -217,6 +236,16 @@ async fn serve(
     links.run_actions(first);
     for listener in listeners {
         tokio::task::spawn_local(server::serve(daemon.clone(), listener));
+    }
+    if let Some(listener) = metrics {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!("Serving metrics on http://{addr}/metrics");
+        }
+        let source = Rc::new(Metrics {
+            daemon: daemon.clone(),
+            failovers,
+        });
+        tokio::task::spawn_local(crate::util::metrics_http::serve(listener, source));
     }
     tracing::info!(
         "Running mode=sentinel, port={}, PID: {}",

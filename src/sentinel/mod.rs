@@ -13,6 +13,7 @@
 //!   and the COMMAND container); `clients` the registry of connections
 //!   behind `client_cmd` (CLIENT); `info` (INFO) and `acl` (ACL, the log);
 //! * `scripts`: the notification and client-reconfiguration scripts;
+//! * `metrics`: the Prometheus figures behind `--metrics-addr`;
 //! * `daemon`: the process: files, timer, links, endpoint, signals;
 //! * `topology`: the `vigil-sentinel topology` client view, asking
 //!   running monitors (never part of the daemon).
@@ -29,6 +30,7 @@ pub mod core;
 pub mod daemon;
 pub mod info;
 pub mod links;
+pub mod metrics;
 pub mod scripts;
 pub mod server;
 pub mod startup;

@@ -61,6 +61,9 @@ settings! {
     daemonize: bool = "no" => "daemonize", Spec::Bool, IMMUTABLE;
     supervised: Supervised = "no" => "supervised", Spec::Special, IMMUTABLE;
     pidfile: String = "" => "pidfile", Spec::Str, IMMUTABLE, EMPTY_IS_NULL;
+    // Vigil's own: the Prometheus endpoint (`host:port`, empty for none).
+    // Immutable because its socket is bound once, before the node serves.
+    metrics_addr: String = "" => "metrics-addr", Spec::Str, IMMUTABLE, EMPTY_IS_NULL;
     loglevel: LogLevel = "notice" => "loglevel", Spec::Special;
     logfile: String = "" => "logfile", Spec::Str, IMMUTABLE;
     syslog_enabled: bool = "no" => "syslog-enabled", Spec::Bool, IMMUTABLE;

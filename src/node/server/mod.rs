@@ -20,7 +20,7 @@ mod replica_link;
 mod startup;
 mod writes;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -222,6 +222,26 @@ impl std::fmt::Display for StartError {
 }
 
 /// Run a node with `config` until it is shut down.
+/// The node as the metrics endpoint sees it.
+struct NodeMetrics {
+    shared: Rc<Shared>,
+    /// Set once start-up has loaded the data and the node serves.
+    ready: Rc<Cell<bool>>,
+}
+
+impl crate::util::metrics_http::Source for NodeMetrics {
+    fn metrics(&self) -> String {
+        self.shared.node.borrow().metrics()
+    }
+
+    /// Serving: start-up has loaded the data and the node is not loading
+    /// again (DEBUG RELOAD, a replica's full resync answer -LOADING).
+    fn healthy(&self) -> bool {
+        let node = self.shared.node.borrow();
+        self.ready.get() && node.loading.is_none()
+    }
+}
+
 pub fn run(config: Config) -> Result<(), StartError> {
     logging::init(&config.settings);
     // A file-size limit (RLIMIT_FSIZE) must fail the write with EFBIG,
@@ -286,6 +306,11 @@ async fn serve(config: Config) -> Result<(), StartError> {
         ));
     }
     let unix = bind_unix(&settings)?;
+    // Bound with the other listeners, so a bad address stops start-up.
+    let metrics = match settings.metrics_addr.as_str() {
+        "" => None,
+        addr => Some(crate::util::metrics_http::bind(addr).map_err(StartError)?),
+    };
     tracing::info!(
         "Running mode=standalone, port={}, PID: {pid}",
         settings.port
@@ -306,6 +331,18 @@ async fn serve(config: Config) -> Result<(), StartError> {
         tokio::task::spawn_local(accept_unix(shared.clone(), listener));
     }
     tokio::task::spawn_local(cron(shared.clone()));
+    // Up before loading, so /health can answer 503 while the data loads.
+    let ready = Rc::new(Cell::new(false));
+    if let Some(listener) = metrics {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!("Serving metrics on http://{addr}/metrics");
+        }
+        let source = Rc::new(NodeMetrics {
+            shared: shared.clone(),
+            ready: ready.clone(),
+        });
+        tokio::task::spawn_local(crate::util::metrics_http::serve(listener, source));
+    }
     // Handlers go in before "Ready": a supervisor may signal right after it.
     let signals = Signals::install();
     startup::load_data(&shared).await?;
@@ -314,6 +351,7 @@ async fn serve(config: Config) -> Result<(), StartError> {
         shared.after_node_work();
     }
     tracing::info!("Ready to accept connections tcp");
+    ready.set(true);
 
     signals.wait(&shared).await;
     if !settings.pidfile.is_empty() {

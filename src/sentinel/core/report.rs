@@ -266,6 +266,39 @@ impl Core {
     }
 }
 
+impl MasterEntry {
+    /// `SENTINEL CKQUORUM`: whether the usable monitors (this one and the
+    /// peers not subjectively down) reach both the quorum and a majority
+    /// of all known monitors. `Ok` is the status text, `Err` the error
+    /// text, both exactly redis-sentinel's. The metrics endpoint reports
+    /// the same verdict.
+    pub fn ckquorum(&self) -> Result<String, String> {
+        let voters = self.sentinels.len() + 1;
+        let usable = 1 + self.sentinels.values().filter(|s| !s.is_sdown()).count();
+        let mut problems = Vec::new();
+        if usable < self.quorum as usize {
+            problems.push(
+                "Not enough available Sentinels to reach the specified quorum for this master",
+            );
+        }
+        if usable < voters / 2 + 1 {
+            problems.push(
+                "Not enough available Sentinels to reach the majority and authorize a failover",
+            );
+        }
+        if problems.is_empty() {
+            Ok(format!(
+                "OK {usable} usable Sentinels. Quorum and failover authorization can be reached"
+            ))
+        } else {
+            Err(format!(
+                "NOQUORUM {usable} usable Sentinels. {}",
+                problems.join(". ")
+            ))
+        }
+    }
+}
+
 /// The flags field (6.4), in redis-sentinel's order.
 fn flags(i: &Instance, m: &MasterEntry) -> String {
     let mut f: Vec<&str> = Vec::new();
