@@ -229,6 +229,41 @@ fn loglevel_change_takes_effect_at_once() {
 }
 
 #[test]
+fn log_format_json_writes_one_json_object_per_line() {
+    let mut server = Server::vigil(&["--log-format", "json"]);
+    let mut admin = server.raw();
+    assert!(server.wait_for_log("Ready to accept connections", Duration::from_secs(5)));
+    for line in server.log_lines().iter().filter(|l| !l.is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        assert!(
+            v["timestamp"].is_string() && v["level"].is_string(),
+            "{line}"
+        );
+        assert!(v["fields"]["message"].is_string(), "{line}");
+    }
+    assert_eq!(get(&mut admin, "log-format"), "json");
+    let r = reply(&mut admin, "CONFIG SET log-format text");
+    assert!(r.contains("can't set immutable config"), "{r}");
+}
+
+#[test]
+fn an_unknown_log_format_stops_start_up() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vigil-server"))
+        .args(["--port", &free_port().to_string(), "--log-format", "xml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("'log-format \"xml\"'"), "{text}");
+    assert!(
+        text.contains("must be one of the following: text, json"),
+        "{text}"
+    );
+}
+
+#[test]
 fn requirepass_binds_new_connections_only() {
     let server = Server::vigil(&[]);
     let mut admin = server.raw();

@@ -66,6 +66,9 @@ settings! {
     metrics_addr: String = "" => "metrics-addr", Spec::Str, IMMUTABLE, EMPTY_IS_NULL;
     loglevel: LogLevel = "notice" => "loglevel", Spec::Special;
     logfile: String = "" => "logfile", Spec::Str, IMMUTABLE;
+    // Vigil's own: `json` for log shippers (as VIGIL_LOG_FORMAT=json).
+    // Immutable because the logger is installed once, at start-up.
+    log_format: LogFormat = "text" => "log-format", Spec::Special, IMMUTABLE;
     syslog_enabled: bool = "no" => "syslog-enabled", Spec::Bool, IMMUTABLE;
     syslog_ident: String = "redis" => "syslog-ident", Spec::Str, IMMUTABLE;
     syslog_facility: SyslogFacility = "local0" => "syslog-facility", Spec::Special, IMMUTABLE;

@@ -194,6 +194,10 @@ macro_rules! config_enum {
 
 config_enum!(LogLevel { Debug = "debug", Verbose = "verbose", Notice = "notice", Warning = "warning" });
 config_enum!(AppendFsync { Everysec = "everysec", Always = "always", No = "no" });
+config_enum!(
+    /// Vigil's `log-format`: Redis's log layout, or one JSON object per line.
+    LogFormat { Text = "text", Json = "json" }
+);
 config_enum!(MaxmemoryPolicy {
     VolatileLru = "volatile-lru",
     VolatileLfu = "volatile-lfu",

@@ -7,8 +7,8 @@
 //! (pid, role, local time, level mark `.` debug, `-` verbose, `*` notice,
 //! `#` warning). `loglevel` maps onto tracing levels and can change while
 //! the server runs (`CONFIG SET loglevel`); `logfile ""` means standard
-//! output. `VIGIL_LOG_FORMAT=json` switches to one JSON object per line for
-//! log pipelines.
+//! output. `log-format json` (`--log-format json`, or `VIGIL_LOG_FORMAT=json`)
+//! switches to one JSON object per line for log pipelines.
 
 use std::fmt;
 use std::fs::OpenOptions;
@@ -23,7 +23,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{reload, Registry};
 
-use crate::node::config::types::LogLevel;
+use crate::node::config::types::{LogFormat, LogLevel};
 use crate::node::config::Settings;
 
 /// The most verbose tracing level enabled by a Redis `loglevel`.
@@ -45,7 +45,8 @@ pub fn init(settings: &Settings) {
     // while the server runs.
     let (filter, handle) = reload::Layer::new(level_filter(settings.loglevel));
     let registry = tracing_subscriber::registry().with(filter);
-    let json = std::env::var("VIGIL_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    let json = settings.log_format == LogFormat::Json
+        || std::env::var("VIGIL_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let installed = if settings.logfile.is_empty() {
         if json {
             registry
