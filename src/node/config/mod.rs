@@ -49,8 +49,9 @@ pub mod flags {
     /// An empty string means "not set": `CONFIG REWRITE` drops the
     /// directive's lines instead of writing `name ""`.
     pub const EMPTY_IS_NULL: u32 = 1 << 4;
-    /// A testing knob: `CONFIG GET` shows it only when asked by its exact
-    /// name, not through a pattern.
+    /// A testing knob, or a directive of Vigil's own: `CONFIG GET` shows it
+    /// only when asked by its exact name, not through a pattern, so
+    /// `CONFIG GET *` lists what Redis 7.0 lists.
     pub const HIDDEN: u32 = 1 << 5;
 }
 

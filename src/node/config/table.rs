@@ -63,12 +63,14 @@ settings! {
     pidfile: String = "" => "pidfile", Spec::Str, IMMUTABLE, EMPTY_IS_NULL;
     // Vigil's own: the Prometheus endpoint (`host:port`, empty for none).
     // Immutable because its socket is bound once, before the node serves.
-    metrics_addr: String = "" => "metrics-addr", Spec::Str, IMMUTABLE, EMPTY_IS_NULL;
+    // Hidden like Vigil's other own directives, so `CONFIG GET *` stays
+    // Redis's list (tools diff it).
+    metrics_addr: String = "" => "metrics-addr", Spec::Str, IMMUTABLE, EMPTY_IS_NULL, HIDDEN;
     loglevel: LogLevel = "notice" => "loglevel", Spec::Special;
     logfile: String = "" => "logfile", Spec::Str, IMMUTABLE;
     // Vigil's own: `json` for log shippers (as VIGIL_LOG_FORMAT=json).
     // Immutable because the logger is installed once, at start-up.
-    log_format: LogFormat = "text" => "log-format", Spec::Special, IMMUTABLE;
+    log_format: LogFormat = "text" => "log-format", Spec::Special, IMMUTABLE, HIDDEN;
     syslog_enabled: bool = "no" => "syslog-enabled", Spec::Bool, IMMUTABLE;
     syslog_ident: String = "redis" => "syslog-ident", Spec::Str, IMMUTABLE;
     syslog_facility: SyslogFacility = "local0" => "syslog-facility", Spec::Special, IMMUTABLE;
