@@ -255,16 +255,23 @@ fn hands_over_without_loss(kind: Kind) {
             .all(|x| r.contains(&format!("127.0.0.1:{}", x.port)))
             && r.contains("master-link-status\r\n$2\r\nok")
     }));
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, Ordering::Relaxed};
+    use std::sync::Arc;
+    let stop = Arc::new(AtomicBool::new(false));
+    // The last acknowledged count, and the node that acknowledged it.
+    let acked = Arc::new(AtomicI64::new(0));
+    let acked_by = Arc::new(AtomicU16::new(old));
     let writer = {
-        let stop = stop.clone();
+        let (stop, acked, acked_by) = (stop.clone(), acked.clone(), acked_by.clone());
         let sentinel = monitor.port;
         std::thread::spawn(move || {
-            let mut acked = 0i64;
             let mut port = old;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            while !stop.load(Relaxed) {
                 match node_say(port, "INCR n") {
-                    r if r.starts_with(':') => acked = r[1..].trim().parse().unwrap(),
+                    r if r.starts_with(':') => {
+                        acked.store(r[1..].trim().parse().unwrap(), Relaxed);
+                        acked_by.store(port, Relaxed);
+                    }
                     _ => {
                         let m = common::Reply::parse(&Raw::connect(sentinel).cmd(&[
                             b"SENTINEL",
@@ -272,14 +279,14 @@ fn hands_over_without_loss(kind: Kind) {
                             b"mymaster",
                         ]));
                         port = String::from_utf8_lossy(&m.bulks()[1]).parse().unwrap();
+                        // A pause before retrying a node that refused.
                         std::thread::sleep(Duration::from_millis(5));
                     }
                 }
             }
-            (acked, port)
         })
     };
-    std::thread::sleep(Duration::from_millis(500));
+    assert!(wait_until(Duration::from_secs(10), || acked.load(Relaxed) >= 100));
     assert_eq!(
         monitor.say("SENTINEL FAILOVER mymaster COORDINATED"),
         "+OK\r\n"
@@ -289,10 +296,14 @@ fn hands_over_without_loss(kind: Kind) {
         &monitor
     )
     .is_some_and(|p| candidates.contains(&p))));
-    // Writes go on against the new master for a moment.
-    std::thread::sleep(Duration::from_millis(500));
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (acked, port) = writer.join().unwrap();
+    // Writes go on against the new master for a while.
+    let switched_at = acked.load(Relaxed);
+    assert!(wait_until(Duration::from_secs(10), || {
+        candidates.contains(&acked_by.load(Relaxed)) && acked.load(Relaxed) >= switched_at + 100
+    }));
+    stop.store(true, Relaxed);
+    writer.join().unwrap();
+    let (acked, port) = (acked.load(Relaxed), acked_by.load(Relaxed));
     let new = master_port(&monitor).unwrap();
     assert_eq!(port, new, "the writer follows the monitor");
     let stored: i64 = node_say(new, "GET n")
