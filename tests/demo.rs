@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{wait_until, Raw, TempDir};
+use common::{master_port_from, node_say, wait_until, Raw, TempDir};
 
 /// Where the test binaries are: the script's `VIGIL_BIN_DIR`.
 fn bin_dir() -> PathBuf {
@@ -69,23 +69,6 @@ fn ports(base: u16) -> [u16; 6] {
 
 fn is_alive(pid: i32) -> bool {
     unsafe { libc::kill(pid, 0) == 0 }
-}
-
-/// `line` sent to `port` over a new connection; "" if the connection failed
-/// or was cut (a monitor's role change kills the nodes' normal clients).
-fn say(port: u16, line: &str) -> String {
-    std::panic::catch_unwind(|| Raw::connect(port).cmd_str(line)).unwrap_or_default()
-}
-
-/// The master's port according to the monitor on `port`.
-fn master_port(port: u16) -> Option<u16> {
-    let reply = std::panic::catch_unwind(|| {
-        Raw::connect(port).cmd(&[b"SENTINEL", b"GET-MASTER-ADDR-BY-NAME", b"mymaster"])
-    })
-    .ok()?;
-    let items = common::Reply::parse(&reply).bulks();
-    (items.len() == 2 && items[0] == b"127.0.0.1")
-        .then(|| String::from_utf8_lossy(&items[1]).parse().ok())?
 }
 
 /// One row of the script's table of what runs.
@@ -309,13 +292,15 @@ fn demo_fails_over_then_restarts_on_its_data() {
 
     // The master answers, its replicas have what it takes, and every
     // monitor reports it.
-    assert_eq!(say(n1, "PING"), "+PONG\r\n");
-    assert_eq!(say(n1, "SET hello world"), "+OK\r\n");
+    assert_eq!(node_say(n1, "PING"), "+PONG\r\n");
+    assert_eq!(node_say(n1, "SET hello world"), "+OK\r\n");
     let mut c = Raw::connect(n1);
     assert_eq!(c.cmd_str("SET k before"), "+OK\r\n");
     assert_eq!(c.cmd_str("WAIT 2 5000"), ":2\r\n");
     for port in demo.monitor_ports() {
-        assert_eq!(master_port(port), Some(n1), "monitor {port}");
+        assert_eq!(master_port_from(port), Some(n1), "monitor {port}");
+        let addr = node_say(port, "SENTINEL GET-MASTER-ADDR-BY-NAME mymaster");
+        assert!(addr.starts_with("*2\r\n$9\r\n127.0.0.1\r\n"), "{addr:?}");
     }
     assert!(
         demo.lines().iter().any(|l| l.starts_with("[monitor-1] ")),
@@ -343,11 +328,11 @@ fn demo_fails_over_then_restarts_on_its_data() {
         wait_until(Duration::from_secs(15), || demo
             .monitor_ports()
             .iter()
-            .all(|&m| master_port(m) == Some(new))),
+            .all(|&m| master_port_from(m) == Some(new))),
         "{:?}",
         demo.monitor_ports()
             .iter()
-            .map(|&m| master_port(m))
+            .map(|&m| master_port_from(m))
             .collect::<Vec<_>>()
     );
     assert!(demo
@@ -375,9 +360,11 @@ fn demo_fails_over_then_restarts_on_its_data() {
         "{}",
         demo.transcript()
     );
-    assert!(wait_until(Duration::from_secs(15), || say(n1, "GET k")
+    assert!(wait_until(Duration::from_secs(15), || node_say(
+        n1, "GET k"
+    )
         == "$6\r\nbefore\r\n"
-        && say(n1, "ROLE").contains("slave")));
+        && node_say(n1, "ROLE").contains("slave")));
 
     // Ctrl-C: exit 0, everything the script started gone, and only that:
     // the restarted old master is the user's.
@@ -411,10 +398,12 @@ fn demo_fails_over_then_restarts_on_its_data() {
     let mut again = Demo::start(&root.0, base);
     assert_eq!(again.row("master").port, new, "{}", again.transcript());
     for port in again.monitor_ports() {
-        assert_eq!(master_port(port), Some(new), "monitor {port}");
+        assert_eq!(master_port_from(port), Some(new), "monitor {port}");
     }
-    assert_eq!(say(new, "GET hello"), "$5\r\nworld\r\n");
-    assert!(wait_until(Duration::from_secs(10), || say(n1, "GET k")
+    assert_eq!(node_say(new, "GET hello"), "$5\r\nworld\r\n");
+    assert!(wait_until(Duration::from_secs(10), || node_say(
+        n1, "GET k"
+    )
         == "$6\r\nbefore\r\n"));
     let status = again.interrupt(Duration::from_secs(30));
     assert_eq!(

@@ -15,8 +15,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::monitor::{vigil_sentinel, yaml, Monitor};
-use common::{wait_until, Kind, Raw, Server, TempDir};
+use common::monitor::{all_discovered, vigil_sentinel, yaml, Monitor};
+use common::{node_say, wait_until, Kind, Server, TempDir};
 
 /// A monitor's YAML for `mymaster` at `master_port` with this
 /// failover-timeout (down-after is 1 s).
@@ -32,35 +32,8 @@ fn config(dir: &Path, master_port: u16, quorum: u32, failover_timeout: &str) -> 
 }
 
 /// One field of `SENTINEL MASTER mymaster`.
-fn master_field(m: &Monitor, field: &str) -> String {
-    let reply = common::Reply::parse(&m.raw().cmd(&[b"SENTINEL", b"MASTER", b"mymaster"]));
-    let items = reply.items();
-    (0..items.len())
-        .step_by(2)
-        .find(|&i| items[i].bulk() == field.as_bytes())
-        .map(|i| String::from_utf8_lossy(&items[i + 1].bulk()).into_owned())
-        .unwrap_or_else(|| panic!("no {field} in SENTINEL MASTER mymaster"))
-}
-
 fn reason(m: &Monitor) -> String {
-    master_field(m, "vigil-down-reason")
-}
-
-/// The master's port according to `m`.
-fn master_port(m: &Monitor) -> u16 {
-    let reply =
-        common::Reply::parse(
-            &m.raw()
-                .cmd(&[b"SENTINEL", b"GET-MASTER-ADDR-BY-NAME", b"mymaster"]),
-        );
-    String::from_utf8_lossy(&reply.bulks()[1]).parse().unwrap()
-}
-
-/// `line` sent to the node on `port` over a new connection; "" if the
-/// connection failed or was cut: a monitor's role-change transaction kills
-/// the nodes' normal clients on purpose (`CLIENT KILL TYPE normal`).
-fn node_say(port: u16, line: &str) -> String {
-    std::panic::catch_unwind(|| Raw::connect(port).cmd_str(line)).unwrap_or_default()
+    m.master_field("vigil-down-reason")
 }
 
 /// The number in `text` right after `before` (`"for 123 more"` → 123).
@@ -177,7 +150,7 @@ fn no_promotable_replica_is_explained_and_so_is_the_retry_hold_off() {
         waited + 300 >= left,
         "retried after {waited} ms, {left} ms announced"
     );
-    assert_eq!(master_port(&m), old);
+    assert_eq!(m.master_port(), Some(old));
 }
 
 /// A single monitor with quorum 2: the master is subjectively down and
@@ -223,7 +196,7 @@ fn without_quorum_the_master_stays_subjectively_down_and_says_why() {
     for never in ["+odown", "+try-failover"] {
         assert_eq!(count(&m, never), 0, "{:#?}", m.log_lines());
     }
-    assert_eq!(master_port(&m), old);
+    assert_eq!(m.master_port(), Some(old));
     assert!(node_say(replicas[0].port, "ROLE").contains("slave"));
 }
 
@@ -278,7 +251,7 @@ fn tilt_suspends_the_failover_and_says_for_how_long() {
     // TILT over: the failover it held back happens.
     let new = replicas[0].port;
     assert!(
-        wait_until(Duration::from_secs(15), || master_port(&m) == new),
+        wait_until(Duration::from_secs(15), || m.master_port() == Some(new)),
         "{:#?}",
         m.log_lines()
     );
@@ -324,7 +297,7 @@ fn a_replica_whose_info_aged_is_asked_again_and_promoted_at_once() {
     let killed = Instant::now();
     let new = replicas[0].port;
     assert!(
-        wait_until(Duration::from_secs(10), || master_port(&m) == new),
+        wait_until(Duration::from_secs(10), || m.master_port() == Some(new)),
         "{:#?}",
         m.log_lines()
     );
@@ -358,16 +331,11 @@ fn leader_restarts_mid_failover(kind: Kind) {
         .zip(&configs)
         .map(|(d, c)| vigil_sentinel(c, &d.0.join("state"), None))
         .collect();
-    assert!(wait_until(Duration::from_secs(30), || {
-        monitors.iter().all(|m| {
-            let r = m.say("SENTINEL REPLICAS mymaster");
-            let s = m.say("SENTINEL SENTINELS mymaster");
-            replicas
-                .iter()
-                .all(|x| r.contains(&format!("127.0.0.1:{}", x.port)))
-                && s.matches("voted-leader-epoch").count() == 2
-        })
-    }));
+    let replica_ports: Vec<u16> = replicas.iter().map(|r| r.port).collect();
+    assert!(wait_until(Duration::from_secs(30), || all_discovered(
+        &monitors,
+        &replica_ports
+    )));
     assert_eq!(node_say(old, "SET k before"), "+OK\r\n");
     assert_eq!(node_say(old, "WAIT 2 5000"), ":2\r\n");
 
@@ -439,21 +407,24 @@ fn leader_restarts_mid_failover(kind: Kind) {
     // Restarted on the same port, configuration and state.
     let port = monitors[leader].port;
     let restarted = vigil_sentinel(&configs[leader], &dirs[leader].0.join("state"), Some(port));
-    assert_eq!(master_port(&restarted), new, "read from its state");
+    assert_eq!(restarted.master_port(), Some(new), "read from its state");
     let killed = std::mem::replace(&mut monitors[leader], restarted);
 
     // Everyone agrees: the new master, one epoch.
     assert!(
         wait_until(Duration::from_secs(15), || monitors
             .iter()
-            .all(|m| master_port(m) == new)),
+            .all(|m| m.master_port() == Some(new))),
         "{:?}",
-        monitors.iter().map(master_port).collect::<Vec<_>>()
+        monitors
+            .iter()
+            .map(Monitor::master_port)
+            .collect::<Vec<_>>()
     );
     let epochs = || {
         monitors
             .iter()
-            .map(|m| master_field(m, "config-epoch"))
+            .map(|m| m.master_field("config-epoch"))
             .collect::<Vec<_>>()
     };
     assert!(
@@ -503,7 +474,7 @@ fn leader_restarts_mid_failover(kind: Kind) {
         .collect();
     assert!(later.is_empty(), "another epoch: {later:?}");
     assert_eq!(epochs(), vec![epoch.clone(); 3]);
-    assert!(monitors.iter().all(|m| master_port(m) == new));
+    assert!(monitors.iter().all(|m| m.master_port() == Some(new)));
     assert!(node_say(new, "ROLE").contains("master"));
     assert!(node_say(other, "ROLE").contains("slave"));
 }

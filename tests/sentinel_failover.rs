@@ -7,26 +7,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::monitor::{redis_sentinel, vigil_sentinel, yaml, Monitor};
-use common::{wait_until, Kind, Raw, Server, TempDir};
-
-/// The master's port according to `m`.
-fn master_port(m: &Monitor) -> Option<u16> {
-    let reply =
-        common::Reply::parse(
-            &m.raw()
-                .cmd(&[b"SENTINEL", b"GET-MASTER-ADDR-BY-NAME", b"mymaster"]),
-        );
-    let items = reply.bulks();
-    (items.len() == 2).then(|| String::from_utf8_lossy(&items[1]).parse().ok())?
-}
-
-/// `line` sent to the node on `port` over a new connection; "" if the
-/// connection failed or was cut: a monitor's role-change transaction kills
-/// the nodes' normal clients on purpose (`CLIENT KILL TYPE normal`).
-fn node_say(port: u16, line: &str) -> String {
-    std::panic::catch_unwind(|| Raw::connect(port).cmd_str(line)).unwrap_or_default()
-}
+use common::monitor::{all_discovered, redis_sentinel, vigil_sentinel, yaml, Monitor};
+use common::{node_say, wait_until, Kind, Raw, Server, TempDir};
 
 fn role(port: u16) -> String {
     node_say(port, "ROLE")
@@ -34,17 +16,6 @@ fn role(port: u16) -> String {
         .nth(2)
         .unwrap_or_default()
         .to_string()
-}
-
-/// One config-epoch field of `SENTINEL MASTER mymaster`.
-fn config_epoch(m: &Monitor) -> String {
-    let reply = common::Reply::parse(&m.raw().cmd(&[b"SENTINEL", b"MASTER", b"mymaster"]));
-    let items = reply.items();
-    let at = (0..items.len())
-        .step_by(2)
-        .find(|&i| items[i].bulk() == b"config-epoch")
-        .unwrap();
-    String::from_utf8_lossy(&items[at + 1].bulk()).into_owned()
 }
 
 /// Where the `redis` crate's sentinel client, asking every monitor, finds
@@ -138,16 +109,11 @@ fn fails_over(kind: Kind, vigil: usize) {
         })
         .collect();
     // Everyone knows everyone, and the replicas are in sync.
-    assert!(wait_until(Duration::from_secs(30), || {
-        monitors.iter().all(|m| {
-            let r = m.say("SENTINEL REPLICAS mymaster");
-            let s = m.say("SENTINEL SENTINELS mymaster");
-            replicas
-                .iter()
-                .all(|x| r.contains(&format!("127.0.0.1:{}", x.port)))
-                && s.matches("voted-leader-epoch").count() == 2
-        })
-    }));
+    let replica_ports: Vec<u16> = replicas.iter().map(|r| r.port).collect();
+    assert!(wait_until(Duration::from_secs(30), || all_discovered(
+        &monitors,
+        &replica_ports
+    )));
     clients_find(&monitors, old, "before");
     let mut c = Raw::connect(old);
     assert_eq!(c.cmd_str("SET k before"), "+OK\r\n");
@@ -160,7 +126,7 @@ fn fails_over(kind: Kind, vigil: usize) {
     while killed.elapsed() < Duration::from_secs(30) {
         let new = monitors
             .iter()
-            .filter_map(master_port)
+            .filter_map(Monitor::master_port)
             .find(|p| candidates.contains(p));
         if let Some(port) = new {
             if node_say(port, "SET k after") == "+OK\r\n" {
@@ -178,9 +144,12 @@ fn fails_over(kind: Kind, vigil: usize) {
     assert!(
         wait_until(Duration::from_secs(15), || monitors
             .iter()
-            .all(|m| master_port(m) == Some(new))),
+            .all(|m| m.master_port() == Some(new))),
         "{new}: {:?}",
-        monitors.iter().map(master_port).collect::<Vec<_>>()
+        monitors
+            .iter()
+            .map(Monitor::master_port)
+            .collect::<Vec<_>>()
     );
     clients_find(&monitors, new, "after");
     let other = *candidates.iter().find(|p| **p != new).unwrap();
@@ -193,7 +162,10 @@ fn fails_over(kind: Kind, vigil: usize) {
     )
         == "$5\r\nafter\r\n"));
     // One epoch for the new configuration, everywhere.
-    let epochs: Vec<String> = monitors.iter().map(config_epoch).collect();
+    let epochs: Vec<String> = monitors
+        .iter()
+        .map(|m| m.master_field("config-epoch"))
+        .collect();
     assert!(
         epochs.iter().all(|e| *e == epochs[0] && e != "0"),
         "{epochs:?}"
@@ -292,10 +264,9 @@ fn hands_over_without_loss(kind: Kind) {
         "+OK\r\n"
     );
     let candidates: Vec<u16> = replicas.iter().map(|r| r.port).collect();
-    assert!(wait_until(Duration::from_secs(20), || master_port(
-        &monitor
-    )
-    .is_some_and(|p| candidates.contains(&p))));
+    assert!(wait_until(Duration::from_secs(20), || monitor
+        .master_port()
+        .is_some_and(|p| candidates.contains(&p))));
     // Writes go on against the new master for a while.
     let switched_at = acked.load(Relaxed);
     assert!(wait_until(Duration::from_secs(10), || {
@@ -304,7 +275,7 @@ fn hands_over_without_loss(kind: Kind) {
     stop.store(true, Relaxed);
     writer.join().unwrap();
     let (acked, port) = (acked.load(Relaxed), acked_by.load(Relaxed));
-    let new = master_port(&monitor).unwrap();
+    let new = monitor.master_port().unwrap();
     assert_eq!(port, new, "the writer follows the monitor");
     let stored: i64 = node_say(new, "GET n")
         .lines()

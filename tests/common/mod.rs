@@ -440,6 +440,24 @@ pub fn show(bytes: &[u8]) -> String {
     bytes.escape_ascii().to_string()
 }
 
+/// `line` sent to the node on `port` over a new connection; "" if the
+/// connection failed or was cut: a monitor's role-change transaction kills
+/// the nodes' normal clients on purpose (`CLIENT KILL TYPE normal`).
+pub fn node_say(port: u16, line: &str) -> String {
+    std::panic::catch_unwind(|| Raw::connect(port).cmd_str(line)).unwrap_or_default()
+}
+
+/// The master's port according to the monitor on `port`
+/// (`SENTINEL GET-MASTER-ADDR-BY-NAME mymaster`), if it answers with one.
+pub fn master_port_from(port: u16) -> Option<u16> {
+    let reply = std::panic::catch_unwind(|| {
+        Raw::connect(port).cmd(&[b"SENTINEL", b"GET-MASTER-ADDR-BY-NAME", b"mymaster"])
+    })
+    .ok()?;
+    let items = Reply::parse(&reply).bulks();
+    (items.len() == 2).then(|| String::from_utf8_lossy(&items[1]).parse().ok())?
+}
+
 /// Poll `cond` until it holds or `timeout` passes.
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;

@@ -35,6 +35,22 @@ impl Monitor {
         self.raw().cmd_str(line)
     }
 
+    /// The master's port according to this monitor.
+    pub fn master_port(&self) -> Option<u16> {
+        super::master_port_from(self.port)
+    }
+
+    /// One field of `SENTINEL MASTER mymaster`.
+    pub fn master_field(&self, field: &str) -> String {
+        let reply = super::Reply::parse(&self.raw().cmd(&[b"SENTINEL", b"MASTER", b"mymaster"]));
+        let items = reply.items();
+        (0..items.len())
+            .step_by(2)
+            .find(|&i| items[i].bulk() == field.as_bytes())
+            .map(|i| String::from_utf8_lossy(&items[i + 1].bulk()).into_owned())
+            .unwrap_or_else(|| panic!("no {field} in SENTINEL MASTER mymaster"))
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -155,4 +171,17 @@ pub fn yaml_with(dir: &Path, master_port: u16, quorum: u32, extra: &str) -> Path
     )
     .unwrap();
     path
+}
+
+/// Whether every monitor lists every replica (by port) and knows all the
+/// other monitors: a deployment ready to fail over.
+pub fn all_discovered(monitors: &[Monitor], replicas: &[u16]) -> bool {
+    monitors.iter().all(|m| {
+        let r = m.say("SENTINEL REPLICAS mymaster");
+        let s = m.say("SENTINEL SENTINELS mymaster");
+        replicas
+            .iter()
+            .all(|port| r.contains(&format!("127.0.0.1:{port}")))
+            && s.matches("voted-leader-epoch").count() == monitors.len() - 1
+    })
 }
