@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::config::{
     Config, ConfigError, MasterConfig, DEFAULT_DOWN_AFTER, DEFAULT_FAILOVER_TIMEOUT,
-    DEFAULT_PARALLEL_SYNCS, DEFAULT_PORT,
+    DEFAULT_PARALLEL_SYNCS,
 };
 use super::state::{Addr, MasterState, Peer, State};
 use crate::resp::request::split_args;
@@ -64,20 +64,7 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, ConfigError> {
         }
     }
     let mut p = Parsed {
-        config: Config {
-            port: DEFAULT_PORT,
-            bind: vec!["127.0.0.1".into()],
-            dir: PathBuf::from("."),
-            announce_ip: None,
-            announce_port: None,
-            requirepass: None,
-            resolve_hostnames: false,
-            announce_hostnames: false,
-            sentinel_user: None,
-            sentinel_pass: None,
-            deny_scripts_reconfig: true,
-            masters: Vec::new(),
-        },
+        config: Config::default(),
         state: State::new(),
         fresh_id: true,
         warnings: Vec::new(),

@@ -42,6 +42,26 @@ pub struct Config {
     pub masters: Vec<MasterConfig>,
 }
 
+impl Default for Config {
+    /// What a file that sets nothing means (redis-sentinel's defaults).
+    fn default() -> Config {
+        Config {
+            port: DEFAULT_PORT,
+            bind: vec!["127.0.0.1".into()],
+            dir: PathBuf::from("."),
+            announce_ip: None,
+            announce_port: None,
+            requirepass: None,
+            resolve_hostnames: false,
+            announce_hostnames: false,
+            sentinel_user: None,
+            sentinel_pass: None,
+            deny_scripts_reconfig: true,
+            masters: Vec::new(),
+        }
+    }
+}
+
 /// One monitored master, as configured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MasterConfig {
@@ -308,18 +328,19 @@ pub fn parse(text: &str, source: &str) -> Result<(Config, Vec<String>), ConfigEr
             coordinated_manual_failover,
         });
     }
+    let d = Config::default();
     let config = Config {
-        port: raw.port.unwrap_or(DEFAULT_PORT),
-        bind: raw.bind.unwrap_or_else(|| vec!["127.0.0.1".into()]),
-        dir: raw.dir.unwrap_or_else(|| PathBuf::from(".")),
+        port: raw.port.unwrap_or(d.port),
+        bind: raw.bind.unwrap_or(d.bind),
+        dir: raw.dir.unwrap_or(d.dir),
         announce_ip: raw.announce_ip.filter(|ip| !ip.is_empty()),
         announce_port: raw.announce_port.filter(|&p| p != 0),
         requirepass: raw.requirepass.filter(|p| !p.is_empty()),
-        resolve_hostnames: raw.resolve_hostnames.unwrap_or(false),
-        announce_hostnames: raw.announce_hostnames.unwrap_or(false),
+        resolve_hostnames: raw.resolve_hostnames.unwrap_or(d.resolve_hostnames),
+        announce_hostnames: raw.announce_hostnames.unwrap_or(d.announce_hostnames),
         sentinel_user: raw.sentinel_user.filter(|u| !u.is_empty()),
         sentinel_pass: raw.sentinel_pass.filter(|p| !p.is_empty()),
-        deny_scripts_reconfig: raw.deny_scripts_reconfig.unwrap_or(true),
+        deny_scripts_reconfig: raw.deny_scripts_reconfig.unwrap_or(d.deny_scripts_reconfig),
         masters,
     };
     Ok((config, warnings))

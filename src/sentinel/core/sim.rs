@@ -1128,16 +1128,8 @@ impl Sim {
         Config {
             port: mon.port,
             bind: vec![mon.ip.clone()],
-            dir: ".".into(),
-            announce_ip: None,
-            announce_port: None,
-            requirepass: None,
-            resolve_hostnames: false,
-            announce_hostnames: false,
-            sentinel_user: None,
-            sentinel_pass: None,
-            deny_scripts_reconfig: true,
             masters: vec![master],
+            ..Config::default()
         }
     }
 
