@@ -668,6 +668,26 @@ enum Undo {
     RestartNode(usize),
 }
 
+/// Fault: `SIGSTOP` monitor `m` for 0.3-4 s.
+fn pause_monitor_a_while(sim: &mut Sim, r: &mut Rng, m: usize, undo: &mut Vec<(i64, Undo)>) {
+    if sim.monitors[m].proc == Proc::Running {
+        sim.pause_monitor(m);
+        undo.push((sim.now() + r.range(300, 4000), Undo::ResumeMonitor(m)));
+    }
+}
+
+/// Fault: monitor `m`'s clock steps. Small steps stay under the TILT
+/// trigger; large ones TILT.
+fn step_clock(sim: &mut Sim, r: &mut Rng, m: usize) {
+    let size = if r.chance(0.5) {
+        r.range(100, 1200)
+    } else {
+        r.range(3000, 20_000)
+    };
+    let back = size < 3000 || r.chance(0.5);
+    sim.jump_clock(m, if back { -size } else { size });
+}
+
 /// One randomised run: 30 s of faults, then either a quiet period after
 /// which the deployment must have converged, or the master's death after
 /// which every monitor able to must reach ODOWN. Returns the steps run.
@@ -768,22 +788,8 @@ fn chaos_run(seed: u64) -> u64 {
                     }
                 }
             }
-            38..=47 => {
-                if sim.monitors[m].proc == Proc::Running {
-                    sim.pause_monitor(m);
-                    undo.push((sim.now() + r.range(300, 4000), Undo::ResumeMonitor(m)));
-                }
-            }
-            48..=57 => {
-                // Small steps stay under the TILT trigger; large ones TILT.
-                let size = if r.chance(0.5) {
-                    r.range(100, 1200)
-                } else {
-                    r.range(3000, 20_000)
-                };
-                let back = size < 3000 || r.chance(0.5);
-                sim.jump_clock(m, if back { -size } else { size });
-            }
+            38..=47 => pause_monitor_a_while(&mut sim, &mut r, m, &mut undo),
+            48..=57 => step_clock(&mut sim, &mut r, m),
             58..=67 => {
                 if sim.monitors[m].proc == Proc::Running {
                     let how = if r.chance(0.2) {
@@ -1544,21 +1550,8 @@ fn failover_chaos_run(seed: u64) -> u64 {
                     sim.set_link(a, b, cfg);
                 }
             }
-            56..=63 => {
-                if sim.monitors[m].proc == Proc::Running {
-                    sim.pause_monitor(m);
-                    undo.push((sim.now() + r.range(300, 4000), Undo::ResumeMonitor(m)));
-                }
-            }
-            64..=73 => {
-                let size = if r.chance(0.5) {
-                    r.range(100, 1200)
-                } else {
-                    r.range(3000, 20_000)
-                };
-                let back = size < 3000 || r.chance(0.5);
-                sim.jump_clock(m, if back { -size } else { size });
-            }
+            56..=63 => pause_monitor_a_while(&mut sim, &mut r, m, &mut undo),
+            64..=73 => step_clock(&mut sim, &mut r, m),
             74..=85 => {
                 if sim.monitors[m].proc == Proc::Running {
                     sim.crash_monitor(m);
