@@ -203,17 +203,7 @@ impl Demo {
 
     /// SIGINT, as Ctrl-C; the exit status within `timeout`.
     fn interrupt(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        common::signal_and_wait(&mut self.child, libc::SIGINT, timeout)
     }
 
     /// The printed PIDs still alive.

@@ -241,17 +241,7 @@ impl Server {
         sig: i32,
         timeout: Duration,
     ) -> Option<std::process::ExitStatus> {
-        unsafe { libc::kill(self.child.id() as i32, sig) };
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        signal_and_wait(&mut self.child, sig, timeout)
     }
 
     /// Whether the process is still running.
@@ -438,6 +428,25 @@ fn read_one(r: &mut impl BufRead, out: &mut Vec<u8>) -> std::io::Result<()> {
 /// Show reply bytes readably in assertion messages.
 pub fn show(bytes: &[u8]) -> String {
     bytes.escape_ascii().to_string()
+}
+
+/// Send `sig` to `child` and wait for it to exit (up to `timeout`).
+pub fn signal_and_wait(
+    child: &mut Child,
+    sig: i32,
+    timeout: Duration,
+) -> Option<std::process::ExitStatus> {
+    unsafe { libc::kill(child.id() as i32, sig) };
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// `line` sent to the node on `port` over a new connection; "" if the
