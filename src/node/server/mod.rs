@@ -221,7 +221,6 @@ impl std::fmt::Display for StartError {
     }
 }
 
-/// Run a node with `config` until it is shut down.
 /// The node as the metrics endpoint sees it.
 struct NodeMetrics {
     shared: Rc<Shared>,
@@ -242,6 +241,7 @@ impl crate::util::metrics_http::Source for NodeMetrics {
     }
 }
 
+/// Run a node with `config` until it is shut down.
 pub fn run(config: Config) -> Result<(), StartError> {
     logging::init(&config.settings);
     // A file-size limit (RLIMIT_FSIZE) must fail the write with EFBIG,
