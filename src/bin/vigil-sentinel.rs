@@ -128,9 +128,19 @@ fn main() {
         .with_ansi(ansi)
         .with_target(false);
     if json {
-        builder.json().init();
+        builder.json().flatten_event(true).init();
     } else {
-        builder.init();
+        // The message already says everything the fields say (they are
+        // taken from it, see `sentinel::event_log`): a text line shows
+        // only the message, as redis-sentinel's log does.
+        builder
+            .fmt_fields(tracing_subscriber::fmt::format::debug_fn(
+                |out, field, value| match field.name() {
+                    "message" => write!(out, "{value:?}"),
+                    _ => Ok(()),
+                },
+            ))
+            .init();
     }
     let Some(file) = args.config.or(args.file) else {
         eprintln!("vigil-sentinel: no configuration given; run `vigil-sentinel --config sentinel.yaml` (see --help)");

@@ -19,7 +19,7 @@ use super::metrics::{Failovers, Metrics};
 use super::scripts::Scripts;
 use super::server::{self, Published};
 use super::state::State;
-use super::{conf, config, startup};
+use super::{conf, config, event_log, startup};
 
 /// What the command line asked for.
 #[derive(Debug, Clone, Default)]
@@ -74,16 +74,11 @@ impl Observer for Keeper {
         self.failovers
             .borrow_mut()
             .observe(e, std::time::Instant::now());
-        match Level::of(e.name) {
-            // Debug-level events are logged, never published (spec 5.2).
-            Level::Debug => {
-                tracing::debug!("{} {}", e.name, e.payload);
-                return;
-            }
-            Level::Verbose | Level::Notice => tracing::info!("{} {}", e.name, e.payload),
-            Level::Warning => tracing::warn!("{} {}", e.name, e.payload),
+        event_log::log(e);
+        // Debug-level events are logged, never published (spec 5.2).
+        if Level::of(e.name) != Level::Debug {
+            let _ = self.events.send((e.name.to_string(), e.payload.clone()));
         }
-        let _ = self.events.send((e.name.to_string(), e.payload.clone()));
     }
 
     fn run_script(&self, argv: Vec<String>) {

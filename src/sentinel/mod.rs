@@ -15,6 +15,7 @@
 //! * `scripts`: the notification and client-reconfiguration scripts;
 //! * `metrics`: the Prometheus figures behind `--metrics-addr`;
 //! * `daemon`: the process: files, timer, links, endpoint, signals;
+//!   `event_log` how its events reach the log (INFO, with fields);
 //! * `topology`: the `vigil-sentinel topology` client view, asking
 //!   running monitors (never part of the daemon).
 
@@ -28,6 +29,7 @@ pub mod conf;
 pub mod config;
 pub mod core;
 pub mod daemon;
+pub mod event_log;
 pub mod info;
 pub mod links;
 pub mod metrics;

@@ -117,12 +117,23 @@ pub fn launch(mut cmd: Command, port: u16) -> Option<Monitor> {
 
 /// A vigil-sentinel on `port`, or on a free port if `None`.
 pub fn vigil_sentinel(config: &Path, dir: &Path, port: Option<u16>) -> Monitor {
+    vigil_sentinel_with(config, dir, port, &[])
+}
+
+/// Like [`vigil_sentinel`], with more command-line arguments.
+pub fn vigil_sentinel_with(
+    config: &Path,
+    dir: &Path,
+    port: Option<u16>,
+    extra: &[&str],
+) -> Monitor {
     for _ in 0..5 {
         let port = port.unwrap_or_else(free_port);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil-sentinel"));
         cmd.args(["--config", config.to_str().unwrap()])
             .args(["--port", &port.to_string()])
-            .args(["--dir", dir.to_str().unwrap()]);
+            .args(["--dir", dir.to_str().unwrap()])
+            .args(extra);
         if let Some(m) = launch(cmd, port) {
             return m;
         }
