@@ -261,6 +261,17 @@ impl Loader {
             "daemonize" if bool::parse(&text, &directive.spec)? => {
                 return Err("vigil-server does not daemonize itself; run it under a supervisor (systemd, runit) instead".into())
             }
+            // Taking these silently would leave a node that looks set up
+            // for TLS or a cluster and is neither.
+            "tls-port" if text.trim() != "0" => {
+                return Err("Vigil does not serve TLS; terminate TLS in front of it (stunnel, a proxy) and leave tls-port 0".into())
+            }
+            "tls-replication" | "tls-cluster" if bool::parse(&text, &directive.spec)? => {
+                return Err("Vigil does not serve TLS".into())
+            }
+            "cluster-enabled" if bool::parse(&text, &directive.spec)? => {
+                return Err("Vigil has no cluster mode; use replication and vigil-sentinel for high availability".into())
+            }
             "save" if self.save_seen && !text.trim().is_empty() => {
                 let more = super::types::SavePoints::parse(&text, &directive.spec)?;
                 config.settings.save.0.extend(more.0);
@@ -342,5 +353,14 @@ mod tests {
         );
         assert!(launch(&["--daemonize", "yes"]).is_err());
         assert!(launch(&["--daemonize", "no"]).is_ok());
+        for (name, on) in [
+            ("tls-port", "6380"),
+            ("tls-replication", "yes"),
+            ("tls-cluster", "yes"),
+            ("cluster-enabled", "yes"),
+        ] {
+            assert!(launch(&[&format!("--{name}"), on]).is_err(), "{name}");
+        }
+        assert!(launch(&["--tls-port", "0", "--cluster-enabled", "no"]).is_ok());
     }
 }
