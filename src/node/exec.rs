@@ -403,20 +403,14 @@ impl Node {
         elapsed: std::time::Duration,
     ) {
         let duration_us = elapsed.as_micros() as u64;
-        let settings = &self.config.settings;
-        // Stamped when the command ended, as Redis does.
-        let now = crate::node::unix_ms() / 1000;
         let event = if cmd.has(flags::FAST) {
             "fast-command"
         } else {
             "command"
         };
-        self.latency.add_if_needed(
-            settings.latency_monitor_threshold,
-            event,
-            duration_us / 1000,
-            now,
-        );
+        // Reads the clock only for a spike: most commands cost nothing here.
+        self.latency_sample(event, duration_us / 1000);
+        let settings = &self.config.settings;
         let slower_than = settings.slowlog_log_slower_than;
         if slower_than < 0
             || duration_us < slower_than as u64
@@ -426,7 +420,7 @@ impl Node {
             return;
         }
         self.slowlog.push_if_needed(
-            settings.slowlog_log_slower_than,
+            slower_than,
             settings.slowlog_max_len,
             &redacted(argv),
             crate::node::slowlog::Caller {
@@ -434,7 +428,8 @@ impl Node {
                 name: c.name.as_deref(),
             },
             duration_us,
-            now,
+            // Stamped when the command ended, as Redis does.
+            crate::node::unix_ms() / 1000,
         );
     }
 

@@ -471,7 +471,7 @@ impl Node {
     /// `latency-monitor-threshold`.
     pub fn latency_sample(&mut self, event: &str, latency_ms: u64) {
         let threshold = self.config.settings.latency_monitor_threshold;
-        if threshold > 0 {
+        if threshold > 0 && latency_ms >= threshold as u64 {
             let now = crate::node::unix_ms() / 1000;
             self.latency
                 .add_if_needed(threshold, event, latency_ms, now);

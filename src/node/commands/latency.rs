@@ -237,17 +237,27 @@ fn write_cdf(r: &mut Reply, h: &Histogram) {
     }
 }
 
+/// The first bucket bound at or above Redis's histogram ceiling (1 s).
+const MAX_RECORDED_NS: u64 = 1 << 30;
+
 fn cdf_buckets(h: &Histogram) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
     let mut previous = 0;
     let mut level: u64 = 1024;
-    while previous < h.count() && level < (1 << 62) {
+    while previous < h.count() && level <= MAX_RECORDED_NS {
         // The highest value HdrHistogram (two significant digits) files
         // with `level`, in µs.
         let highest = level + level / 128 - 1;
-        let cumulative = h.count_at_or_below(highest);
+        // Redis clamps recorded latencies to one second, so everything
+        // slower lands in the last bucket, which Redis labels with its
+        // bound itself (the histogram ends there).
+        let (bound, cumulative) = if level >= MAX_RECORDED_NS {
+            (level, h.count())
+        } else {
+            (highest, h.count_at_or_below(highest))
+        };
         if cumulative > previous {
-            out.push((highest / 1000, cumulative));
+            out.push((bound / 1000, cumulative));
         }
         previous = cumulative;
         level *= 2;
@@ -294,6 +304,12 @@ mod tests {
             cdf_buckets(&h),
             vec![(1, 1), (4, 3), (67633, 4)],
             "1024 ns, 4096 ns, and 2^26 ns (~67 ms) as Redis prints them"
+        );
+        h.record(5_000_000_000);
+        assert_eq!(
+            cdf_buckets(&h).last(),
+            Some(&(1073741, 5)),
+            "slower than a second counts as a second"
         );
     }
 }
