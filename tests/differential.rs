@@ -242,4 +242,5 @@ corpus!(
     sort,
     persistence,
     replication,
+    slowlog_latency_memory,
 );

@@ -103,7 +103,9 @@ impl Node {
                 }
             }
         }
-        self.stats.expire_cycle_cpu_milliseconds += start.elapsed().as_millis() as u64;
+        let elapsed_ms = start.elapsed().as_millis() as u64;
+        self.stats.expire_cycle_cpu_milliseconds += elapsed_ms;
+        self.latency_sample("expire-cycle", elapsed_ms);
         let current = if total_sampled > 0 {
             total_expired as f64 / total_sampled as f64
         } else {

@@ -307,7 +307,9 @@ impl Node {
         let forced = ctx.forced;
 
         if !c.aof_loader {
-            self.account(c, cmd, started.elapsed(), &result);
+            let elapsed = started.elapsed();
+            self.account(c, cmd, elapsed, &result);
+            self.log_if_slow(c, cmd, argv, elapsed);
         }
         if let Err(err) = result {
             c.reply.error(err.text());
@@ -389,6 +391,48 @@ impl Node {
         c.last_command = cmd.full_name;
     }
 
+    /// The latency monitor's `command` / `fast-command` events and the slow
+    /// log (Redis's end of `call()`). Each command of a transaction is
+    /// logged on its own, and so is the EXEC around them; a command that
+    /// just blocked is logged when it is served, with the time it ran.
+    fn log_if_slow(
+        &mut self,
+        c: &Client,
+        cmd: &'static Command,
+        argv: &[&[u8]],
+        elapsed: std::time::Duration,
+    ) {
+        let duration_us = elapsed.as_micros() as u64;
+        let event = if cmd.has(flags::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        // Reads the clock only for a spike: most commands cost nothing here.
+        self.latency_sample(event, duration_us / 1000);
+        let settings = &self.config.settings;
+        let slower_than = settings.slowlog_log_slower_than;
+        if slower_than < 0
+            || duration_us < slower_than as u64
+            || c.blocked.is_some()
+            || cmd.has(flags::SKIP_SLOWLOG)
+        {
+            return;
+        }
+        self.slowlog.push_if_needed(
+            slower_than,
+            settings.slowlog_max_len,
+            &redacted(argv),
+            crate::node::slowlog::Caller {
+                addr: &c.addr,
+                name: c.name.as_deref(),
+            },
+            duration_us,
+            // Stamped when the command ended, as Redis does.
+            crate::node::unix_ms() / 1000,
+        );
+    }
+
     /// Whether `CLIENT PAUSE` holds this command back.
     fn is_paused_for(&self, c: &Client, cmd: &Command) -> bool {
         let failover = self.failover_pauses_writes() && !c.is_master;
@@ -440,25 +484,47 @@ fn monitor_line(now_us: i64, c: &Client, argv: &[&[u8]]) -> Vec<u8> {
         c.addr
     )
     .into_bytes();
-    let is_auth = argv[0].eq_ignore_ascii_case(b"auth");
-    let hello_auth = if argv[0].eq_ignore_ascii_case(b"hello") {
-        argv.iter()
-            .skip(2)
-            .position(|a| a.eq_ignore_ascii_case(b"auth"))
-            .map(|p| p + 2)
-    } else {
-        None
-    };
-    for (i, arg) in argv.iter().enumerate() {
+    for arg in redacted(argv) {
         line.push(b' ');
-        let secret = (is_auth && i >= 1) || hello_auth.is_some_and(|p| i == p + 1 || i == p + 2);
-        if secret {
-            line.extend_from_slice(b"\"(redacted)\"");
-        } else {
-            quote_arg(&mut line, arg);
-        }
+        quote_arg(&mut line, arg);
     }
     line
+}
+
+/// What MONITOR and the slow log may show of a command line: secrets
+/// replaced by `(redacted)`, as Redis's `redactClientCommandArgument`
+/// does — AUTH's arguments, HELLO's AUTH username and password, and the
+/// values CONFIG SET gives to sensitive directives (passwords, the
+/// replication user).
+pub fn redacted<'a>(argv: &[&'a [u8]]) -> Vec<&'a [u8]> {
+    const REDACTED: &[u8] = b"(redacted)";
+    let mut shown = argv.to_vec();
+    let name = argv[0];
+    if name.eq_ignore_ascii_case(b"auth") {
+        shown[1..].fill(REDACTED);
+    } else if name.eq_ignore_ascii_case(b"hello") {
+        let auth = argv
+            .iter()
+            .skip(2)
+            .position(|a| a.eq_ignore_ascii_case(b"auth"))
+            .map(|p| p + 2);
+        if let Some(p) = auth {
+            for secret in shown.iter_mut().skip(p + 1).take(2) {
+                *secret = REDACTED;
+            }
+        }
+    } else if name.eq_ignore_ascii_case(b"config")
+        && argv.get(1).is_some_and(|s| s.eq_ignore_ascii_case(b"set"))
+    {
+        for i in (2..argv.len().saturating_sub(1)).step_by(2) {
+            let sensitive = crate::node::config::lookup_entry(argv[i])
+                .is_some_and(|(d, _)| d.has(crate::node::config::flags::SENSITIVE));
+            if sensitive {
+                shown[i + 1] = REDACTED;
+            }
+        }
+    }
+    shown
 }
 
 /// Quote like Redis's `sdscatrepr`.

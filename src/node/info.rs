@@ -138,51 +138,16 @@ impl Node {
     }
 
     fn info_memory(&mut self, out: &mut String, cur: &Client) {
-        let alloc = memory::allocator_stats();
-        let used = alloc.allocated;
-        self.memory_peak = self.memory_peak.max(used);
-        let peak = self.memory_peak;
-        let rss = memory::rss_bytes();
-        let startup = self.memory_startup.min(used);
-        let client_mem = |c: &Client| {
-            (c.reply.capacity()
-                + c.repl.as_ref().map_or(0, |r| r.pending.capacity())
-                + c.query_buf_len
-                + c.query_buf_free
-                + std::mem::size_of::<Client>()) as u64
-        };
-        let (replicas_mem, clients_mem) =
-            self.clients
-                .iter()
-                .chain(std::iter::once(cur))
-                .fold((0, 0), |(r, n), c| {
-                    if c.is_attached_replica() {
-                        (r + client_mem(c), n)
-                    } else {
-                        (r, n + client_mem(c))
-                    }
-                });
-        let backlog_mem = self.repl.backlog.as_ref().map_or(0, |b| b.memory()) as u64;
-        let tables: u64 = self
-            .keyspace
-            .dbs
-            .iter()
-            .map(|db| {
-                let per_entry = std::mem::size_of::<usize>() as u64;
-                (db.keys.buckets() + db.expires.buckets()) as u64 * per_entry
-                    + db.expires.len() as u64 * 48
-            })
-            .sum();
-        let overhead = (startup + clients_mem + replicas_mem + backlog_mem + tables).min(used);
-        let dataset = used - overhead;
-        let pct = |a: u64, b: u64| {
-            if b == 0 {
-                0.0
-            } else {
-                a as f64 * 100.0 / b as f64
-            }
-        };
-        let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        let o = self.memory_overview(cur);
+        let (used, peak, rss, startup, overhead, dataset) =
+            (o.used, o.peak, o.rss, o.startup, o.overhead, o.dataset);
+        let (alloc, backlog_mem, replicas_mem, clients_mem) = (
+            o.alloc,
+            o.replication_backlog,
+            o.clients_replicas,
+            o.clients_normal,
+        );
+        let ratio = memory::ratio;
         let total_system = memory::total_system_memory();
         let maxmemory = self.config.settings.maxmemory.max(0) as u64;
         let _ = write!(
@@ -242,8 +207,8 @@ impl Node {
             human(used),
             human(rss),
             human(peak),
-            pct(used, peak),
-            pct(dataset, used.saturating_sub(startup)),
+            o.peak_perc(),
+            o.dataset_perc(),
             alloc.allocated,
             alloc.active,
             alloc.resident,
@@ -259,7 +224,7 @@ impl Node {
             ratio(rss, used),
             rss as i64 - used as i64,
             backlog_mem + replicas_mem,
-            self.effects.aof_pending(),
+            o.aof_buffer,
             keyspace::lazyfree::pending(),
             keyspace::lazyfree::freed(),
         );

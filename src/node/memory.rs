@@ -1,4 +1,6 @@
-//! Memory measurements for INFO memory (and, later, maxmemory).
+//! Memory measurements: the one computation behind INFO memory, MEMORY
+//! STATS and MEMORY DOCTOR ([`Overview`]), and the allocator's own
+//! controls (statistics text, purge).
 //!
 //! `used_memory` is what the allocator reports as allocated (jemalloc's
 //! `stats.allocated`: every live allocation at its real size class), the
@@ -7,6 +9,9 @@
 //! refresh, done here before each read.
 
 use tikv_jemalloc_ctl::{epoch, stats};
+
+use crate::node::client::Client;
+use crate::node::Node;
 
 /// Allocator figures, in bytes.
 #[derive(Debug, Default, Clone, Copy)]
@@ -28,6 +33,171 @@ pub fn allocator_stats() -> AllocatorStats {
         resident: stats::resident::read().unwrap_or(0) as u64,
         mapped: stats::mapped::read().unwrap_or(0) as u64,
     }
+}
+
+/// Where the memory goes, as INFO memory and MEMORY STATS report it
+/// (Redis's `redisMemOverhead`): one computation, so both agree.
+#[derive(Debug, Default, Clone)]
+pub struct Overview {
+    pub alloc: AllocatorStats,
+    /// `used_memory`: the allocator's live bytes.
+    pub used: u64,
+    pub peak: u64,
+    pub rss: u64,
+    /// Used memory right after start-up (capped by `used`).
+    pub startup: u64,
+    pub replication_backlog: u64,
+    pub clients_replicas: u64,
+    pub clients_normal: u64,
+    pub aof_buffer: u64,
+    /// Per database with keys: (index, main table overhead, expires
+    /// table overhead).
+    pub dbs: Vec<(usize, u64, u64)>,
+    /// Table overhead of every database, empty ones included.
+    pub tables: u64,
+    pub keys: u64,
+    pub overhead: u64,
+    pub dataset: u64,
+    pub clients: usize,
+    pub replicas: usize,
+}
+
+impl Overview {
+    /// `used - startup`, at least 1 (Redis's `net_usage`).
+    pub fn net_usage(&self) -> u64 {
+        if self.used > self.startup {
+            self.used - self.startup
+        } else {
+            1
+        }
+    }
+
+    /// `dataset.percentage` / `used_memory_dataset_perc`.
+    pub fn dataset_perc(&self) -> f64 {
+        self.dataset as f64 * 100.0 / self.net_usage() as f64
+    }
+
+    pub fn peak_perc(&self) -> f64 {
+        if self.peak == 0 {
+            0.0
+        } else {
+            self.used as f64 * 100.0 / self.peak as f64
+        }
+    }
+
+    pub fn bytes_per_key(&self) -> u64 {
+        self.net_usage().checked_div(self.keys).unwrap_or(0)
+    }
+}
+
+/// `a / b`, 0 when `b` is 0 (a fresh process may report zeros).
+pub fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+impl Node {
+    /// Measure where the memory goes now (and raise the peak). `cur` is
+    /// the client asking: it is out of the client table while it runs.
+    pub fn memory_overview(&mut self, cur: &Client) -> Overview {
+        let alloc = allocator_stats();
+        let used = alloc.allocated;
+        self.memory_peak = self.memory_peak.max(used);
+        let client_mem = |c: &Client| {
+            (c.reply.capacity()
+                + c.repl.as_ref().map_or(0, |r| r.pending.capacity())
+                + c.query_buf_len
+                + c.query_buf_free
+                + std::mem::size_of::<Client>()) as u64
+        };
+        let mut o = Overview {
+            alloc,
+            used,
+            peak: self.memory_peak,
+            rss: rss_bytes(),
+            startup: self.memory_startup.min(used),
+            replication_backlog: self.repl.backlog.as_ref().map_or(0, |b| b.memory()) as u64,
+            aof_buffer: self.effects.aof_pending() as u64,
+            ..Overview::default()
+        };
+        for c in self.clients.iter().chain(std::iter::once(cur)) {
+            if c.is_attached_replica() {
+                o.clients_replicas += client_mem(c);
+                o.replicas += 1;
+            } else {
+                o.clients_normal += client_mem(c);
+                o.clients += 1;
+            }
+        }
+        let slot = std::mem::size_of::<usize>() as u64;
+        for (i, db) in self.keyspace.dbs.iter().enumerate() {
+            let main = db.keys.buckets() as u64 * slot;
+            let expires = db.expires.buckets() as u64 * slot + db.expires.len() as u64 * 48;
+            o.tables += main + expires;
+            if !db.is_empty() {
+                o.keys += db.len() as u64;
+                o.dbs.push((i, main, expires));
+            }
+        }
+        o.overhead = (o.startup
+            + o.clients_normal
+            + o.clients_replicas
+            + o.replication_backlog
+            + o.aof_buffer
+            + o.tables)
+            .min(used);
+        o.dataset = used - o.overhead;
+        o
+    }
+}
+
+/// jemalloc's statistics report (`malloc_stats_print`), the text of
+/// MEMORY MALLOC-STATS.
+pub fn malloc_stats_text() -> String {
+    unsafe extern "C" fn append(out: *mut libc::c_void, text: *const libc::c_char) {
+        // SAFETY: `out` is the String passed below, alive for the whole
+        // call; jemalloc hands over NUL-terminated text.
+        let (out, text) = unsafe { (&mut *(out as *mut String), std::ffi::CStr::from_ptr(text)) };
+        out.push_str(&text.to_string_lossy());
+    }
+    let mut out = String::new();
+    // SAFETY: the callback only appends to `out`, which outlives the call;
+    // a null options string asks for the default report.
+    unsafe {
+        tikv_jemalloc_sys::malloc_stats_print(
+            Some(append),
+            &mut out as *mut String as *mut libc::c_void,
+            std::ptr::null(),
+        );
+    }
+    out
+}
+
+/// Give the dirty pages of every arena back to the system (Redis's
+/// `jemalloc_purge`, MEMORY PURGE); false if jemalloc refused.
+pub fn purge() -> bool {
+    let Ok(narenas) = tikv_jemalloc_ctl::arenas::narenas::read() else {
+        return false;
+    };
+    // `arena.<narenas>.purge` addresses all arenas at once.
+    let Ok(name) = std::ffi::CString::new(format!("arena.{narenas}.purge")) else {
+        return false;
+    };
+    // SAFETY: a NUL-terminated name, and no old or new value (purge takes
+    // none), so jemalloc reads and writes nothing through the pointers.
+    let rc = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            name.as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    rc == 0
 }
 
 /// Bytes the allocator holds for live allocations (`used_memory`).

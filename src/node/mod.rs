@@ -20,12 +20,14 @@ pub mod effects;
 pub mod exec;
 pub mod info;
 pub mod keyspace;
+pub mod latency;
 pub mod memory;
 pub mod metrics;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
 pub mod server;
+pub mod slowlog;
 pub mod stats;
 #[cfg(test)]
 pub mod test_support;
@@ -157,6 +159,10 @@ pub struct Node {
     pub watched: Vec<HashMap<SmallBytes, Vec<ClientId>>>,
     pub effects: Effects,
     pub stats: Stats,
+    /// `SLOWLOG`: the recent commands slower than the threshold.
+    pub slowlog: slowlog::SlowLog,
+    /// `LATENCY`: spikes per event class.
+    pub latency: latency::LatencyMonitor,
     /// Clients in MONITOR mode.
     pub monitors: Vec<ClientId>,
     /// Time of the running command (Unix ms); fixed for its duration.
@@ -207,6 +213,8 @@ impl Node {
             loading: None,
             effects: Effects::default(),
             stats: Stats::default(),
+            slowlog: slowlog::SlowLog::default(),
+            latency: latency::LatencyMonitor::default(),
             monitors: Vec::new(),
             now_ms: now,
             dirty: 0,

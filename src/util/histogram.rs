@@ -60,6 +60,22 @@ impl Histogram {
         self.total
     }
 
+    /// How many recorded values are at most `bound` (counting a bucket
+    /// when its highest value is within the bound): the cumulative
+    /// distribution `LATENCY HISTOGRAM` shows.
+    pub fn count_at_or_below(&self, bound: u64) -> u64 {
+        let last = index_of(bound);
+        let last = if value_of(last) > bound {
+            match last.checked_sub(1) {
+                Some(l) => l,
+                None => return 0,
+            }
+        } else {
+            last
+        };
+        self.counts[..=last].iter().sum()
+    }
+
     /// The value at percentile `p` (0..=100); 0 with no samples.
     pub fn percentile(&self, p: f64) -> u64 {
         if self.total == 0 {

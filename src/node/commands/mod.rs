@@ -19,11 +19,14 @@ pub mod hashes;
 pub mod info;
 pub mod introspect;
 pub mod keys;
+pub mod latency;
 pub mod lists;
+pub mod memory_cmd;
 pub mod pubsub;
 pub mod replication;
 pub mod server;
 pub mod sets;
+pub mod slowlog;
 pub mod sort;
 pub mod strings;
 pub mod transactions;
@@ -286,7 +289,7 @@ pub const fn subcommand(
 }
 
 /// Every command family's table.
-fn families() -> [&'static [Command]; 20] {
+fn families() -> [&'static [Command]; 23] {
     [
         strings::COMMANDS,
         lists::COMMANDS,
@@ -308,6 +311,9 @@ fn families() -> [&'static [Command]; 20] {
         config_cmd::COMMANDS,
         debug::COMMANDS,
         introspect::COMMANDS,
+        slowlog::COMMANDS,
+        latency::COMMANDS,
+        memory_cmd::COMMANDS,
     ]
 }
 

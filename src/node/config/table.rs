@@ -135,7 +135,7 @@ settings! {
     // Replication.
     replicaof: ReplicaOf = "" => "replicaof" | "slaveof", Spec::Special, IMMUTABLE, MULTI_ARG;
     masterauth: String = "" => "masterauth", Spec::Str, SENSITIVE, EMPTY_IS_NULL;
-    masteruser: String = "" => "masteruser", Spec::Str, EMPTY_IS_NULL;
+    masteruser: String = "" => "masteruser", Spec::Str, SENSITIVE, EMPTY_IS_NULL;
     replica_serve_stale_data: bool = "yes" => "replica-serve-stale-data" | "slave-serve-stale-data", Spec::Bool;
     replica_read_only: bool = "yes" => "replica-read-only" | "slave-read-only", Spec::Bool;
     replica_ignore_maxmemory: bool = "yes" => "replica-ignore-maxmemory" | "slave-ignore-maxmemory", Spec::Bool;

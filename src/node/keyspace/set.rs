@@ -299,14 +299,31 @@ impl Set {
     /// Heap bytes owned by the set (table nodes are 32 bytes: the chain
     /// link and an inline member).
     pub fn heap_size(&self) -> usize {
+        self.heap_size_sampled(usize::MAX)
+    }
+
+    /// [`Set::heap_size`] with the members' own allocations estimated
+    /// from the first `samples` of them (MEMORY USAGE's SAMPLES).
+    pub fn heap_size_sampled(&self, samples: usize) -> usize {
         match self {
             Set::Ints(s) => s.heap_size(),
             Set::Table(d) => {
                 let node =
                     std::mem::size_of::<Option<Box<()>>>() + std::mem::size_of::<SmallBytes>();
-                d.buckets() * 8
-                    + d.len() * node
-                    + d.iter().map(|(k, _)| k.heap_size()).sum::<usize>()
+                let (sampled, bytes) = d
+                    .iter()
+                    .take(samples)
+                    .fold((0usize, 0usize), |(n, b), (k, _)| {
+                        (n + 1, b + k.heap_size())
+                    });
+                let members = if sampled == 0 {
+                    0
+                } else if sampled == d.len() {
+                    bytes
+                } else {
+                    (bytes as f64 / sampled as f64 * d.len() as f64) as usize
+                };
+                d.buckets() * 8 + d.len() * node + members
             }
         }
     }

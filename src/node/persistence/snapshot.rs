@@ -159,7 +159,7 @@ impl Node {
                 return Err(format!("fork failed: {e}"));
             }
         };
-        self.rdb.latest_fork_usec = fork_usec;
+        self.record_fork(fork_usec);
         self.rdb.total_forks += 1;
         tracing::info!("Background saving started by pid {pid}");
         self.rdb.child = Some(SaveChild {

@@ -388,7 +388,7 @@ impl Node {
             ok && out.any_alive()
         });
         let (pid, fork_usec) = forked.map_err(|e| format!("fork: {e}"))?;
-        self.rdb.latest_fork_usec = fork_usec;
+        self.record_fork(fork_usec);
         self.rdb.total_forks += 1;
         self.rdb.child = Some(SaveChild {
             pid,

@@ -2395,6 +2395,86 @@ pub static METADATA: &[Meta] = &[
         tips: &["nondeterministic_output"],
         ..Meta::BLANK
     },
+    // command: latency
+    Meta {
+        name: "latency",
+        summary: "Container of the commands that report latency spikes and per-command latency distributions",
+        complexity: Some("Depends on subcommand."),
+        ..Meta::BLANK
+    },
+    // command: latency|doctor
+    Meta {
+        name: "latency|doctor",
+        summary: "Writes a human-readable analysis of the latency spikes seen",
+        complexity: Some("O(1)"),
+        tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+        ..Meta::BLANK
+    },
+    // command: latency|graph
+    Meta {
+        name: "latency|graph",
+        summary: "Draws an ASCII graph of one event class's latency spikes",
+        complexity: Some("O(1)"),
+        arguments: &[Arg { name: "event", kind: ArgType::String, ..Arg::BLANK }],
+        tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+        ..Meta::BLANK
+    },
+    // command: latency|help
+    Meta {
+        name: "latency|help",
+        summary: "Lists the LATENCY subcommands",
+        complexity: Some("O(1)"),
+        ..Meta::BLANK
+    },
+    // command: latency|histogram
+    Meta {
+        name: "latency|histogram",
+        summary: "Returns the cumulative latency distribution of commands",
+        complexity: Some("O(N) where N is the number of commands with latency information being retrieved."),
+        arguments: &[
+            Arg {
+                name: "command",
+                kind: ArgType::String,
+                flags: af::OPTIONAL | af::MULTIPLE,
+                ..Arg::BLANK
+            },
+        ],
+        tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+        ..Meta::BLANK
+    },
+    // command: latency|history
+    Meta {
+        name: "latency|history",
+        summary: "Returns the time and size of one event class's latency spikes",
+        complexity: Some("O(1)"),
+        arguments: &[Arg { name: "event", kind: ArgType::String, ..Arg::BLANK }],
+        tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+        ..Meta::BLANK
+    },
+    // command: latency|latest
+    Meta {
+        name: "latency|latest",
+        summary: "Returns the most recent latency spike of every event class",
+        complexity: Some("O(1)"),
+        tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+        ..Meta::BLANK
+    },
+    // command: latency|reset
+    Meta {
+        name: "latency|reset",
+        summary: "Forgets the latency spikes of some or all event classes",
+        complexity: Some("O(1)"),
+        arguments: &[
+            Arg {
+                name: "event",
+                kind: ArgType::String,
+                flags: af::OPTIONAL | af::MULTIPLE,
+                ..Arg::BLANK
+            },
+        ],
+        tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+        ..Meta::BLANK
+    },
     // command: lcs
     Meta {
         name: "lcs",
@@ -2811,6 +2891,77 @@ pub static METADATA: &[Meta] = &[
                 notes: None,
                 flags: kf::RW | kf::DELETE,
                 begin_search: BeginSearch::Index(1),
+                find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
+            },
+        ],
+        ..Meta::BLANK
+    },
+    // command: memory
+    Meta {
+        name: "memory",
+        summary: "Container of the commands that report and manage memory use",
+        complexity: Some("Depends on subcommand."),
+        ..Meta::BLANK
+    },
+    // command: memory|doctor
+    Meta {
+        name: "memory|doctor",
+        summary: "Writes a human-readable analysis of memory problems",
+        complexity: Some("O(1)"),
+        tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+        ..Meta::BLANK
+    },
+    // command: memory|help
+    Meta {
+        name: "memory|help",
+        summary: "Lists the MEMORY subcommands",
+        complexity: Some("O(1)"),
+        ..Meta::BLANK
+    },
+    // command: memory|malloc-stats
+    Meta {
+        name: "memory|malloc-stats",
+        summary: "Returns the allocator's statistics report",
+        complexity: Some("Depends on how much memory is allocated, could be slow"),
+        tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+        ..Meta::BLANK
+    },
+    // command: memory|purge
+    Meta {
+        name: "memory|purge",
+        summary: "Asks the allocator to return dirty pages to the system",
+        complexity: Some("Depends on how much memory is allocated, could be slow"),
+        tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+        ..Meta::BLANK
+    },
+    // command: memory|stats
+    Meta {
+        name: "memory|stats",
+        summary: "Returns where the server's memory goes",
+        complexity: Some("O(1)"),
+        tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+        ..Meta::BLANK
+    },
+    // command: memory|usage
+    Meta {
+        name: "memory|usage",
+        summary: "Estimates the bytes a key and its value take",
+        complexity: Some("O(N) where N is the number of samples."),
+        arguments: &[
+            Arg { name: "key", kind: ArgType::Key, key_spec_index: Some(0), ..Arg::BLANK },
+            Arg {
+                name: "count",
+                kind: ArgType::Integer,
+                token: Some("SAMPLES"),
+                flags: af::OPTIONAL,
+                ..Arg::BLANK
+            },
+        ],
+        key_specs: &[
+            KeySpec {
+                notes: None,
+                flags: kf::RO,
+                begin_search: BeginSearch::Index(2),
                 find_keys: FindKeys::Range { lastkey: 0, keystep: 1, limit: 0 },
             },
         ],
@@ -4313,6 +4464,46 @@ pub static METADATA: &[Meta] = &[
                 ..Arg::BLANK
             },
         ],
+        ..Meta::BLANK
+    },
+    // command: slowlog
+    Meta {
+        name: "slowlog",
+        summary: "Container of the commands that read and clear the slow log",
+        complexity: Some("Depends on subcommand."),
+        ..Meta::BLANK
+    },
+    // command: slowlog|get
+    Meta {
+        name: "slowlog|get",
+        summary: "Returns the most recent slow log entries",
+        complexity: Some("O(N) where N is the number of entries returned"),
+        history: &[("4.0.0", "Added client IP address, port and name to the reply.")],
+        arguments: &[Arg { name: "count", kind: ArgType::Integer, flags: af::OPTIONAL, ..Arg::BLANK }],
+        tips: &["request_policy:all_nodes", "nondeterministic_output"],
+        ..Meta::BLANK
+    },
+    // command: slowlog|help
+    Meta {
+        name: "slowlog|help",
+        summary: "Lists the SLOWLOG subcommands",
+        complexity: Some("O(1)"),
+        ..Meta::BLANK
+    },
+    // command: slowlog|len
+    Meta {
+        name: "slowlog|len",
+        summary: "Returns the number of entries in the slow log",
+        complexity: Some("O(1)"),
+        tips: &["request_policy:all_nodes", "response_policy:agg_sum", "nondeterministic_output"],
+        ..Meta::BLANK
+    },
+    // command: slowlog|reset
+    Meta {
+        name: "slowlog|reset",
+        summary: "Empties the slow log",
+        complexity: Some("O(N) where N is the number of entries in the slowlog"),
+        tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
         ..Meta::BLANK
     },
     // command: smembers

@@ -58,7 +58,7 @@ impl Node {
             self.aof.last_rewrite_ok = false;
             format!("fork failed: {e}")
         })?;
-        self.rdb.latest_fork_usec = fork_usec;
+        self.record_fork(fork_usec);
         self.rdb.total_forks += 1;
         self.aof.rewrites += 1;
         self.aof.rewrite_scheduled = false;
