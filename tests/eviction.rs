@@ -176,10 +176,14 @@ fn noeviction_refuses_writes_with_redis_exact_oom_error_but_serves_reads_and_del
     let redis = transcript(Kind::Redis);
     assert_eq!(vigil, redis);
     assert!(vigil.iter().any(|l| l.starts_with("SET c 3 -> -OOM")));
-    // The exact bytes.
-    let server = Server::vigil(&["--maxmemory", "1"]);
+    // The exact bytes; and a limit this small is worth a warning.
+    let mut server = Server::vigil(&["--maxmemory", "1"]);
     let mut c = server.raw();
     assert_eq!(c.cmd(&[b"SET", b"k", b"v"]), OOM);
+    assert!(server.wait_for_log(
+        "WARNING: You specified a maxmemory value that is less than 1MB (current value is 1 bytes).",
+        Duration::from_secs(5)
+    ));
 }
 
 #[test]

@@ -359,6 +359,10 @@ async fn serve(config: Config) -> Result<(), StartError> {
     }
     tracing::info!("Ready to accept connections tcp");
     ready.set(true);
+    let maxmemory = settings.maxmemory;
+    if maxmemory > 0 && maxmemory < 1024 * 1024 {
+        tracing::warn!("WARNING: You specified a maxmemory value that is less than 1MB (current value is {maxmemory} bytes). Are you sure this is what you really want?");
+    }
 
     signals.wait(&shared).await;
     if !settings.pidfile.is_empty() {
