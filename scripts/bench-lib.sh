@@ -9,7 +9,7 @@ for tool in redis-server redis-benchmark redis-cli python3 bc; do
     command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
 cargo build --release --quiet --bin vigil-server
-VIGIL=$PWD/target/release/vigil-server
+VIGIL=${CARGO_TARGET_DIR:-$PWD/target}/release/vigil-server
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 WORK=$(mktemp -d)

@@ -151,7 +151,7 @@ impl Node {
     }
 
     /// Minutes clock of the LFU fields (16 bits).
-    fn lfu_minutes(&self) -> u32 {
+    pub fn lfu_minutes(&self) -> u32 {
         ((self.now_ms / 60_000) & 0xffff) as u32
     }
 
@@ -380,7 +380,7 @@ fn touched_lru(
 }
 
 /// The LFU counter of `lru` decreased by one per `decay` minutes elapsed.
-fn lfu_decayed(lru: u32, now_min: u32, decay: i64) -> u32 {
+pub fn lfu_decayed(lru: u32, now_min: u32, decay: i64) -> u32 {
     let last = lru >> 8;
     let counter = lru & 0xff;
     let elapsed = if now_min >= last {

@@ -199,6 +199,10 @@ impl Node {
             );
             return Flow::Continue;
         }
+        if self.config.settings.maxmemory > 0 && self.out_of_memory_refuses(c, cmd) {
+            self.reject(c, Some(cmd), CmdError::Static(OOM));
+            return Flow::Continue;
+        }
         let obey = c.is_master || c.aof_loader;
         let write = is_write(c, cmd);
         if !obey && (write || cmd.name == "ping") {
@@ -274,13 +278,24 @@ impl Node {
         Flow::Continue
     }
 
-    /// Refuse a command before it runs.
+    /// Refuse a command before it runs. A refused EXEC discards the
+    /// transaction and says why (Redis's `execCommandAbort`).
     fn reject(&mut self, c: &mut Client, cmd: Option<&'static Command>, err: CmdError) {
-        c.reply.error(err.text());
-        self.stats.count_error(err.text());
         if let Some(cmd) = cmd {
             self.stats.command(cmd.full_name).rejected_calls += 1;
         }
+        if cmd.is_some_and(|cmd| cmd.name == "exec") && c.in_multi() {
+            c.multi = None;
+            c.dirty_cas = false;
+            self.unwatch_all(c);
+            let mut text = b"EXECABORT Transaction discarded because of: ".to_vec();
+            text.extend_from_slice(err.text());
+            c.reply.error(&text);
+            self.stats.count_error(&text);
+            return;
+        }
+        c.reply.error(err.text());
+        self.stats.count_error(err.text());
         if let Some(multi) = c.multi.as_mut() {
             multi.aborted = true;
         }
@@ -545,6 +560,9 @@ pub fn quote_arg(out: &mut Vec<u8>, arg: &[u8]) {
     }
     out.push(b'"');
 }
+
+/// The refusal of a command that may grow memory while over `maxmemory`.
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
 /// The refusal while the last background save failed.
 const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";

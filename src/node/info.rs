@@ -193,7 +193,7 @@ impl Node {
              rss_overhead_bytes:{}\r\n\
              mem_fragmentation_ratio:{:.2}\r\n\
              mem_fragmentation_bytes:{}\r\n\
-             mem_not_counted_for_evict:0\r\n\
+             mem_not_counted_for_evict:{}\r\n\
              mem_replication_backlog:{backlog_mem}\r\n\
              mem_total_replication_buffers:{}\r\n\
              mem_clients_slaves:{replicas_mem}\r\n\
@@ -223,6 +223,7 @@ impl Node {
             rss as i64 - alloc.resident as i64,
             ratio(rss, used),
             rss as i64 - used as i64,
+            self.mem_not_counted_for_evict(Some(cur)),
             backlog_mem + replicas_mem,
             o.aof_buffer,
             keyspace::lazyfree::pending(),
@@ -349,6 +350,7 @@ impl Node {
         let channels = self.pubsub.channels.len();
         let patterns = self.pubsub.patterns.len();
         let shard = self.pubsub.shard_channels.len();
+        let (exceeded_total, exceeded_current) = self.evict.exceeded_times_ms();
         let _ = write!(
             out,
             "# Stats\r\n\
@@ -373,8 +375,8 @@ impl Node {
              expire_cycle_cpu_milliseconds:{}\r\n\
              evicted_keys:{}\r\n\
              evicted_clients:0\r\n\
-             total_eviction_exceeded_time:0\r\n\
-             current_eviction_exceeded_time:0\r\n\
+             total_eviction_exceeded_time:{}\r\n\
+             current_eviction_exceeded_time:{}\r\n\
              keyspace_hits:{}\r\n\
              keyspace_misses:{}\r\n\
              pubsub_channels:{channels}\r\n\
@@ -420,6 +422,8 @@ impl Node {
             s.expired_time_cap_reached_count,
             s.expire_cycle_cpu_milliseconds,
             s.evicted_keys,
+            exceeded_total,
+            exceeded_current,
             s.keyspace_hits,
             s.keyspace_misses,
             self.rdb.latest_fork_usec,

@@ -1,14 +1,23 @@
 //! Memory measurements: the one computation behind INFO memory, MEMORY
-//! STATS and MEMORY DOCTOR ([`Overview`]), and the allocator's own
-//! controls (statistics text, purge).
+//! STATS and MEMORY DOCTOR ([`Overview`]), the used-memory [`Gauge`] that
+//! maxmemory reads, and the allocator's own controls (statistics text,
+//! purge).
 //!
 //! `used_memory` is what the allocator reports as allocated (jemalloc's
 //! `stats.allocated`: every live allocation at its real size class), the
 //! same quantity Redis counts, so it follows values as well as keys. RSS
 //! comes from the kernel. Reading jemalloc's statistics needs an "epoch"
 //! refresh, done here before each read.
+//!
+//! The epoch refresh merges every arena's statistics, too slow to do before
+//! each command the way Redis reads its `used_memory` counter. [`Gauge`]
+//! gives maxmemory a cheap and still exact-enough figure: the last
+//! refreshed total plus what the node's own thread allocated and freed
+//! since (jemalloc keeps those two per-thread counters; reading them is a
+//! memory load). What other threads do (the lazy-free thread) shows at the
+//! next refresh, as it does in Redis.
 
-use tikv_jemalloc_ctl::{epoch, stats};
+use tikv_jemalloc_ctl::{epoch, stats, thread};
 
 use crate::node::client::Client;
 use crate::node::Node;
@@ -203,6 +212,46 @@ pub fn purge() -> bool {
 /// Bytes the allocator holds for live allocations (`used_memory`).
 pub fn used_memory() -> u64 {
     allocator_stats().allocated
+}
+
+thread_local! {
+    /// This thread's cumulative allocated and freed byte counters.
+    static THREAD_COUNTERS: Option<(thread::ThreadLocal<u64>, thread::ThreadLocal<u64>)> =
+        thread::allocatedp::read()
+            .and_then(|a| Ok((a, thread::deallocatedp::read()?)))
+            .ok();
+}
+
+/// Bytes this thread allocated and freed so far (zeros if unavailable).
+fn thread_counters() -> (u64, u64) {
+    THREAD_COUNTERS.with(|c| c.as_ref().map_or((0, 0), |(a, d)| (a.get(), d.get())))
+}
+
+/// `used_memory` for maxmemory: the allocator's total at the last
+/// [`Gauge::refresh`] adjusted by the calling thread's allocations since.
+/// Used from the thread that runs the node.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Gauge {
+    base: u64,
+    allocated_at: u64,
+    freed_at: u64,
+}
+
+impl Gauge {
+    /// Re-read the allocator's total (an epoch refresh).
+    pub fn refresh(&mut self) -> u64 {
+        self.base = used_memory();
+        (self.allocated_at, self.freed_at) = thread_counters();
+        self.base
+    }
+
+    /// Current estimate, in bytes.
+    pub fn used(&self) -> u64 {
+        let (allocated, freed) = thread_counters();
+        let grown = allocated.wrapping_sub(self.allocated_at) as i128;
+        let shrunk = freed.wrapping_sub(self.freed_at) as i128;
+        (self.base as i128 + grown - shrunk).max(0) as u64
+    }
 }
 
 /// Resident set size of the process, from /proc/self/statm.

@@ -17,6 +17,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod effects;
+pub mod evict;
 pub mod exec;
 pub mod info;
 pub mod keyspace;
@@ -189,6 +190,9 @@ pub struct Node {
     /// Control over the listening sockets; absent when no network layer
     /// runs the node (unit tests).
     pub listeners: Option<Box<dyn Listeners>>,
+    /// maxmemory: the eviction pool, the background run, the used-memory
+    /// gauge and the exceeded-time metrics.
+    pub evict: evict::Eviction,
     /// Nesting of `call` (EXEC runs its commands through it): effects are
     /// flushed when the outermost call returns.
     pub call_depth: u32,
@@ -235,6 +239,7 @@ impl Node {
             active_expire_enabled: true,
             shutdown: None,
             listeners: None,
+            evict: evict::Eviction::new(),
             call_depth: 0,
             // Redis's first connection gets id 3: ids 1 and 2 belong to its
             // internal scripting clients. Tools and tests see the same ids.
@@ -314,6 +319,8 @@ impl Node {
         }
         self.persistence_cron();
         self.replication_cron();
+        // What other threads freed (lazy free) shows in used memory now.
+        self.evict.gauge.refresh();
         if self.config.settings.activerehashing {
             for db in self.keyspace.dbs.iter_mut() {
                 db.maintain_tables(std::time::Duration::from_millis(1));

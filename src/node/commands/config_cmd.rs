@@ -125,6 +125,12 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
         .and_then(|found| set_all(ctx.node, &found, &values));
     match result {
         Ok(()) => {
+            // A lower limit takes effect at once (Redis's updateMaxmemory).
+            let maxmemory_set = names.iter().any(|n| n.eq_ignore_ascii_case(b"maxmemory"));
+            if maxmemory_set && ctx.node.config.settings.maxmemory > 0 {
+                ctx.node.warn_if_maxmemory_under_usage();
+                ctx.node.perform_evictions(ctx.client);
+            }
             ctx.client.reply.ok();
             Ok(())
         }
@@ -333,6 +339,7 @@ fn restore(node: &mut Node, backup: Settings, cwd: Option<std::path::PathBuf>, e
 /// `CONFIG RESETSTAT`: zero what INFO counts.
 fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
     ctx.node.stats.reset();
+    ctx.node.evict.reset_stats();
     crate::node::keyspace::lazyfree::reset_freed();
     ctx.client.reply.ok();
     Ok(())

@@ -45,12 +45,18 @@ pub struct Shared {
     tcp: Rc<RefCell<TcpListeners>>,
     /// The link to our master, when the node is a replica.
     link: RefCell<Option<replica_link::LinkTask>>,
+    /// The task continuing an eviction run cut short is alive.
+    evicting: Cell<bool>,
 }
 
 impl Shared {
     /// Wake the connections the node touched; notice a shutdown request;
     /// move the listeners if a command asked for it.
     pub fn after_node_work(self: &Rc<Self>) {
+        if !self.evicting.get() && self.node.borrow().evict.proc_running {
+            self.evicting.set(true);
+            tokio::task::spawn_local(eviction_timer(self.clone()));
+        }
         self.switch_listeners();
         replica_link::reconcile(self, &self.link);
         self.deliver_wakeups();
@@ -285,6 +291,7 @@ async fn serve(config: Config) -> Result<(), StartError> {
             backlog: settings.tcp_backlog as i32,
         })),
         link: RefCell::new(None),
+        evicting: Cell::new(false),
     });
     writes::install(&shared);
 
@@ -352,6 +359,10 @@ async fn serve(config: Config) -> Result<(), StartError> {
     }
     tracing::info!("Ready to accept connections tcp");
     ready.set(true);
+    let maxmemory = settings.maxmemory;
+    if maxmemory > 0 && maxmemory < 1024 * 1024 {
+        tracing::warn!("WARNING: You specified a maxmemory value that is less than 1MB (current value is {maxmemory} bytes). Are you sure this is what you really want?");
+    }
 
     signals.wait(&shared).await;
     if !settings.pidfile.is_empty() {
@@ -416,6 +427,26 @@ async fn cron(shared: Rc<Shared>) {
         shared.node.borrow_mut().cron();
         shared.after_node_work();
     }
+}
+
+/// Continue an eviction run that stopped at its time limit still over
+/// maxmemory (Redis's `evictionTimeProc`, a timer due at once): one slice of
+/// evictions per turn of the runtime, so clients are served in between,
+/// until memory is under the limit or nothing is left to evict.
+async fn eviction_timer(shared: Rc<Shared>) {
+    loop {
+        tokio::task::yield_now().await;
+        let running = {
+            let mut node = shared.node.borrow_mut();
+            node.eviction_time_proc();
+            node.evict.proc_running
+        };
+        shared.after_node_work();
+        if !running {
+            break;
+        }
+    }
+    shared.evicting.set(false);
 }
 
 /// The sockets for listening on `port` at every `bind` address (`-addr`:
