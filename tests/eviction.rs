@@ -536,3 +536,37 @@ fn config_set_maxmemory_below_usage_evicts_at_once_and_warns() {
         Duration::from_secs(5)
     ));
 }
+
+#[test]
+fn evicting_a_big_key_is_a_latency_event() {
+    let server = Server::vigil(&[]);
+    let mut c = server.raw();
+    // A set of 500,000 members: freeing it frees as many allocations,
+    // which takes well over a millisecond.
+    let batch: Vec<Vec<Vec<u8>>> = (0..50)
+        .map(|b| {
+            let mut cmd = args(&["SADD", "big"]);
+            cmd.extend((0..10_000).map(|i| format!("element:{b}:{i}").into_bytes()));
+            cmd
+        })
+        .collect();
+    pipeline(&mut c, &batch);
+    assert_eq!(
+        c.cmd_str("CONFIG SET latency-monitor-threshold 1"),
+        "+OK\r\n"
+    );
+    let used = int_field(&mut c, "memory", "used_memory");
+    assert_eq!(
+        c.cmd_str("CONFIG SET maxmemory-policy allkeys-random"),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        c.cmd_str(&format!("CONFIG SET maxmemory {}", used / 2)),
+        "+OK\r\n"
+    );
+    assert_eq!(c.cmd_str("EXISTS big"), ":0\r\n");
+    let latest = String::from_utf8(c.cmd(&[b"LATENCY", b"LATEST"])).unwrap();
+    assert!(latest.contains("eviction-del"), "{latest}");
+    let doctor = String::from_utf8(c.cmd(&[b"LATENCY", b"DOCTOR"])).unwrap();
+    assert!(doctor.contains("eviction-del"), "{doctor}");
+}

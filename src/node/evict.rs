@@ -227,6 +227,7 @@ impl Node {
             let Some((db, key)) = self.eviction_candidate(policy) else {
                 // Nothing left the policy may evict.
                 self.flush_eviction_effects();
+                self.latency_sample("eviction-cycle", started.elapsed().as_millis() as u64);
                 return EvictResult::Fail;
             };
             freed += self.evict_key(cur, db, &key, lazy);
@@ -251,6 +252,7 @@ impl Node {
             }
         }
         self.flush_eviction_effects();
+        self.latency_sample("eviction-cycle", started.elapsed().as_millis() as u64);
         if self.evict.proc_running {
             EvictResult::Running
         } else {
@@ -265,8 +267,14 @@ impl Node {
     /// could keep a run from ending.
     fn evict_key(&mut self, cur: &mut Client, db: usize, key: &[u8], lazy: bool) -> u64 {
         let before = self.evict.gauge.used();
+        // The latency monitor's `eviction-del`; the clock is read only
+        // while the monitor is on.
+        let timed = (self.config.settings.latency_monitor_threshold > 0).then(Instant::now);
         if let Some(value) = self.keyspace.dbs[db].remove(key) {
             free_value(value, lazy);
+        }
+        if let Some(t) = timed {
+            self.latency_sample("eviction-del", t.elapsed().as_millis() as u64);
         }
         let freed = before.saturating_sub(self.evict.gauge.used());
         self.stats.evicted_keys += 1;
