@@ -456,3 +456,101 @@ fn config_rewrite_reports_why_it_failed() {
     );
     assert!(text.contains("\nsave \"\"\n"), "{text}");
 }
+
+/// `rename-command`: the new name reaches the command, the old one is an
+/// unknown command, an empty name removes it; the command keeps its own
+/// name in CLIENT LIST and INFO commandstats; MULTI queues renamed
+/// commands. Replies compared with a real Redis started the same way.
+#[test]
+fn rename_command_moves_and_removes_commands_as_redis() {
+    let args = [
+        "--rename-command",
+        "CONFIG",
+        "my-config",
+        "--rename-command",
+        "FLUSHALL",
+        "",
+        "--rename-command",
+        "SET",
+        "PUT",
+    ];
+    let vigil = Server::vigil(&args);
+    let redis = Server::redis(&args);
+    let script = [
+        "MY-CONFIG GET maxmemory",
+        "my-config get maxmemory",
+        "CONFIG GET maxmemory",
+        "FLUSHALL",
+        "SET k v",
+        "PUT k v",
+        "GET k",
+        "MULTI",
+        "PUT k w",
+        "SET k x",
+        "EXEC",
+        "MULTI",
+        "PUT k w",
+        "EXEC",
+        "GET k",
+    ];
+    let mut v = vigil.raw();
+    let mut r = redis.raw();
+    for line in script {
+        assert_eq!(reply(&mut v, line), reply(&mut r, line), "{line}");
+    }
+    reply(&mut v, "MY-CONFIG GET port");
+    let list = reply(&mut vigil.raw(), "CLIENT LIST");
+    assert!(list.contains(" cmd=config|get "), "{list}");
+    let stats = reply(&mut v, "INFO commandstats");
+    assert!(stats.contains("cmdstat_config|get:calls=3,"), "{stats}");
+    assert!(stats.contains("cmdstat_set:calls=2,"), "{stats}");
+}
+
+/// Config-file mistakes in `rename-command` stop start-up with Redis's
+/// reasons; CONFIG REWRITE keeps the `rename-command` lines.
+#[test]
+fn rename_command_errors_and_rewrite() {
+    for (line, reason) in [
+        (
+            "rename-command NOSUCH x",
+            "No such command in rename-command",
+        ),
+        (
+            "rename-command SET GET",
+            "Target command name already exists",
+        ),
+    ] {
+        let dir = TempDir::new("rename");
+        let path = dir.0.join("bad.conf");
+        std::fs::write(&path, format!("port 0\n{line}\n")).unwrap();
+        for program in [env!("CARGO_BIN_EXE_vigil-server"), "redis-server"] {
+            let out = std::process::Command::new(program)
+                .arg(&path)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stderr).to_string()
+                + &String::from_utf8_lossy(&out.stdout);
+            assert!(!out.status.success(), "{program}: {text}");
+            assert!(text.contains(reason), "{program}: {text}");
+            assert!(text.contains(line), "{program}: {text}");
+        }
+    }
+    let dir = TempDir::new("rename-rewrite");
+    let path = dir.0.join("vigil.conf");
+    std::fs::write(
+        &path,
+        "rename-command CONFIG ADMIN-CONFIG\nrename-command FLUSHALL \"\"\nmaxmemory 0\n",
+    )
+    .unwrap();
+    let server = Server::vigil_with_config(&path, &[]);
+    let mut c = server.raw();
+    assert_eq!(reply(&mut c, "ADMIN-CONFIG SET maxmemory 1mb"), "+OK\r\n");
+    assert_eq!(reply(&mut c, "ADMIN-CONFIG REWRITE"), "+OK\r\n");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("rename-command CONFIG ADMIN-CONFIG\n"),
+        "{text}"
+    );
+    assert!(text.contains("rename-command FLUSHALL \"\"\n"), "{text}");
+    assert!(text.contains("maxmemory 1mb"), "{text}");
+}

@@ -155,7 +155,7 @@ impl Node {
     /// The pre-execution checks, then queue (MULTI) or call.
     fn process_command(&mut self, c: &mut Client, argv: &[&[u8]]) -> Flow {
         self.now_ms = unix_ms();
-        let Some(mut cmd) = commands::lookup_name(argv[0]) else {
+        let Some(mut cmd) = self.config.commands.lookup(argv[0]) else {
             self.reject(c, None, unknown_command(argv));
             return Flow::Continue;
         };
@@ -200,7 +200,7 @@ impl Node {
             return Flow::Continue;
         }
         let obey = c.is_master || c.aof_loader;
-        let write = is_write(c, cmd);
+        let write = is_write(&self.config.commands, c, cmd);
         if !obey && (write || cmd.name == "ping") {
             if self.writes_refused_by_save_error() {
                 self.reject(c, Some(cmd), CmdError::Static(MISCONF_RDB));
@@ -406,7 +406,9 @@ impl Node {
         cmd.name == "exec"
             && c.multi.as_ref().is_some_and(|m| {
                 m.commands.iter().any(|argv| {
-                    commands::lookup_name(&argv[0])
+                    self.config
+                        .commands
+                        .lookup(&argv[0])
                         .is_some_and(|q| q.has(flags::WRITE | flags::MAY_REPLICATE))
                 })
             })
@@ -485,13 +487,13 @@ const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, bu
 
 /// Whether running `cmd` may write: a write command, or an EXEC whose
 /// queued commands include one.
-fn is_write(c: &Client, cmd: &Command) -> bool {
+fn is_write(names: &commands::Renames, c: &Client, cmd: &Command) -> bool {
     cmd.has(flags::WRITE)
         || (cmd.name == "exec"
             && c.multi.as_ref().is_some_and(|m| {
-                m.commands.iter().any(|argv| {
-                    commands::lookup_name(&argv[0]).is_some_and(|q| q.has(flags::WRITE))
-                })
+                m.commands
+                    .iter()
+                    .any(|argv| names.lookup(&argv[0]).is_some_and(|q| q.has(flags::WRITE)))
             }))
 }
 
