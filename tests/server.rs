@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{show, wait_until, Server, TempDir};
+use common::{show, wait_until, Kind, Server, TempDir};
 
 fn vigil_bin() -> &'static str {
     env!("CARGO_BIN_EXE_vigil-server")
@@ -323,14 +323,143 @@ fn monitor_shows_commands_in_redis_format() {
 
 #[test]
 fn idle_clients_are_closed_after_timeout() {
-    let vigil = Server::vigil(&["--timeout", "1"]);
-    let mut idle = vigil.raw();
-    idle.cmd_str("PING");
-    let mut subscriber = vigil.raw();
-    subscriber.send(b"SUBSCRIBE ch\r\n");
-    subscriber.read_reply();
-    assert!(idle.is_closed(Duration::from_secs(5)));
-    assert_eq!(vigil.raw().cmd_str("PUBLISH ch still-here"), ":1\r\n");
+    for kind in [Kind::Vigil, Kind::Redis] {
+        let server = Server::start(kind, &["--timeout", "1"]);
+        let mut idle = server.raw();
+        idle.cmd_str("PING");
+        // Redis never times out subscribers, monitors or blocked clients.
+        let mut subscriber = server.raw();
+        subscriber.send(b"SUBSCRIBE ch\r\n");
+        subscriber.read_reply();
+        let mut monitor = server.raw();
+        assert_eq!(monitor.cmd_str("MONITOR"), "+OK\r\n");
+        let mut blocked = server.raw();
+        blocked.send(b"BLPOP list 0\r\n");
+        let shown = String::from_utf8_lossy(&monitor.read_reply()).into_owned();
+        assert!(
+            shown.contains("\"BLPOP\" \"list\" \"0\""),
+            "{kind:?}: {shown}"
+        );
+        assert!(idle.is_closed(Duration::from_secs(5)), "{kind:?}");
+        // Well past the idle client's close, the others are still open.
+        assert!(!monitor.is_closed(Duration::from_millis(1500)), "{kind:?}");
+        assert!(!blocked.is_closed(Duration::from_millis(50)), "{kind:?}");
+        assert!(!subscriber.is_closed(Duration::from_millis(50)), "{kind:?}");
+        let mut probe = server.raw();
+        assert_eq!(probe.cmd_str("PUBLISH ch still-here"), ":1\r\n", "{kind:?}");
+        assert_eq!(probe.cmd_str("RPUSH list v"), ":1\r\n", "{kind:?}");
+        assert_eq!(
+            show(&blocked.read_reply()),
+            show(b"*2\r\n$4\r\nlist\r\n$1\r\nv\r\n"),
+            "{kind:?}"
+        );
+        let shown = String::from_utf8_lossy(&monitor.read_reply()).into_owned();
+        assert!(shown.contains("\"PUBLISH\" \"ch\""), "{kind:?}: {shown}");
+    }
+}
+
+#[test]
+fn maxclients_counts_rejected_connections_like_redis() {
+    for kind in [Kind::Vigil, Kind::Redis] {
+        let server = Server::start(kind, &["--maxclients", "2"]);
+        let mut a = server.raw();
+        let _b = server.raw();
+        for _ in 0..3 {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = Vec::new();
+            let _ = s.read_to_end(&mut buf);
+            assert_eq!(show(&buf), show(b"-ERR max number of clients reached\r\n"));
+        }
+        let stats = a.cmd_str("INFO stats");
+        assert!(
+            stats.contains("rejected_connections:3\r\n"),
+            "{kind:?}: {stats}"
+        );
+        assert!(
+            stats.contains("total_connections_received:2\r\n"),
+            "{kind:?}: {stats}"
+        );
+    }
+}
+
+/// Protected mode (on by default, no password): only 127.0.0.1 and ::1
+/// are local for Redis 7.0, so a client connecting from 127.0.0.2 gets
+/// the long DENIED explanation — byte for byte Redis's — and is counted
+/// as rejected; a password lets it in.
+#[test]
+fn protected_mode_denies_non_local_peers_with_redis_text() {
+    let from = |port: u16| {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        let src: std::net::SocketAddr = "127.0.0.2:0".parse().unwrap();
+        socket.bind(&src.into()).unwrap();
+        let dst: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        socket.connect(&dst.into()).unwrap();
+        let mut s: std::net::TcpStream = socket.into();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(b"PING\r\n").unwrap();
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        buf
+    };
+    let vigil = Server::vigil(&[]);
+    let redis = Server::redis(&[]);
+    let denied = from(redis.port);
+    assert!(
+        denied.starts_with(b"-DENIED Redis is running in protected mode"),
+        "{}",
+        show(&denied)
+    );
+    assert_eq!(show(&from(vigil.port)), show(&denied));
+    for server in [&vigil, &redis] {
+        let stats = server.raw().cmd_str("INFO stats");
+        assert!(stats.contains("rejected_connections:1\r\n"), "{stats}");
+    }
+    // Loopback itself is always let in; with a password, everyone is.
+    let open = Server::vigil(&["--requirepass", "pw"]);
+    assert_eq!(
+        show(&from(open.port)),
+        show(b"-NOAUTH Authentication required.\r\n")
+    );
+}
+
+/// `tcp-keepalive` arms the kernel's keepalive timer on accepted sockets
+/// (`ss -o` shows it), as Redis does; 0 leaves it off.
+#[test]
+fn tcp_keepalive_is_set_on_client_sockets() {
+    let timer = |port: u16| -> String {
+        let out = Command::new("ss")
+            .args([
+                "-tno",
+                "state",
+                "established",
+                &format!("( sport = :{port} )"),
+            ])
+            .output()
+            .expect("ss (iproute2) is installed");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for kind in [Kind::Vigil, Kind::Redis] {
+        let server = Server::start(kind, &["--tcp-keepalive", "60"]);
+        let mut c = server.raw();
+        c.cmd_str("PING");
+        let text = timer(server.port);
+        assert!(
+            text.contains("timer:(keepalive,59sec,0)") || text.contains("timer:(keepalive,1min,0)"),
+            "{kind:?}: {text}"
+        );
+        assert_eq!(c.cmd_str("CONFIG SET tcp-keepalive 0"), "+OK\r\n");
+        assert_eq!(
+            c.cmd_str("CONFIG GET tcp-keepalive"),
+            "*2\r\n$13\r\ntcp-keepalive\r\n$1\r\n0\r\n"
+        );
+        drop(c);
+        let mut fresh = server.raw();
+        fresh.cmd_str("PING");
+        let text = timer(server.port);
+        assert!(!text.contains("keepalive"), "{kind:?}: {text}");
+    }
 }
 
 #[test]

@@ -383,9 +383,15 @@ impl Node {
         let now = self.now_ms;
         let mut closed = Vec::new();
         for c in self.clients.iter_mut() {
-            // Subscribers, monitors and replication links wait for data
-            // by design.
-            if c.is_subscriber() || c.monitor || c.is_master || c.is_attached_replica() {
+            // Subscribers, monitors, replication links and clients blocked
+            // in BLPOP-style commands wait for data by design (Redis's
+            // `clientsCronHandleTimeout` skips the same four).
+            if c.is_subscriber()
+                || c.monitor
+                || c.is_master
+                || c.is_attached_replica()
+                || c.blocked.is_some()
+            {
                 continue;
             }
             if now - c.last_interaction_ms > timeout * 1000 {
