@@ -548,3 +548,149 @@ fn normal_clients_over_their_output_limit_are_closed() {
     );
     assert_eq!(vigil.raw().cmd_str("PING"), "+PONG\r\n");
 }
+
+/// `KEYS *` over a big dataset from a client that reads nothing: cut off at
+/// the normal class's hard limit, with Redis's log line naming the client
+/// by its CLIENT LIST line.
+#[test]
+fn keys_star_past_the_hard_limit_closes_the_client_as_redis() {
+    for kind in [Kind::Vigil, Kind::Redis] {
+        let mut server = Server::start(kind, &["--client-output-buffer-limit", "normal 1mb 0 0"]);
+        let mut admin = server.raw();
+        assert_eq!(admin.cmd_str("DEBUG POPULATE 200000"), "+OK\r\n");
+        let mut greedy = server.raw();
+        greedy.send(b"CLIENT SETNAME greedy\r\nKEYS *\r\n");
+        let needle = "scheduled to be closed ASAP for overcoming of output buffer limits.";
+        assert!(
+            server.wait_for_log(needle, Duration::from_secs(10)),
+            "{kind:?}: {:?}",
+            server.log_lines()
+        );
+        let line = server
+            .log_lines()
+            .into_iter()
+            .find(|l| l.contains(needle))
+            .unwrap();
+        assert!(
+            line.contains("Client id=") && line.contains(" name=greedy "),
+            "{kind:?}: {line}"
+        );
+        // The connection ends without the reply: at most the SETNAME +OK
+        // and part of what was already on its way.
+        let mut bytes = Vec::new();
+        greedy
+            .stream
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let _ = greedy.stream.read_to_end(&mut bytes);
+        assert!(bytes.len() < 4 << 20, "{kind:?}: {} bytes", bytes.len());
+        assert_eq!(admin.cmd_str("DBSIZE"), ":200000\r\n");
+    }
+}
+
+/// A subscriber over the pubsub soft limit is closed only once it stayed
+/// over it for longer than the soft seconds (checked as messages arrive),
+/// in Vigil as in Redis.
+#[test]
+fn the_pubsub_soft_limit_waits_its_seconds() {
+    for kind in [Kind::Vigil, Kind::Redis] {
+        let server = Server::start(kind, &["--client-output-buffer-limit", "pubsub 0 256kb 2"]);
+        let mut slow = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        slow.write_all(b"SUBSCRIBE firehose\r\n").unwrap();
+        let mut publisher = server.raw();
+        assert!(wait_until(Duration::from_secs(5), || publisher
+            .cmd_str("PUBSUB NUMSUB firehose")
+            .ends_with(":1\r\n")));
+        let payload = vec![b'x'; 64 * 1024];
+        // Well past the soft limit (the socket buffers take some first).
+        let started = Instant::now();
+        for _ in 0..200 {
+            publisher.cmd(&[b"PUBLISH", b"firehose", &payload]);
+        }
+        let over_at = Instant::now();
+        assert!(over_at - started < Duration::from_secs(1), "{kind:?}");
+        let mut closed_at = None;
+        while over_at.elapsed() < Duration::from_secs(10) {
+            if publisher.cmd(&[b"PUBLISH", b"firehose", b"x"]) == b":0\r\n" {
+                closed_at = Some(over_at.elapsed());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let closed_at = closed_at.unwrap_or_else(|| panic!("{kind:?}: never closed"));
+        assert!(
+            closed_at >= Duration::from_millis(1900) && closed_at < Duration::from_secs(4),
+            "{kind:?}: closed after {closed_at:?}"
+        );
+    }
+}
+
+/// CLIENT INFO / CLIENT LIST lines against a real Redis: every field in
+/// Redis's order, and the same values wherever they do not depend on the
+/// allocator or the clock.
+#[test]
+fn client_lines_have_redis_fields_and_values() {
+    fn fields(line: &str) -> Vec<(String, String)> {
+        line.trim_end()
+            .split(' ')
+            .map(|f| {
+                let (k, v) = f.split_once('=').unwrap_or((f, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect()
+    }
+    fn line_of(reply: &str) -> String {
+        reply.lines().nth(1).unwrap_or_default().to_string()
+    }
+    // Vary by nature: ids, addresses, descriptors, times, allocations.
+    const VARYING: &[&str] = &[
+        "id",
+        "addr",
+        "laddr",
+        "fd",
+        "age",
+        "idle",
+        "qbuf-free",
+        "multi-mem",
+        "rbs",
+        "rbp",
+        "tot-mem",
+    ];
+    let mut seen = Vec::new();
+    for kind in [Kind::Vigil, Kind::Redis] {
+        let server = Server::start(kind, &[]);
+        let mut a = server.raw();
+        let mut b = server.raw();
+        a.cmd_str("CLIENT SETNAME worker");
+        a.cmd_str("SELECT 2");
+        a.cmd_str("MULTI");
+        a.cmd_str("SET k v");
+        let a_id = a.cmd_str("CLIENT ID");
+        assert_eq!(a_id, "+QUEUED\r\n");
+        let own = line_of(&b.cmd_str("CLIENT INFO"));
+        let list = b.cmd_str("CLIENT LIST");
+        let other = list
+            .lines()
+            .find(|l| l.contains("name=worker"))
+            .unwrap_or_else(|| panic!("{list}"))
+            .to_string();
+        seen.push((fields(&own), fields(&other)));
+    }
+    let strip = |f: &[(String, String)]| -> Vec<(String, String)> {
+        f.iter()
+            .map(|(k, v)| {
+                let v = if VARYING.contains(&k.as_str()) { "" } else { v };
+                (k.clone(), v.to_string())
+            })
+            .collect()
+    };
+    let (vigil, redis) = (&seen[0], &seen[1]);
+    assert_eq!(strip(&vigil.0), strip(&redis.0), "CLIENT INFO");
+    assert_eq!(strip(&vigil.1), strip(&redis.1), "CLIENT LIST line");
+    for (k, v) in vigil.0.iter().chain(&vigil.1) {
+        if k != "addr" && k != "laddr" && VARYING.contains(&k.as_str()) {
+            assert!(v.parse::<u64>().is_ok(), "{k}={v}");
+        }
+    }
+}

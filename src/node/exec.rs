@@ -155,7 +155,11 @@ impl Node {
     /// The pre-execution checks, then queue (MULTI) or call.
     fn process_command(&mut self, c: &mut Client, argv: &[&[u8]]) -> Flow {
         self.now_ms = unix_ms();
+        // The last command (CLIENT LIST `cmd=`) is whatever the lookup
+        // found, before any check, as Redis's `c->lastcmd`: NULL for an
+        // unknown one, the command itself while it runs or is queued.
         let Some(mut cmd) = self.config.commands.lookup(argv[0]) else {
+            c.last_command = "NULL";
             self.reject(c, None, unknown_command(argv));
             return Flow::Continue;
         };
@@ -165,12 +169,14 @@ impl Node {
             match cmd.subcommand(argv[1]) {
                 Some(sub) => cmd = sub,
                 None => {
+                    c.last_command = "NULL";
                     let err = unknown_subcommand(argv[1], cmd.name);
                     self.reject(c, None, err);
                     return Flow::Continue;
                 }
             }
         }
+        c.last_command = cmd.full_name;
         if !cmd.arity_ok(argv.len()) {
             self.reject(c, Some(cmd), commands::wrong_arity(cmd.full_name));
             return Flow::Continue;

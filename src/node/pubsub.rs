@@ -251,12 +251,18 @@ pub fn enforce_output_limit(c: &mut Client, limit: &OutputLimit, now_ms: i64) {
         c.soft_limit_since_ms = None;
     }
     if over_hard || over_soft {
-        tracing::warn!(
-            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
-            c.id,
-            c.addr
-        );
+        log_output_limit_close(c, now_ms);
         c.close_asap = true;
         c.reply.truncate(0);
     }
+}
+
+/// Redis's log line for a client cut off by its output buffer limits,
+/// naming it by its CLIENT LIST line (operators grep for this text).
+pub fn log_output_limit_close(c: &Client, now_ms: i64) {
+    let info = crate::node::commands::client_cmd::client_info_line(c, now_ms, 0);
+    tracing::warn!(
+        "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+        info.trim_end()
+    );
 }
