@@ -321,6 +321,143 @@ fn monitor_shows_commands_in_redis_format() {
     );
 }
 
+/// Several clients pipelining at once, one of them in MULTI/EXEC and one
+/// switching databases: the monitor sees every executed command exactly
+/// once, each client's in the order it sent them, with its db.
+#[test]
+fn monitor_sees_concurrent_pipelines_once_each_in_order() {
+    const CLIENTS: usize = 4;
+    const PER_CLIENT: usize = 500;
+    let vigil = Server::vigil(&[]);
+    let mut mon = vigil.raw();
+    assert_eq!(mon.cmd_str("MONITOR"), "+OK\r\n");
+    let port = vigil.port;
+    let workers: Vec<_> = (0..CLIENTS)
+        .map(|n| {
+            std::thread::spawn(move || {
+                let mut c = common::Raw::connect(port);
+                let addr = c.stream.get_ref().local_addr().unwrap().to_string();
+                let mut batch = Vec::new();
+                let mut sent = Vec::new();
+                for i in 0..PER_CLIENT {
+                    let line = match (n, i % 100) {
+                        (1, 10) => "MULTI".to_string(),
+                        (1, 11) => format!("INCR c1:ctr:{i}"),
+                        (1, 12) => "EXEC".to_string(),
+                        (2, 50) => "SELECT 7".to_string(),
+                        (2, 52) => "SELECT 0".to_string(),
+                        _ => format!("SET c{n}:{i} {i}"),
+                    };
+                    batch.extend_from_slice(line.as_bytes());
+                    batch.extend_from_slice(b"\r\n");
+                    sent.push(line);
+                    if batch.len() > 4096 {
+                        c.send(&batch);
+                        batch.clear();
+                    }
+                }
+                c.send(&batch);
+                for _ in 0..PER_CLIENT {
+                    c.read_reply();
+                }
+                (addr, sent)
+            })
+        })
+        .collect();
+    let expected: Vec<(String, Vec<String>)> =
+        workers.into_iter().map(|w| w.join().unwrap()).collect();
+    let mut seen: std::collections::HashMap<String, Vec<(String, String)>> = Default::default();
+    for _ in 0..CLIENTS * PER_CLIENT {
+        let line = String::from_utf8(mon.read_reply()).unwrap();
+        // +<sec>.<usec> [<db> <addr>] "ARG" "ARG"...
+        let rest = line.strip_prefix('+').unwrap().trim_end();
+        let (stamp, rest) = rest.split_once(' ').unwrap();
+        let (secs, usecs) = stamp.split_once('.').unwrap();
+        assert!(secs.parse::<u64>().is_ok() && usecs.len() == 6, "{line}");
+        let (source, args) = rest[1..].split_once("] ").unwrap();
+        let (db, addr) = source.split_once(' ').unwrap();
+        let args: Vec<String> = args
+            .split(' ')
+            .map(|a| a.trim_matches('"').to_string())
+            .collect();
+        seen.entry(addr.to_string())
+            .or_default()
+            .push((db.to_string(), args.join(" ")));
+    }
+    for (addr, sent) in &expected {
+        let got = &seen[addr];
+        let commands: Vec<&str> = got.iter().map(|(_, c)| c.as_str()).collect();
+        assert_eq!(commands, *sent, "{addr}");
+        for ((db, command), i) in got.iter().zip(0..) {
+            // SELECT shows the new db; the SET between the two SELECTs ran in 7.
+            let in_seven = addr == &expected[2].0 && matches!(i % 100, 50 | 51);
+            assert_eq!(db, if in_seven { "7" } else { "0" }, "{addr} {command}");
+        }
+    }
+    // Nothing more: every command was shown once.
+    assert!(!mon.is_closed(Duration::from_millis(200)));
+}
+
+/// `redis-cli MONITOR` prints the same shape of lines from Vigil as from
+/// Redis, unix-socket clients shown as `unix:<path>`.
+#[test]
+fn redis_cli_monitor_prints_redis_lines() {
+    let mut outputs = Vec::new();
+    for kind in [Kind::Vigil, Kind::Redis] {
+        let dir = TempDir::new("mon-sock");
+        let path = dir.0.join("s.sock");
+        let server = Server::start(kind, &["--unixsocket", path.to_str().unwrap()]);
+        let mut cli = Command::new("redis-cli")
+            .args(["-p", &server.port.to_string(), "MONITOR"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = cli.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).as_deref(), Ok("OK"));
+        let mut c = server.raw();
+        c.cmd(&[b"SET", b"quote\"d", b"tab\there\x01\xfe"]);
+        c.cmd_str("SELECT 3");
+        c.cmd_str("GET k");
+        let unix = Command::new("redis-cli")
+            .args(["-s", path.to_str().unwrap(), "PING"])
+            .output()
+            .unwrap();
+        assert!(unix.status.success());
+        let lines: Vec<String> = (0..4)
+            .map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap())
+            .collect();
+        let _ = cli.kill();
+        let _ = cli.wait();
+        let port = c.stream.get_ref().local_addr().unwrap().port();
+        let masked: Vec<String> = lines
+            .iter()
+            .map(|l| {
+                let (stamp, rest) = l.split_once(' ').unwrap();
+                let (secs, usecs) = stamp.split_once('.').unwrap();
+                assert!(secs.parse::<u64>().is_ok() && usecs.len() == 6, "{l}");
+                rest.replace(&format!("127.0.0.1:{port}"), "ADDR")
+                    .replace(path.to_str().unwrap(), "PATH")
+            })
+            .collect();
+        outputs.push(masked);
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(outputs[1][3], "[0 unix:PATH] \"PING\"");
+}
+
 #[test]
 fn idle_clients_are_closed_after_timeout() {
     for kind in [Kind::Vigil, Kind::Redis] {

@@ -439,13 +439,18 @@ impl Node {
 }
 
 /// `+<unix>.<µs> [<db> <addr>] "arg" ...`; AUTH and HELLO secrets redacted.
+/// A unix-socket client is shown as `unix:<path>` (its CLIENT LIST address
+/// is `<path>:0`), as Redis's `replicationFeedMonitors` does.
 fn monitor_line(now_us: i64, c: &Client, argv: &[&[u8]]) -> Vec<u8> {
+    let source = match c.addr.strip_suffix(":0") {
+        Some(path) if c.unix_socket => format!("unix:{path}"),
+        _ => c.addr.clone(),
+    };
     let mut line = format!(
-        "{}.{:06} [{} {}]",
+        "{}.{:06} [{} {source}]",
         now_us / 1_000_000,
         now_us % 1_000_000,
         c.db,
-        c.addr
     )
     .into_bytes();
     let is_auth = argv[0].eq_ignore_ascii_case(b"auth");
