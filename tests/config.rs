@@ -554,3 +554,71 @@ fn rename_command_errors_and_rewrite() {
     assert!(text.contains("rename-command FLUSHALL \"\"\n"), "{text}");
     assert!(text.contains("maxmemory 1mb"), "{text}");
 }
+
+/// With `requirepass`, a new connection gets Redis's exact replies to
+/// every way of (not) authenticating: NOAUTH before AUTH (HELLO's own
+/// NOAUTH text included), WRONGPASS for a wrong password or user, AUTH's
+/// arity and syntax errors, HELLO AUTH switching protocol and logging in
+/// at once, and the unauthenticated protocol limits.
+#[test]
+fn authentication_replies_match_redis() {
+    let script: &[&[&[u8]]] = &[
+        &[b"PING"],
+        &[b"SELECT", b"1"],
+        &[b"MULTI"],
+        &[b"HELLO", b"2"],
+        &[b"HELLO", b"3", b"AUTH", b"default", b"wrong"],
+        &[b"AUTH"],
+        &[b"AUTH", b"a", b"b", b"c"],
+        &[b"AUTH", b"wrong"],
+        &[b"AUTH", b"nobody", b"s3cret"],
+        &[b"AUTH", b"default", b"wrong"],
+        &[b"PING"],
+        &[b"AUTH", b"s3cret"],
+        &[b"PING"],
+        &[b"AUTH", b"wrong"],
+        // A failed AUTH does not log an authenticated client out.
+        &[b"PING"],
+        &[b"AUTH", b"default", b"s3cret"],
+    ];
+    let vigil = Server::vigil(&["--requirepass", "s3cret"]);
+    let redis = Server::redis(&["--requirepass", "s3cret"]);
+    let mut v = vigil.raw();
+    let mut r = redis.raw();
+    for argv in script {
+        let (a, b) = (v.cmd(argv), r.cmd(argv));
+        assert_eq!(
+            common::show(&a),
+            common::show(&b),
+            "{:?}",
+            argv.iter()
+                .map(|x| String::from_utf8_lossy(x))
+                .collect::<Vec<_>>()
+        );
+    }
+    // HELLO AUTH on a fresh connection: the same map (the id aside).
+    let hello: &[&[u8]] = &[b"HELLO", b"2", b"AUTH", b"default", b"s3cret"];
+    let mask = |reply: Vec<u8>| {
+        let text = String::from_utf8_lossy(&reply).into_owned();
+        let mut lines: Vec<String> = text.split("\r\n").map(str::to_string).collect();
+        if let Some(i) = lines.iter().position(|l| l == "id") {
+            lines[i + 1] = ":#".into();
+        }
+        lines.join("\r\n")
+    };
+    assert_eq!(mask(vigil.raw().cmd(hello)), mask(redis.raw().cmd(hello)));
+    // Before AUTH, a big bulk or multibulk header is a protocol error.
+    for bytes in [&b"*100\r\n"[..], &b"*1\r\n$100000\r\n"[..]] {
+        let mut replies = Vec::new();
+        for server in [&vigil, &redis] {
+            let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            std::io::Write::write_all(&mut s, bytes).unwrap();
+            let mut out = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut s, &mut out);
+            replies.push(common::show(&out));
+        }
+        assert_eq!(replies[0], replies[1]);
+        assert!(replies[0].starts_with("-ERR Protocol error: unauthenticated"));
+    }
+}
