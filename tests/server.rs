@@ -693,8 +693,18 @@ fn normal_clients_over_their_output_limit_are_closed() {
 fn keys_star_past_the_hard_limit_closes_the_client_as_redis() {
     for kind in [Kind::Vigil, Kind::Redis] {
         let mut server = Server::start(kind, &["--client-output-buffer-limit", "normal 1mb 0 0"]);
-        let mut admin = server.raw();
-        assert_eq!(admin.cmd_str("DEBUG POPULATE 200000"), "+OK\r\n");
+        let mut admin = server.raw().patient(Duration::from_secs(60));
+        assert_eq!(admin.cmd_str("DEBUG POPULATE 1000000"), "+OK\r\n");
+        let pid = server.pid();
+        let kb = |field: &str| -> u64 {
+            std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+                .unwrap_or(0)
+        };
+        let peak_before = kb("VmHWM:").max(kb("VmRSS:"));
         let mut greedy = server.raw();
         greedy.send(b"CLIENT SETNAME greedy\r\nKEYS *\r\n");
         let needle = "scheduled to be closed ASAP for overcoming of output buffer limits.";
@@ -722,7 +732,11 @@ fn keys_star_past_the_hard_limit_closes_the_client_as_redis() {
             .unwrap();
         let _ = greedy.stream.read_to_end(&mut bytes);
         assert!(bytes.len() < 4 << 20, "{kind:?}: {} bytes", bytes.len());
-        assert_eq!(admin.cmd_str("DBSIZE"), ":200000\r\n");
+        assert_eq!(admin.cmd_str("DBSIZE"), ":1000000\r\n");
+        // The ~18 MB reply was never built past the limit.
+        let grew = kb("VmHWM:").saturating_sub(peak_before);
+        eprintln!("{kind:?}: KEYS * over 1M keys, new peak RSS +{grew} kB");
+        assert!(grew < 8 * 1024, "{kind:?}: peak RSS grew by {grew} kB");
     }
 }
 

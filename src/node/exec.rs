@@ -51,6 +51,10 @@ impl Node {
         let max_bulk = self.config.settings.proto_max_bulk_len as usize;
         let mut argv: Vec<&[u8]> = Vec::with_capacity(8);
         let mut pos = 0;
+        // The hard limit caps the replies while the batch runs; the check
+        // after it closes the client if they reached it.
+        let limit = crate::node::pubsub::output_limit(&self.config.settings, &client);
+        client.reply.set_limit(limit.cap());
         while pos < input.len() {
             if client.close_after_reply || client.close_asap {
                 // Nothing after QUIT or a protocol error is executed.
@@ -137,16 +141,11 @@ impl Node {
             }
         }
         outcome.consumed = pos;
-        // Replies grew during the batch: apply this client's class limits.
-        let limits = self.config.settings.client_output_buffer_limit;
-        let limit = if client.is_subscriber() {
-            limits.pubsub
-        } else {
-            limits.normal
-        };
-        if limit.hard > 0 || limit.soft > 0 {
-            crate::node::pubsub::enforce_output_limit(&mut client, &limit, self.now_ms);
-        }
+        // Replies grew during the batch: apply this client's class limits
+        // (the class may have changed: SUBSCRIBE).
+        let limit = crate::node::pubsub::output_limit(&self.config.settings, &client);
+        crate::node::pubsub::enforce_output_limit(&mut client, &limit, self.now_ms);
+        client.reply.set_limit(usize::MAX);
         self.clients.put(client);
         self.after_acks();
         outcome
