@@ -495,6 +495,26 @@ fn idle_clients_are_closed_after_timeout() {
     }
 }
 
+/// A client held by CLIENT PAUSE is blocked for Redis, so `timeout` does
+/// not close it while it waits; the idle one that paused everyone is.
+#[test]
+fn clients_held_by_a_pause_are_not_timed_out() {
+    for kind in [Kind::Vigil, Kind::Redis] {
+        let server = Server::start(kind, &["--timeout", "1"]);
+        let mut admin = server.raw();
+        assert_eq!(admin.cmd_str("CLIENT PAUSE 2500 WRITE"), "+OK\r\n");
+        let mut writer = server.raw().patient(Duration::from_secs(10));
+        let started = Instant::now();
+        assert_eq!(writer.cmd_str("SET k v"), "+OK\r\n", "{kind:?}");
+        assert!(
+            started.elapsed() >= Duration::from_millis(2000),
+            "{kind:?}: {:?}",
+            started.elapsed()
+        );
+        assert!(admin.is_closed(Duration::from_secs(5)), "{kind:?}");
+    }
+}
+
 #[test]
 fn maxclients_counts_rejected_connections_like_redis() {
     for kind in [Kind::Vigil, Kind::Redis] {

@@ -261,8 +261,10 @@ impl Node {
             return Flow::Continue;
         }
         if self.is_paused_for(c, cmd) {
+            c.paused = true;
             return Flow::Stall;
         }
+        c.paused = false;
         if c.in_multi() && !runs_inside_multi(cmd) {
             let multi = c.multi.as_mut().expect("in multi");
             multi.bytes += argv.iter().map(|a| a.len()).sum::<usize>();
