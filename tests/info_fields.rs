@@ -340,3 +340,35 @@ fn rejected_connections_are_counted_as_redis_does() {
         assert_eq!(value(&text, "total_connections_received"), "1", "{text}");
     }
 }
+
+/// The conditional fields: AOF on (aof_* sizes and buffers), a master
+/// with an online replica (slave0 line) and the replica's own view
+/// (master_* link fields), against the same setup of real Redis nodes.
+#[test]
+fn aof_and_replication_fields_match_redis() {
+    let mut texts = Vec::new();
+    for kind in [common::Kind::Vigil, common::Kind::Redis] {
+        let master = Server::start(kind, &["--appendonly", "yes"]);
+        let port = master.port.to_string();
+        let replica = Server::start(kind, &["--replicaof", "127.0.0.1", &port]);
+        let mut m = master.raw();
+        let mut r = replica.raw();
+        m.cmd_str("SET k v");
+        assert!(wait_until(Duration::from_secs(20), || {
+            info(&mut m, "replication").contains(",state=online,")
+                && info(&mut r, "replication").contains("master_link_status:up")
+                && r.cmd_str("GET k") == "$1\r\nv\r\n"
+        }));
+        texts.push((info(&mut m, "everything"), info(&mut r, "everything")));
+    }
+    compare(&texts[0].0, &texts[1].0, "everything (master with AOF)");
+    compare(&texts[0].1, &texts[1].1, "everything (replica)");
+    // The replica line's keys, in order.
+    let slave0 = |text: &str| -> Vec<String> {
+        value(text, "slave0")
+            .split(',')
+            .map(|kv| kv.split('=').next().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(slave0(&texts[0].0), slave0(&texts[1].0));
+}
