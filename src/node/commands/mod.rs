@@ -371,6 +371,14 @@ impl Renames {
         Ok(())
     }
 
+    /// Every top-level command a client can reach under some name, in
+    /// table order (what COMMAND, COUNT, LIST and DOCS enumerate).
+    pub fn present(&self) -> impl Iterator<Item = &'static Command> + '_ {
+        all().filter(move |cmd| {
+            !self.hidden.contains(&cmd.name) || self.added.values().any(|a| a.name == cmd.name)
+        })
+    }
+
     /// The top-level command a client reaches with `name`.
     pub fn lookup(&self, name: &[u8]) -> Option<&'static Command> {
         if self.hidden.is_empty() && self.added.is_empty() {
