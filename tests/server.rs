@@ -833,6 +833,12 @@ fn client_lines_have_redis_fields_and_values() {
         let server = Server::start(kind, &[]);
         let mut a = server.raw();
         let mut b = server.raw();
+        let mut blocked = server.raw();
+        blocked.cmd_str("CLIENT SETNAME waiter");
+        blocked.send(b"BLPOP nolist 0\r\n");
+        assert!(wait_until(Duration::from_secs(5), || b
+            .cmd_str("INFO clients")
+            .contains("blocked_clients:1\r\n")));
         a.cmd_str("CLIENT SETNAME worker");
         a.cmd_str("SELECT 2");
         a.cmd_str("MULTI");
@@ -846,7 +852,12 @@ fn client_lines_have_redis_fields_and_values() {
             .find(|l| l.contains("name=worker"))
             .unwrap_or_else(|| panic!("{list}"))
             .to_string();
-        seen.push((fields(&own), fields(&other)));
+        let waiter = list
+            .lines()
+            .find(|l| l.contains("name=waiter"))
+            .unwrap_or_else(|| panic!("{list}"))
+            .to_string();
+        seen.push((fields(&own), fields(&other), fields(&waiter)));
     }
     let strip = |f: &[(String, String)]| -> Vec<(String, String)> {
         f.iter()
@@ -859,6 +870,7 @@ fn client_lines_have_redis_fields_and_values() {
     let (vigil, redis) = (&seen[0], &seen[1]);
     assert_eq!(strip(&vigil.0), strip(&redis.0), "CLIENT INFO");
     assert_eq!(strip(&vigil.1), strip(&redis.1), "CLIENT LIST line");
+    assert_eq!(strip(&vigil.2), strip(&redis.2), "a blocked client's line");
     for (k, v) in vigil.0.iter().chain(&vigil.1) {
         if k != "addr" && k != "laddr" && VARYING.contains(&k.as_str()) {
             assert!(v.parse::<u64>().is_ok(), "{k}={v}");

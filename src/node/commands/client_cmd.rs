@@ -193,7 +193,7 @@ fn type_of(c: &Client) -> ClientType {
 
 /// One `CLIENT LIST` line (with the trailing newline). `argv_mem` is the
 /// size of the arguments the client's command holds: Redis frees them
-/// after each command, so only the caller (and nobody else) has any.
+/// after each command, so only the caller and blocked clients have any.
 pub fn client_info_line(c: &Client, now_ms: i64, argv_mem: usize) -> String {
     let name = c
         .name
@@ -249,6 +249,13 @@ pub fn client_info_line(c: &Client, now_ms: i64, argv_mem: usize) -> String {
 /// Redis's initial reply buffer size (`rbs`).
 const REPLY_CHUNK: usize = 16 * 1024;
 
+/// A blocked client still holds its command's arguments (`argv-mem`).
+fn blocked_argv_mem(c: &Client) -> usize {
+    c.blocked
+        .as_ref()
+        .map_or(0, |b| b.argv.iter().map(Vec::len).sum())
+}
+
 /// The bytes of the caller's arguments (`argv-mem` of its line).
 fn argv_mem(ctx: &Ctx) -> usize {
     ctx.argv.iter().map(|a| a.len()).sum()
@@ -265,7 +272,14 @@ fn all_clients<'a>(ctx: &'a Ctx) -> Vec<&'a Client> {
 fn client_list(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.node.now_ms;
     let (caller, caller_argv) = (ctx.client.id, argv_mem(ctx));
-    let line = |c: &Client| client_info_line(c, now, if c.id == caller { caller_argv } else { 0 });
+    let line = |c: &Client| {
+        let argv_mem = if c.id == caller {
+            caller_argv
+        } else {
+            blocked_argv_mem(c)
+        };
+        client_info_line(c, now, argv_mem)
+    };
     let mut out = String::new();
     let clients = all_clients(ctx);
     match ListFilter::parse(ctx.argv).map_err(CmdError::Owned)? {
