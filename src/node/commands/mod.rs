@@ -384,7 +384,19 @@ impl Renames {
         if self.hidden.is_empty() && self.added.is_empty() {
             return lookup_name(name);
         }
-        if let Some(cmd) = self.added.get(&name.to_ascii_lowercase()) {
+        // Lower-case on the stack: this runs for every command. New names
+        // are often long random strings, hence the room.
+        let mut buf = [0u8; 64];
+        let found = match buf.get_mut(..name.len()) {
+            Some(lower) => {
+                for (d, s) in lower.iter_mut().zip(name) {
+                    *d = s.to_ascii_lowercase();
+                }
+                self.added.get(&lower[..])
+            }
+            None => self.added.get(&name.to_ascii_lowercase()),
+        };
+        if let Some(cmd) = found {
             return Some(cmd);
         }
         lookup_name(name).filter(|cmd| !self.hidden.contains(&cmd.name))
@@ -553,6 +565,16 @@ mod tests {
             names.rename("SET", "get"),
             Err("Target command name already exists")
         );
+        // Long random names, as operators generate them.
+        let long = "b840fc02d524045429941cc15f59e41cb7be6c52b840fc02d524045429941cc15f59e41c";
+        names.rename("INFO", &long[..40]).unwrap();
+        names.rename("TYPE", long).unwrap();
+        let upper = long.to_ascii_uppercase();
+        assert_eq!(
+            names.lookup(&upper.as_bytes()[..40]).map(|c| c.name),
+            Some("info")
+        );
+        assert_eq!(names.lookup(upper.as_bytes()).map(|c| c.name), Some("type"));
         // A name freed by a rename may be taken by another command.
         names.rename("GET", "fetch").unwrap();
         names.rename("DEL", "get").unwrap();
