@@ -456,3 +456,197 @@ fn config_rewrite_reports_why_it_failed() {
     );
     assert!(text.contains("\nsave \"\"\n"), "{text}");
 }
+
+/// `rename-command`: the new name reaches the command, the old one is an
+/// unknown command, an empty name removes it; the command keeps its own
+/// name in CLIENT LIST and INFO commandstats; MULTI queues renamed
+/// commands. Replies compared with a real Redis started the same way.
+#[test]
+fn rename_command_moves_and_removes_commands_as_redis() {
+    let args = [
+        "--rename-command",
+        "CONFIG",
+        "my-config",
+        "--rename-command",
+        "FLUSHALL",
+        "",
+        "--rename-command",
+        "SET",
+        "PUT",
+    ];
+    let vigil = Server::vigil(&args);
+    let redis = Server::redis(&args);
+    let script = [
+        "MY-CONFIG GET maxmemory",
+        "my-config get maxmemory",
+        "CONFIG GET maxmemory",
+        "FLUSHALL",
+        "SET k v",
+        "PUT k v",
+        "GET k",
+        "MULTI",
+        "PUT k w",
+        "SET k x",
+        "EXEC",
+        "MULTI",
+        "PUT k w",
+        "EXEC",
+        "GET k",
+    ];
+    let mut v = vigil.raw();
+    let mut r = redis.raw();
+    for line in script {
+        assert_eq!(reply(&mut v, line), reply(&mut r, line), "{line}");
+    }
+    // COMMAND sees the table clients see: the new name finds the command
+    // (described under its own name), the old one nothing, a removed
+    // command is not listed. Vigil has fewer commands than Redis, so
+    // counts are compared as what the renames removed.
+    for line in [
+        "COMMAND INFO config",
+        "COMMAND GETKEYS my-config get x",
+        "COMMAND GETKEYS config get x",
+    ] {
+        assert_eq!(reply(&mut v, line), reply(&mut r, line), "{line}");
+    }
+    let first = |reply: String| reply.lines().take(3).collect::<Vec<_>>().join("|");
+    assert_eq!(
+        first(reply(&mut v, "COMMAND INFO my-config")),
+        first(reply(&mut r, "COMMAND INFO my-config"))
+    );
+    assert_eq!(
+        first(reply(&mut v, "COMMAND DOCS my-config")),
+        first(reply(&mut r, "COMMAND DOCS my-config"))
+    );
+    for c in [&mut v, &mut r] {
+        let list = reply(c, "COMMAND LIST");
+        assert!(!list.contains("\r\nflushall\r\n"), "{list}");
+        assert!(list.contains("\r\nconfig\r\n") && list.contains("\r\nset\r\n"));
+    }
+    let unrenamed = Server::vigil(&[]);
+    let count = |c: &mut Raw| -> i64 { reply(c, "COMMAND COUNT")[1..].trim().parse().unwrap() };
+    assert_eq!(count(&mut v), count(&mut unrenamed.raw()) - 1);
+    reply(&mut v, "MY-CONFIG GET port");
+    let list = reply(&mut vigil.raw(), "CLIENT LIST");
+    assert!(list.contains(" cmd=config|get "), "{list}");
+    let stats = reply(&mut v, "INFO commandstats");
+    assert!(stats.contains("cmdstat_config|get:calls=3,"), "{stats}");
+    assert!(stats.contains("cmdstat_set:calls=2,"), "{stats}");
+}
+
+/// Config-file mistakes in `rename-command` stop start-up with Redis's
+/// reasons; CONFIG REWRITE keeps the `rename-command` lines.
+#[test]
+fn rename_command_errors_and_rewrite() {
+    for (line, reason) in [
+        (
+            "rename-command NOSUCH x",
+            "No such command in rename-command",
+        ),
+        (
+            "rename-command SET GET",
+            "Target command name already exists",
+        ),
+    ] {
+        let dir = TempDir::new("rename");
+        let path = dir.0.join("bad.conf");
+        std::fs::write(&path, format!("port 0\n{line}\n")).unwrap();
+        for program in [env!("CARGO_BIN_EXE_vigil-server"), "redis-server"] {
+            let out = std::process::Command::new(program)
+                .arg(&path)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stderr).to_string()
+                + &String::from_utf8_lossy(&out.stdout);
+            assert!(!out.status.success(), "{program}: {text}");
+            assert!(text.contains(reason), "{program}: {text}");
+            assert!(text.contains(line), "{program}: {text}");
+        }
+    }
+    let dir = TempDir::new("rename-rewrite");
+    let path = dir.0.join("vigil.conf");
+    std::fs::write(
+        &path,
+        "rename-command CONFIG ADMIN-CONFIG\nrename-command FLUSHALL \"\"\nmaxmemory 0\n",
+    )
+    .unwrap();
+    let server = Server::vigil_with_config(&path, &[]);
+    let mut c = server.raw();
+    assert_eq!(reply(&mut c, "ADMIN-CONFIG SET maxmemory 1mb"), "+OK\r\n");
+    assert_eq!(reply(&mut c, "ADMIN-CONFIG REWRITE"), "+OK\r\n");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("rename-command CONFIG ADMIN-CONFIG\n"),
+        "{text}"
+    );
+    assert!(text.contains("rename-command FLUSHALL \"\"\n"), "{text}");
+    assert!(text.contains("maxmemory 1mb"), "{text}");
+}
+
+/// With `requirepass`, a new connection gets Redis's exact replies to
+/// every way of (not) authenticating: NOAUTH before AUTH (HELLO's own
+/// NOAUTH text included), WRONGPASS for a wrong password or user, AUTH's
+/// arity and syntax errors, HELLO AUTH switching protocol and logging in
+/// at once, and the unauthenticated protocol limits.
+#[test]
+fn authentication_replies_match_redis() {
+    let script: &[&[&[u8]]] = &[
+        &[b"PING"],
+        &[b"SELECT", b"1"],
+        &[b"MULTI"],
+        &[b"HELLO", b"2"],
+        &[b"HELLO", b"3", b"AUTH", b"default", b"wrong"],
+        &[b"AUTH"],
+        &[b"AUTH", b"a", b"b", b"c"],
+        &[b"AUTH", b"wrong"],
+        &[b"AUTH", b"nobody", b"s3cret"],
+        &[b"AUTH", b"default", b"wrong"],
+        &[b"PING"],
+        &[b"AUTH", b"s3cret"],
+        &[b"PING"],
+        &[b"AUTH", b"wrong"],
+        // A failed AUTH does not log an authenticated client out.
+        &[b"PING"],
+        &[b"AUTH", b"default", b"s3cret"],
+    ];
+    let vigil = Server::vigil(&["--requirepass", "s3cret"]);
+    let redis = Server::redis(&["--requirepass", "s3cret"]);
+    let mut v = vigil.raw();
+    let mut r = redis.raw();
+    for argv in script {
+        let (a, b) = (v.cmd(argv), r.cmd(argv));
+        assert_eq!(
+            common::show(&a),
+            common::show(&b),
+            "{:?}",
+            argv.iter()
+                .map(|x| String::from_utf8_lossy(x))
+                .collect::<Vec<_>>()
+        );
+    }
+    // HELLO AUTH on a fresh connection: the same map (the id aside).
+    let hello: &[&[u8]] = &[b"HELLO", b"2", b"AUTH", b"default", b"s3cret"];
+    let mask = |reply: Vec<u8>| {
+        let text = String::from_utf8_lossy(&reply).into_owned();
+        let mut lines: Vec<String> = text.split("\r\n").map(str::to_string).collect();
+        if let Some(i) = lines.iter().position(|l| l == "id") {
+            lines[i + 1] = ":#".into();
+        }
+        lines.join("\r\n")
+    };
+    assert_eq!(mask(vigil.raw().cmd(hello)), mask(redis.raw().cmd(hello)));
+    // Before AUTH, a big bulk or multibulk header is a protocol error.
+    for bytes in [&b"*100\r\n"[..], &b"*1\r\n$100000\r\n"[..]] {
+        let mut replies = Vec::new();
+        for server in [&vigil, &redis] {
+            let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            std::io::Write::write_all(&mut s, bytes).unwrap();
+            let mut out = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut s, &mut out);
+            replies.push(common::show(&out));
+        }
+        assert_eq!(replies[0], replies[1]);
+        assert!(replies[0].starts_with("-ERR Protocol error: unauthenticated"));
+    }
+}

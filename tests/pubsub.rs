@@ -8,7 +8,7 @@ mod common;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use common::{show, wait_until, Server};
+use common::{show, wait_until, Kind, Server};
 
 #[test]
 fn messages_reach_channel_and_pattern_subscribers() {
@@ -181,32 +181,90 @@ fn notifications_are_off_by_default_and_classes_filter() {
     }
 }
 
+/// A kB figure from /proc/<pid>/status (`VmRSS`, `VmHWM`).
+fn proc_kb(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 #[test]
 fn a_slow_subscriber_is_disconnected_and_publishers_never_wait() {
-    let vigil = Server::vigil(&["--client-output-buffer-limit", "pubsub 256kb 128kb 1"]);
-    // A subscriber that never reads.
-    let mut slow = std::net::TcpStream::connect(("127.0.0.1", vigil.port)).unwrap();
-    slow.write_all(b"SUBSCRIBE firehose\r\n").unwrap();
-    let mut probe = vigil.raw();
-    assert!(wait_until(Duration::from_secs(5), || probe
-        .cmd_str("PUBSUB NUMSUB firehose")
-        .ends_with(":1\r\n")));
+    for kind in [Kind::Vigil, Kind::Redis] {
+        let server = Server::start(
+            kind,
+            &["--client-output-buffer-limit", "pubsub 256kb 128kb 1"],
+        );
+        // A subscriber that never reads.
+        let mut slow = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        slow.write_all(b"SUBSCRIBE firehose\r\n").unwrap();
+        let mut probe = server.raw();
+        assert!(wait_until(Duration::from_secs(5), || probe
+            .cmd_str("PUBSUB NUMSUB firehose")
+            .ends_with(":1\r\n")));
+        let rss_before = proc_kb(server.pid(), "VmRSS:");
 
-    let payload = vec![b'x'; 16 * 1024];
-    let mut publisher = vigil.raw();
-    let started = Instant::now();
-    for _ in 0..2000 {
-        let r = publisher.cmd(&[b"PUBLISH", b"firehose", &payload]);
-        assert!(r.starts_with(b":"), "{}", show(&r));
+        let payload = vec![b'x'; 16 * 1024];
+        let mut publisher = server.raw();
+        let started = Instant::now();
+        for _ in 0..2000 {
+            let r = publisher.cmd(&[b"PUBLISH", b"firehose", &payload]);
+            assert!(r.starts_with(b":"), "{}", show(&r));
+        }
+        // 32 MB published in well under the time a blocked publisher would take.
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(20),
+            "publishing stalled: {took:?}"
+        );
+        assert!(wait_until(Duration::from_secs(5), || probe
+            .cmd_str("PUBSUB NUMSUB firehose")
+            .ends_with(":0\r\n")));
+        assert_eq!(publisher.cmd_str("PUBLISH firehose x"), ":0\r\n");
+        // The node never held the flood for the subscriber: its peak RSS
+        // stayed within a few MB of where it started.
+        let peak = proc_kb(server.pid(), "VmHWM:");
+        let grew = peak.saturating_sub(rss_before);
+        eprintln!("{kind:?}: 32 MB to a stalled subscriber in {took:?}, peak RSS +{grew} kB");
+        assert!(grew < 8 * 1024, "{kind:?}: peak RSS grew by {grew} kB");
     }
-    // 32 MB published in well under the time a blocked publisher would take.
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "publishing stalled: {:?}",
-        started.elapsed()
-    );
-    assert!(wait_until(Duration::from_secs(5), || probe
-        .cmd_str("PUBSUB NUMSUB firehose")
-        .ends_with(":0\r\n")));
-    assert_eq!(publisher.cmd_str("PUBLISH firehose x"), ":0\r\n");
+}
+
+/// With the default pubsub limits (32 MB hard), a 200 MB flood to a
+/// subscriber that never reads costs the node about the hard limit, not
+/// the flood. (Measured: peak RSS +38 MB for Redis, +40 MB for Vigil, which
+/// stops writing into a reply at the hard limit instead of growing it.)
+#[test]
+fn default_pubsub_limits_bound_memory_under_a_flood() {
+    for kind in [Kind::Redis, Kind::Vigil] {
+        let server = Server::start(kind, &[]);
+        let mut slow = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        slow.write_all(b"SUBSCRIBE firehose\r\n").unwrap();
+        let mut publisher = server.raw();
+        assert!(wait_until(Duration::from_secs(5), || publisher
+            .cmd_str("PUBSUB NUMSUB firehose")
+            .ends_with(":1\r\n")));
+        let rss_before = proc_kb(server.pid(), "VmRSS:");
+        let payload = vec![b'x'; 16 * 1024];
+        let mut delivered = 0;
+        for _ in 0..12_800 {
+            if publisher.cmd(&[b"PUBLISH", b"firehose", &payload]) == b":1\r\n" {
+                delivered += 1;
+            }
+        }
+        assert!(
+            delivered < 12_800,
+            "{kind:?}: the subscriber was never cut off"
+        );
+        let grew = proc_kb(server.pid(), "VmHWM:").saturating_sub(rss_before);
+        eprintln!(
+            "{kind:?}: 200 MB flood, subscriber cut after {} MB, peak RSS +{} MB",
+            delivered * 16 / 1024,
+            grew / 1024
+        );
+        assert!(grew < 48 * 1024, "{kind:?}: peak RSS grew by {grew} kB");
+    }
 }

@@ -1470,3 +1470,59 @@ fn vigil_master_frames_a_disk_payload_with_its_length() {
 fn vigil_master_frames_a_diskless_payload_with_eof_marks() {
     payload_framing(vigil(), true);
 }
+
+/// A replica that stops reading (SIGSTOP) while the master takes writes is
+/// cut off at the replica class's hard limit — the master's memory does
+/// not follow the stalled replica — with Redis's log line; once it runs
+/// again it reconnects and catches up.
+fn stalled_replica_hits_the_replica_limit(m_kind: Kind, r_kind: Kind) {
+    let mut m = Node::start(
+        m_kind,
+        &[
+            "--client-output-buffer-limit",
+            "replica 2mb 0 0",
+            "--repl-backlog-size",
+            "1mb",
+        ],
+    );
+    let mut r = Node::start(r_kind, &[]);
+    r.replicaof(&m);
+    converge(&mut m, &mut [&mut r]);
+    r.server.signal(libc::SIGSTOP);
+    let value = "x".repeat(100 * 1024);
+    // 40 MB: far more than the kernel's socket buffers can absorb.
+    for i in 0..400 {
+        m.ok(&format!("SET big:{} {value}", i % 50));
+        if m.repl("connected_slaves") == "0" {
+            break;
+        }
+    }
+    assert_eq!(m.repl("connected_slaves"), "0");
+    let needle = "scheduled to be closed ASAP for overcoming of output buffer limits.";
+    assert!(
+        m.server.wait_for_log(needle, Duration::from_secs(5)),
+        "{:?}",
+        m.server.log_lines()
+    );
+    let line = m
+        .server
+        .log_lines()
+        .into_iter()
+        .find(|l| l.contains(needle))
+        .unwrap();
+    assert!(line.contains(" flags=S "), "{line}");
+    r.server.signal(libc::SIGCONT);
+    converge(&mut m, &mut [&mut r]);
+    // What was dropped is past the 1 MB backlog: a second full sync.
+    assert_eq!(m.stat("sync_full"), 2);
+}
+
+#[test]
+fn a_stalled_vigil_replica_is_cut_off_by_a_vigil_master() {
+    stalled_replica_hits_the_replica_limit(vigil(), vigil());
+}
+
+#[test]
+fn a_stalled_redis_replica_is_cut_off_by_a_vigil_master() {
+    stalled_replica_hits_the_replica_limit(vigil(), Kind::Redis);
+}

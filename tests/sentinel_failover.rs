@@ -306,3 +306,63 @@ fn a_coordinated_failover_of_vigil_nodes_loses_no_acknowledged_write() {
 fn a_coordinated_failover_of_redis_nodes_loses_no_acknowledged_write() {
     hands_over_without_loss(Kind::Redis);
 }
+
+/// Nodes that hide their admin commands (`rename-command`): the monitor,
+/// told the new names in its YAML, still fails over — every SLAVEOF,
+/// CONFIG REWRITE and CLIENT KILL it sends goes out under the new name.
+#[test]
+fn a_vigil_monitor_fails_over_nodes_whose_admin_commands_are_renamed() {
+    let renames = [
+        "--rename-command",
+        "SLAVEOF",
+        "HIDDEN-SLAVEOF",
+        "--rename-command",
+        "REPLICAOF",
+        "",
+        "--rename-command",
+        "CONFIG",
+        "HIDDEN-CONFIG",
+        "--rename-command",
+        "CLIENT",
+        "HIDDEN-CLIENT",
+    ];
+    let master = Server::vigil(&renames);
+    let old = master.port;
+    let mut replica_args = renames.to_vec();
+    let old_s = old.to_string();
+    replica_args.extend(["--replicaof", "127.0.0.1", &old_s]);
+    let replica = Server::vigil(&replica_args);
+    assert_eq!(
+        node_say(old, "SLAVEOF NO ONE"),
+        "-ERR unknown command 'SLAVEOF', with args beginning with: 'NO' 'ONE' \r\n"
+    );
+    let dir = TempDir::new("renamed");
+    let config = common::monitor::yaml(&dir.0, old, 1);
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}    rename-commands:\n      SLAVEOF: HIDDEN-SLAVEOF\n      CONFIG: HIDDEN-CONFIG\n      CLIENT: HIDDEN-CLIENT\n"),
+    )
+    .unwrap();
+    let monitor = vigil_sentinel(&config, &dir.0.join("state"), None);
+    assert!(wait_until(Duration::from_secs(30), || {
+        monitor
+            .say("SENTINEL REPLICAS mymaster")
+            .contains("master-link-status\r\n$2\r\nok")
+    }));
+    assert_eq!(monitor.say("SENTINEL FAILOVER mymaster"), "+OK\r\n");
+    assert!(
+        wait_until(Duration::from_secs(20), || monitor.master_port()
+            == Some(replica.port)
+            && role(replica.port) == "master"),
+        "{}",
+        node_say(replica.port, "INFO replication")
+    );
+    // The old master was repointed with the renamed SLAVEOF.
+    assert!(wait_until(Duration::from_secs(20), || node_say(
+        old,
+        "INFO replication"
+    )
+    .contains(&format!("master_port:{}", replica.port))));
+    drop(master);
+}

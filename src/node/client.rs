@@ -75,6 +75,9 @@ pub struct Client {
     pub close_asap: bool,
     /// Waiting in a blocking command (BLPOP...).
     pub blocked: Option<Box<crate::node::blocking::BlockState>>,
+    /// A command waits for CLIENT PAUSE (or a failover's pause) to end;
+    /// Redis counts such a client as blocked (not timed out when idle).
+    pub paused: bool,
     /// Full name of the last command run (`CLIENT LIST cmd=`).
     pub last_command: &'static str,
     /// When the output buffer first went over the soft limit (ms).
@@ -120,6 +123,7 @@ impl Client {
             close_after_reply: false,
             close_asap: false,
             blocked: None,
+            paused: false,
             last_command: "NULL",
             soft_limit_since_ms: None,
             query_buf_len: 0,

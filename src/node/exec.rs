@@ -51,6 +51,10 @@ impl Node {
         let max_bulk = self.config.settings.proto_max_bulk_len as usize;
         let mut argv: Vec<&[u8]> = Vec::with_capacity(8);
         let mut pos = 0;
+        // The hard limit caps the replies while the batch runs; the check
+        // after it closes the client if they reached it.
+        let limit = crate::node::pubsub::output_limit(&self.config.settings, &client);
+        client.reply.set_limit(limit.cap());
         while pos < input.len() {
             if client.close_after_reply || client.close_asap {
                 // Nothing after QUIT or a protocol error is executed.
@@ -137,16 +141,11 @@ impl Node {
             }
         }
         outcome.consumed = pos;
-        // Replies grew during the batch: apply this client's class limits.
-        let limits = self.config.settings.client_output_buffer_limit;
-        let limit = if client.is_subscriber() {
-            limits.pubsub
-        } else {
-            limits.normal
-        };
-        if limit.hard > 0 || limit.soft > 0 {
-            crate::node::pubsub::enforce_output_limit(&mut client, &limit, self.now_ms);
-        }
+        // Replies grew during the batch: apply this client's class limits
+        // (the class may have changed: SUBSCRIBE).
+        let limit = crate::node::pubsub::output_limit(&self.config.settings, &client);
+        crate::node::pubsub::enforce_output_limit(&mut client, &limit, self.now_ms);
+        client.reply.set_limit(usize::MAX);
         self.clients.put(client);
         self.after_acks();
         outcome
@@ -155,7 +154,11 @@ impl Node {
     /// The pre-execution checks, then queue (MULTI) or call.
     fn process_command(&mut self, c: &mut Client, argv: &[&[u8]]) -> Flow {
         self.now_ms = unix_ms();
-        let Some(mut cmd) = commands::lookup_name(argv[0]) else {
+        // The last command (CLIENT LIST `cmd=`) is whatever the lookup
+        // found, before any check, as Redis's `c->lastcmd`: NULL for an
+        // unknown one, the command itself while it runs or is queued.
+        let Some(mut cmd) = self.config.commands.lookup(argv[0]) else {
+            c.last_command = "NULL";
             self.reject(c, None, unknown_command(argv));
             return Flow::Continue;
         };
@@ -165,12 +168,14 @@ impl Node {
             match cmd.subcommand(argv[1]) {
                 Some(sub) => cmd = sub,
                 None => {
+                    c.last_command = "NULL";
                     let err = unknown_subcommand(argv[1], cmd.name);
                     self.reject(c, None, err);
                     return Flow::Continue;
                 }
             }
         }
+        c.last_command = cmd.full_name;
         if !cmd.arity_ok(argv.len()) {
             self.reject(c, Some(cmd), commands::wrong_arity(cmd.full_name));
             return Flow::Continue;
@@ -204,7 +209,7 @@ impl Node {
             return Flow::Continue;
         }
         let obey = c.is_master || c.aof_loader;
-        let write = is_write(c, cmd);
+        let write = is_write(&self.config.commands, c, cmd);
         if !obey && (write || cmd.name == "ping") {
             if self.writes_refused_by_save_error() {
                 self.reject(c, Some(cmd), CmdError::Static(MISCONF_RDB));
@@ -260,8 +265,10 @@ impl Node {
             return Flow::Continue;
         }
         if self.is_paused_for(c, cmd) {
+            c.paused = true;
             return Flow::Stall;
         }
+        c.paused = false;
         if c.in_multi() && !runs_inside_multi(cmd) {
             let multi = c.multi.as_mut().expect("in multi");
             multi.bytes += argv.iter().map(|a| a.len()).sum::<usize>();
@@ -465,7 +472,9 @@ impl Node {
         cmd.name == "exec"
             && c.multi.as_ref().is_some_and(|m| {
                 m.commands.iter().any(|argv| {
-                    commands::lookup_name(&argv[0])
+                    self.config
+                        .commands
+                        .lookup(&argv[0])
                         .is_some_and(|q| q.has(flags::WRITE | flags::MAY_REPLICATE))
                 })
             })
@@ -490,13 +499,18 @@ impl Node {
 }
 
 /// `+<unix>.<µs> [<db> <addr>] "arg" ...`; AUTH and HELLO secrets redacted.
+/// A unix-socket client is shown as `unix:<path>` (its CLIENT LIST address
+/// is `<path>:0`), as Redis's `replicationFeedMonitors` does.
 fn monitor_line(now_us: i64, c: &Client, argv: &[&[u8]]) -> Vec<u8> {
+    let source = match c.addr.strip_suffix(":0") {
+        Some(path) if c.unix_socket => format!("unix:{path}"),
+        _ => c.addr.clone(),
+    };
     let mut line = format!(
-        "{}.{:06} [{} {}]",
+        "{}.{:06} [{} {source}]",
         now_us / 1_000_000,
         now_us % 1_000_000,
         c.db,
-        c.addr
     )
     .into_bytes();
     for arg in redacted(argv) {
@@ -569,13 +583,13 @@ const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, bu
 
 /// Whether running `cmd` may write: a write command, or an EXEC whose
 /// queued commands include one.
-fn is_write(c: &Client, cmd: &Command) -> bool {
+fn is_write(names: &commands::Renames, c: &Client, cmd: &Command) -> bool {
     cmd.has(flags::WRITE)
         || (cmd.name == "exec"
             && c.multi.as_ref().is_some_and(|m| {
-                m.commands.iter().any(|argv| {
-                    commands::lookup_name(&argv[0]).is_some_and(|q| q.has(flags::WRITE))
-                })
+                m.commands
+                    .iter()
+                    .any(|argv| names.lookup(&argv[0]).is_some_and(|q| q.has(flags::WRITE)))
             }))
 }
 

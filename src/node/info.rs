@@ -103,7 +103,6 @@ impl Node {
                 config_file: &config_file,
             },
         );
-        let _ = write!(out, "vigil_version:{}\r\n", env!("CARGO_PKG_VERSION"));
     }
 
     fn info_clients(&self, out: &mut String, cur: &Client) {

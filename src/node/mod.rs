@@ -398,9 +398,16 @@ impl Node {
         let now = self.now_ms;
         let mut closed = Vec::new();
         for c in self.clients.iter_mut() {
-            // Subscribers, monitors and replication links wait for data
-            // by design.
-            if c.is_subscriber() || c.monitor || c.is_master || c.is_attached_replica() {
+            // Subscribers, monitors, replication links and blocked clients
+            // (in BLPOP-style commands, or held by CLIENT PAUSE) wait by
+            // design (Redis's `clientsCronHandleTimeout` skips the same).
+            if c.is_subscriber()
+                || c.monitor
+                || c.is_master
+                || c.is_attached_replica()
+                || c.blocked.is_some()
+                || c.paused
+            {
                 continue;
             }
             if now - c.last_interaction_ms > timeout * 1000 {

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use crate::node::client::{Client, ClientId};
 use crate::node::config::types::{KeyspaceEvents, OutputLimit};
+use crate::node::config::Settings;
 use crate::node::Node;
 use crate::resp::reply::Reply;
 use crate::util::glob;
@@ -195,19 +196,27 @@ impl Node {
     /// Append a push to a client's output and enforce its output buffer
     /// limits (a subscriber over the limit is closed, not waited for).
     pub fn push_to(&mut self, cur: &mut Client, target: ClientId, write: impl FnOnce(&mut Reply)) {
-        let limits = self.config.settings.client_output_buffer_limit;
         let now = self.now_ms;
+        let settings = &self.config.settings;
+        let limit = if cur.id == target {
+            output_limit(settings, cur)
+        } else {
+            match self.clients.get(target) {
+                Some(c) => output_limit(settings, c),
+                None => return,
+            }
+        };
         self.with_client(cur, target, |c| {
             if c.close_asap {
                 return;
             }
+            // The push stops growing the buffer at the hard limit; the
+            // check below then closes the client.
+            let before = c.reply.limit();
+            c.reply.set_limit(limit.cap());
             write(&mut c.reply);
-            let limit = if c.is_subscriber() {
-                limits.pubsub
-            } else {
-                limits.normal
-            };
             enforce_output_limit(c, &limit, now);
+            c.reply.set_limit(before);
         });
     }
 
@@ -236,11 +245,26 @@ impl Node {
     }
 }
 
+/// The output buffer limits of a client's class, as Redis's
+/// `getClientOutputBufferLimitClass`: replicas (not monitors), then
+/// subscribers, then everyone else (our master's link included) normal.
+pub fn output_limit(settings: &Settings, c: &Client) -> OutputLimit {
+    let limits = &settings.client_output_buffer_limit;
+    if c.is_attached_replica() && !c.monitor {
+        limits.replica
+    } else if c.is_subscriber() {
+        limits.pubsub
+    } else {
+        limits.normal
+    }
+}
+
 /// Close a client whose pending output passed its class's hard limit, or
 /// stayed over the soft limit for longer than allowed.
 pub fn enforce_output_limit(c: &mut Client, limit: &OutputLimit, now_ms: i64) {
     let used = c.reply.len() as u64;
-    let over_hard = limit.hard > 0 && used >= limit.hard;
+    // A reply dropped at the hard limit (Reply::set_limit) counts as over.
+    let over_hard = limit.hard > 0 && (used >= limit.hard || c.reply.overflowed());
     let over_soft = limit.soft > 0 && used >= limit.soft;
     if over_soft {
         let since = *c.soft_limit_since_ms.get_or_insert(now_ms);
@@ -251,12 +275,18 @@ pub fn enforce_output_limit(c: &mut Client, limit: &OutputLimit, now_ms: i64) {
         c.soft_limit_since_ms = None;
     }
     if over_hard || over_soft {
-        tracing::warn!(
-            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
-            c.id,
-            c.addr
-        );
+        log_output_limit_close(c, now_ms);
         c.close_asap = true;
         c.reply.truncate(0);
     }
+}
+
+/// Redis's log line for a client cut off by its output buffer limits,
+/// naming it by its CLIENT LIST line (operators grep for this text).
+pub fn log_output_limit_close(c: &Client, now_ms: i64) {
+    let info = crate::node::commands::client_cmd::client_info_line(c, now_ms, 0);
+    tracing::warn!(
+        "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+        info.trim_end()
+    );
 }

@@ -9,10 +9,31 @@
 use crate::util::num;
 
 /// An output buffer that knows the connection's protocol version.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Reply {
     buf: Vec<u8>,
     resp3: bool,
+    /// Past this many pending bytes, bulk strings and aggregate headers
+    /// are dropped instead of written: the client is over its hard output
+    /// limit and will be closed without being sent anything more, as Redis
+    /// stops adding replies to a client marked to close. This keeps `KEYS *`
+    /// over a huge dataset, or a flood to a stalled subscriber, from
+    /// growing the buffer past the limit while one command runs.
+    /// `raw` bytes (the replication stream) are never dropped.
+    limit: usize,
+    /// Something was dropped because of `limit`.
+    overflowed: bool,
+}
+
+impl Default for Reply {
+    fn default() -> Self {
+        Reply {
+            buf: Vec::new(),
+            resp3: false,
+            limit: usize::MAX,
+            overflowed: false,
+        }
+    }
 }
 
 /// The position of a length written before the count was known.
@@ -37,6 +58,33 @@ impl Reply {
 
     pub fn len(&self) -> usize {
         self.buf.len()
+    }
+
+    /// The size past which writes are dropped (see the field); `usize::MAX`
+    /// for none. Whoever sets one checks the client's limits afterwards and
+    /// closes it if the buffer reached it, so no truncated reply is sent.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
+    /// Whether a write was dropped because it would have passed the limit.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    /// Whether `n` more bytes fit under the limit; if not, remember that
+    /// something was dropped. Checking before writing keeps the buffer from
+    /// reallocating past the limit.
+    fn fits(&mut self, n: usize) -> bool {
+        if self.buf.len().saturating_add(n) > self.limit {
+            self.overflowed = true;
+            return false;
+        }
+        true
     }
 
     pub fn is_empty(&self) -> bool {
@@ -113,6 +161,9 @@ impl Reply {
     }
 
     pub fn bulk(&mut self, data: &[u8]) {
+        if !self.fits(data.len() + 24) {
+            return;
+        }
         self.header(b'$', data.len() as i64);
         self.buf.extend_from_slice(data);
         self.buf.extend_from_slice(b"\r\n");
@@ -278,6 +329,9 @@ impl Reply {
     }
 
     fn header(&mut self, kind: u8, n: i64) {
+        if !self.fits(24) {
+            return;
+        }
         // Small counts are by far the most common: skip the formatter.
         if (0..10).contains(&n) {
             self.buf
@@ -339,6 +393,24 @@ mod tests {
         });
         assert!(r2.starts_with(b":7\r\n*24\r\n$1\r\n0\r\n:0\r\n"));
         assert!(r3.starts_with(b":7\r\n%12\r\n$1\r\n0\r\n"));
+    }
+
+    #[test]
+    fn a_limit_stops_the_growth_of_bulks_and_headers_but_not_raw_bytes() {
+        let mut r = Reply::new();
+        // Room is checked with a margin for the header (24 bytes).
+        r.set_limit(40);
+        r.array(3);
+        r.bulk(b"hello");
+        assert!(!r.overflowed());
+        r.bulk(b"world");
+        assert_eq!(r.bytes(), b"*3\r\n$5\r\nhello\r\n");
+        assert!(r.overflowed());
+        r.raw(b"+stream\r\n");
+        assert_eq!(r.len(), 24);
+        r.set_limit(usize::MAX);
+        r.int(1);
+        assert!(r.bytes().ends_with(b"+stream\r\n:1\r\n"));
     }
 
     #[test]

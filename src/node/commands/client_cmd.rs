@@ -191,8 +191,10 @@ fn type_of(c: &Client) -> ClientType {
     }
 }
 
-/// One `CLIENT LIST` line (with the trailing newline).
-pub fn client_info_line(c: &Client, now_ms: i64) -> String {
+/// One `CLIENT LIST` line (with the trailing newline). `argv_mem` is the
+/// size of the arguments the client's command holds: Redis frees them
+/// after each command, so only the caller and blocked clients have any.
+pub fn client_info_line(c: &Client, now_ms: i64, argv_mem: usize) -> String {
     let name = c
         .name
         .as_deref()
@@ -220,14 +222,20 @@ pub fn client_info_line(c: &Client, now_ms: i64) -> String {
         multi: c.multi.as_ref().map_or(-1, |m| m.commands.len() as i64),
         qbuf,
         qbuf_free: c.query_buf_free,
-        argv_mem: 0,
+        argv_mem,
         multi_mem,
-        rbs: qbuf + c.query_buf_free,
-        rbp: qbuf + c.query_buf_free,
+        // The reply buffer: Redis's starts at 16 KB (PROTO_REPLY_CHUNK_BYTES).
+        rbs: REPLY_CHUNK.max(c.reply.capacity()),
+        rbp: REPLY_CHUNK.max(c.reply.capacity()),
         obl,
         oll: 0,
         omem: if obl > 0 { omem } else { 0 },
-        tot_mem: std::mem::size_of::<Client>() + qbuf + c.query_buf_free + omem + multi_mem,
+        tot_mem: std::mem::size_of::<Client>()
+            + qbuf
+            + c.query_buf_free
+            + omem
+            + multi_mem
+            + argv_mem,
         events: if obl > 0 { "rw" } else { "r" },
         cmd: c.last_command,
         user: "default",
@@ -236,6 +244,21 @@ pub fn client_info_line(c: &Client, now_ms: i64) -> String {
     }
     .write(&mut out);
     out
+}
+
+/// Redis's initial reply buffer size (`rbs`).
+const REPLY_CHUNK: usize = 16 * 1024;
+
+/// A blocked client still holds its command's arguments (`argv-mem`).
+fn blocked_argv_mem(c: &Client) -> usize {
+    c.blocked
+        .as_ref()
+        .map_or(0, |b| b.argv.iter().map(Vec::len).sum())
+}
+
+/// The bytes of the caller's arguments (`argv-mem` of its line).
+fn argv_mem(ctx: &Ctx) -> usize {
+    ctx.argv.iter().map(|a| a.len()).sum()
 }
 
 /// Every client, the running one included, in connection order.
@@ -248,23 +271,32 @@ fn all_clients<'a>(ctx: &'a Ctx) -> Vec<&'a Client> {
 
 fn client_list(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.node.now_ms;
+    let (caller, caller_argv) = (ctx.client.id, argv_mem(ctx));
+    let line = |c: &Client| {
+        let argv_mem = if c.id == caller {
+            caller_argv
+        } else {
+            blocked_argv_mem(c)
+        };
+        client_info_line(c, now, argv_mem)
+    };
     let mut out = String::new();
     let clients = all_clients(ctx);
     match ListFilter::parse(ctx.argv).map_err(CmdError::Owned)? {
         ListFilter::All => {
             for c in clients {
-                out.push_str(&client_info_line(c, now));
+                out.push_str(&line(c));
             }
         }
         ListFilter::Type(wanted) => {
             for c in clients.into_iter().filter(|c| type_of(c) == wanted) {
-                out.push_str(&client_info_line(c, now));
+                out.push_str(&line(c));
             }
         }
         ListFilter::Ids(ids) => {
             for id in ids {
                 if let Some(c) = clients.iter().find(|c| c.id as i64 == id) {
-                    out.push_str(&client_info_line(c, now));
+                    out.push_str(&line(c));
                 }
             }
         }
@@ -274,7 +306,7 @@ fn client_list(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn client_info(ctx: &mut Ctx) -> CmdResult {
-    let line = client_info_line(ctx.client, ctx.node.now_ms);
+    let line = client_info_line(ctx.client, ctx.node.now_ms, argv_mem(ctx));
     ctx.client.reply.verbatim(line.as_bytes());
     Ok(())
 }

@@ -340,6 +340,75 @@ pub fn lookup_name(name: &[u8]) -> Option<&'static Command> {
     table().get(name).copied()
 }
 
+/// The names clients reach commands by once `rename-command` applied.
+///
+/// As in Redis, a rename moves a command to another key of the client
+/// command table and an empty new name removes it; the command keeps its
+/// own name everywhere else (CLIENT LIST `cmd=`, INFO commandstats,
+/// `full_name`). Propagation sends the arguments as the client wrote them,
+/// so replicas and the AOF need the same renames (Redis's documented
+/// caveat). Without renames a lookup is the plain table lookup.
+#[derive(Clone, Debug, Default)]
+pub struct Renames {
+    /// Commands no longer reachable under their own name.
+    hidden: Vec<&'static str>,
+    /// Lower-case new name → the command it reaches.
+    added: HashMap<Vec<u8>, &'static Command>,
+}
+
+impl Renames {
+    /// `rename-command old new`: the errors are Redis's config errors.
+    pub fn rename(&mut self, old: &str, new: &str) -> Result<(), &'static str> {
+        let Some(cmd) = self.lookup(old.as_bytes()) else {
+            return Err("No such command in rename-command");
+        };
+        let old = old.to_ascii_lowercase().into_bytes();
+        if self.added.remove(&old).is_none() {
+            self.hidden.push(cmd.name);
+        }
+        if new.is_empty() {
+            return Ok(());
+        }
+        if self.lookup(new.as_bytes()).is_some() {
+            return Err("Target command name already exists");
+        }
+        self.added
+            .insert(new.to_ascii_lowercase().into_bytes(), cmd);
+        Ok(())
+    }
+
+    /// Every top-level command a client can reach under some name, in
+    /// table order (what COMMAND, COUNT, LIST and DOCS enumerate).
+    pub fn present(&self) -> impl Iterator<Item = &'static Command> + '_ {
+        all().filter(move |cmd| {
+            !self.hidden.contains(&cmd.name) || self.added.values().any(|a| a.name == cmd.name)
+        })
+    }
+
+    /// The top-level command a client reaches with `name`.
+    pub fn lookup(&self, name: &[u8]) -> Option<&'static Command> {
+        if self.hidden.is_empty() && self.added.is_empty() {
+            return lookup_name(name);
+        }
+        // Lower-case on the stack: this runs for every command. New names
+        // are often long random strings, hence the room.
+        let mut buf = [0u8; 64];
+        let found = match buf.get_mut(..name.len()) {
+            Some(lower) => {
+                for (d, s) in lower.iter_mut().zip(name) {
+                    *d = s.to_ascii_lowercase();
+                }
+                self.added.get(&lower[..])
+            }
+            None => self.added.get(&name.to_ascii_lowercase()),
+        };
+        if let Some(cmd) = found {
+            return Some(cmd);
+        }
+        lookup_name(name).filter(|cmd| !self.hidden.contains(&cmd.name))
+    }
+}
+
 /// An error reply, with its code (`ERR ...`, `WRONGTYPE ...`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CmdError {
@@ -473,4 +542,53 @@ pub use crate::resp::errors::c_str;
 /// way Redis's `strcasecmp` compares them.
 pub fn is(arg: &[u8], option: &str) -> bool {
     c_str(arg).eq_ignore_ascii_case(option.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Renames;
+
+    #[test]
+    fn renames_follow_redis_command_table_edits() {
+        let mut names = Renames::default();
+        names.rename("CONFIG", "admin-config").unwrap();
+        names.rename("flushall", "").unwrap();
+        assert!(names.lookup(b"config").is_none());
+        assert!(names.lookup(b"FLUSHALL").is_none());
+        assert_eq!(
+            names.lookup(b"ADMIN-CONFIG").map(|c| c.name),
+            Some("config")
+        );
+        // A renamed command can be renamed again under its new name only.
+        assert_eq!(
+            names.rename("config", "x"),
+            Err("No such command in rename-command")
+        );
+        names.rename("admin-config", "cfg").unwrap();
+        assert!(names.lookup(b"admin-config").is_none());
+        assert_eq!(names.lookup(b"cfg").map(|c| c.name), Some("config"));
+        assert_eq!(
+            names.rename("SET", "get"),
+            Err("Target command name already exists")
+        );
+        // Long random names, as operators generate them.
+        let long = "b840fc02d524045429941cc15f59e41cb7be6c52b840fc02d524045429941cc15f59e41c";
+        names.rename("INFO", &long[..40]).unwrap();
+        names.rename("TYPE", long).unwrap();
+        let upper = long.to_ascii_uppercase();
+        assert_eq!(
+            names.lookup(&upper.as_bytes()[..40]).map(|c| c.name),
+            Some("info")
+        );
+        assert_eq!(names.lookup(upper.as_bytes()).map(|c| c.name), Some("type"));
+        // A name freed by a rename may be taken by another command.
+        names.rename("GET", "fetch").unwrap();
+        names.rename("DEL", "get").unwrap();
+        assert_eq!(names.lookup(b"get").map(|c| c.name), Some("del"));
+        assert_eq!(names.lookup(b"fetch").map(|c| c.name), Some("get"));
+        assert_eq!(
+            Renames::default().lookup(b"Get").map(|c| c.name),
+            Some("get")
+        );
+    }
 }

@@ -129,7 +129,7 @@ fn replicaof(ctx: &mut Ctx) -> CmdResult {
 /// The client asking for a role change, as Redis names it in the log: its
 /// `CLIENT INFO` line.
 fn requester(ctx: &Ctx) -> String {
-    let line = super::client_cmd::client_info_line(ctx.client, crate::node::unix_ms());
+    let line = super::client_cmd::client_info_line(ctx.client, crate::node::unix_ms(), 0);
     line.trim_end().to_string()
 }
 

@@ -115,7 +115,12 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
     ctx.client.reply.array(state.commands.len());
     for argv in &state.commands {
         let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-        let cmd = super::lookup_name(args[0]).expect("queued commands were looked up when queued");
+        let cmd = ctx
+            .node
+            .config
+            .commands
+            .lookup(args[0])
+            .expect("queued commands were looked up when queued");
         let cmd = match cmd.is_container() && args.len() >= 2 {
             true => cmd
                 .subcommand(args[1])

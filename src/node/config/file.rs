@@ -237,13 +237,10 @@ impl Loader {
                 return result;
             }
             "rename-command" if args.len() == 3 => {
-                if crate::node::commands::lookup_name(args[1].as_bytes()).is_none() {
-                    return Err("No such command in rename-command".into());
-                }
-                config
-                    .renamed_commands
-                    .push((args[1].to_ascii_lowercase(), args[2].clone()));
-                return Ok(());
+                return config
+                    .commands
+                    .rename(&args[1], &args[2])
+                    .map_err(Into::into);
             }
             "sentinel" => return Err("sentinel directive while not in sentinel mode".into()),
             "loadmodule" => return Err("Vigil does not load Redis modules".into()),

@@ -218,8 +218,10 @@ pub struct Config {
     /// Absolute path of the config file, if started with one (INFO
     /// `config_file`, CONFIG REWRITE).
     pub file: Option<std::path::PathBuf>,
-    /// `rename-command old new` directives (new empty: disabled).
-    pub renamed_commands: Vec<(String, String)>,
+    /// What `rename-command old new` directives left (new empty:
+    /// disabled); every command lookup for clients, the master's stream
+    /// and the AOF goes through it.
+    pub commands: crate::node::commands::Renames,
 }
 
 impl Config {

@@ -341,6 +341,16 @@ pub struct OutputLimit {
     pub soft_seconds: u64,
 }
 
+impl OutputLimit {
+    /// The hard limit as a buffer size, `usize::MAX` when there is none.
+    pub fn cap(&self) -> usize {
+        match self.hard {
+            0 => usize::MAX,
+            hard => usize::try_from(hard).unwrap_or(usize::MAX),
+        }
+    }
+}
+
 /// `client-output-buffer-limit`: limits for normal, replica and pubsub clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutputLimits {

@@ -252,10 +252,7 @@ impl Node {
                 r.pending.extend_from_slice(bytes);
                 let used = (r.pending.len() + c.reply.len()) as u64;
                 if limit.hard > 0 && used >= limit.hard {
-                    tracing::warn!(
-                        "Client id={id} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
-                        c.addr
-                    );
+                    crate::node::pubsub::log_output_limit_close(c, now);
                     c.close_asap = true;
                     self.wakeups.push(id);
                 }

@@ -195,24 +195,32 @@ impl Connection {
         }
     }
 
-    /// `client-query-buffer-limit`: a client past it is closed silently.
+    /// `client-query-buffer-limit`: a client past it is closed without a
+    /// reply, logged as Redis logs it (its CLIENT LIST line and the first
+    /// 64 bytes of the buffer, quoted). The master's link is exempt: its
+    /// stream may legitimately carry big arguments.
     fn over_query_limit(&self) -> bool {
-        let limit = self
-            .shared
-            .node
-            .borrow()
-            .config
-            .settings
-            .client_query_buffer_limit as usize;
-        let pending = self.inbuf.len() - self.start;
-        if pending > limit {
-            tracing::warn!(
-                "Closing client id={} that reached max query buffer length ({pending} bytes)",
-                self.id
-            );
-            return true;
+        let node = self.shared.node.borrow();
+        let limit = node.config.settings.client_query_buffer_limit as usize;
+        let pending = &self.inbuf[self.start..];
+        if pending.len() <= limit {
+            return false;
         }
-        false
+        let Some(c) = node.clients.get(self.id) else {
+            return true;
+        };
+        if c.is_master {
+            return false;
+        }
+        let info = crate::node::commands::client_cmd::client_info_line(c, unix_ms(), 0);
+        let mut head = Vec::new();
+        crate::node::exec::quote_arg(&mut head, &pending[..pending.len().min(64)]);
+        tracing::warn!(
+            "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
+            info.trim_end(),
+            String::from_utf8_lossy(&head)
+        );
+        true
     }
 
     /// Run what is buffered, then hand the replies to the writer.
@@ -226,7 +234,15 @@ impl Connection {
                 c.query_buf_free = self.inbuf.capacity() - self.inbuf.len();
             }
             let outcome = node.process_input(id, &self.inbuf[self.start..]);
-            let close_now = node.clients.get(id).is_none_or(|c| c.close_asap);
+            // Between batches others see only what is not consumed yet
+            // (CLIENT LIST `qbuf`), as Redis's querybuf.
+            let close_now = match node.clients.get_mut(id) {
+                Some(c) => {
+                    c.query_buf_len = self.inbuf.len() - self.start - outcome.consumed;
+                    c.close_asap
+                }
+                None => true,
+            };
             (outcome, close_now)
         };
         self.shared.after_node_work();

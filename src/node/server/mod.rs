@@ -534,7 +534,41 @@ fn bind_unix(
     Ok(Some(listener))
 }
 
-const DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. To accept other connections, set a password (requirepass), or disable protected mode with 'CONFIG SET protected-mode no' from a loopback connection (and make sure the node is not reachable from untrusted networks), or restart with '--protected-mode no'.\r\n";
+/// Redis 7.0.15's refusal for a non-local client in protected mode, byte
+/// for byte (networking.c `clientAcceptHandler`; later Redis versions
+/// shortened it, but tools and operators of 7.0 see this text).
+const DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Whether a TCP peer counts as local for protected mode and the
+/// `enable-*-command local` settings. Redis 7.0 compares the peer's text
+/// address with exactly `127.0.0.1` and `::1` (`islocalClient`), so
+/// 127.0.0.2 or an IPv4-mapped `::ffff:127.0.0.1` are not local there
+/// either.
+fn is_local_peer(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4 == std::net::Ipv4Addr::LOCALHOST,
+        IpAddr::V6(v6) => v6 == std::net::Ipv6Addr::LOCALHOST,
+    }
+}
+
+/// The refusal for a new connection, if any: too many clients first,
+/// then protected mode (a loopback peer, or any peer once a password is
+/// set, is let in).
+fn refusal(
+    clients: usize,
+    maxclients: i64,
+    protected: bool,
+    nopass: bool,
+    local: bool,
+) -> Option<&'static [u8]> {
+    if clients as i64 >= maxclients {
+        Some(b"-ERR max number of clients reached\r\n")
+    } else if protected && nopass && !local {
+        Some(DENIED)
+    } else {
+        None
+    }
+}
 
 /// Accept connections on `listener` until `stop` is signalled.
 async fn accept_tcp(shared: Rc<Shared>, listener: Rc<tokio::net::TcpListener>, stop: Rc<Notify>) {
@@ -559,8 +593,7 @@ async fn accept_tcp(shared: Rc<Shared>, listener: Rc<tokio::net::TcpListener>, s
             .local_addr()
             .map(|a| a.to_string())
             .unwrap_or_default();
-        let loopback = peer.ip().is_loopback()
-            || matches!(peer.ip(), IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()));
+        let loopback = is_local_peer(peer.ip());
         let _ = stream.set_nodelay(true);
         let keepalive = shared.node.borrow().config.settings.tcp_keepalive;
         if keepalive > 0 {
@@ -616,15 +649,17 @@ where
     let refusal: Option<&[u8]> = {
         let mut node = shared.node.borrow_mut();
         let s = &node.config.settings;
-        if node.clients.len() as i64 >= s.maxclients {
+        let answer = refusal(
+            node.clients.len(),
+            s.maxclients,
+            s.protected_mode,
+            s.requirepass.is_empty(),
+            local,
+        );
+        if answer.is_some() {
             node.stats.rejected_connections += 1;
-            Some(b"-ERR max number of clients reached\r\n")
-        } else if s.protected_mode && s.requirepass.is_empty() && !local {
-            node.stats.rejected_connections += 1;
-            Some(DENIED)
-        } else {
-            None
         }
+        answer
     };
     if let Some(message) = refusal {
         let _ = stream.write(message);
@@ -648,4 +683,34 @@ where
     let handle = Rc::new(writes::ConnHandle::new(fd));
     shared.conns.borrow_mut().insert(id, handle.clone());
     tokio::task::spawn_local(connection::serve(shared.clone(), io, id, handle));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_local_peer, refusal, DENIED};
+
+    #[test]
+    fn only_exact_loopback_addresses_are_local_as_in_redis_7_0() {
+        assert!(is_local_peer("127.0.0.1".parse().unwrap()));
+        assert!(is_local_peer("::1".parse().unwrap()));
+        assert!(!is_local_peer("127.0.0.2".parse().unwrap()));
+        assert!(!is_local_peer("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!is_local_peer("10.1.2.3".parse().unwrap()));
+    }
+
+    #[test]
+    fn protected_mode_refuses_remote_peers_only_without_a_password() {
+        assert_eq!(refusal(0, 10, true, true, false), Some(DENIED));
+        assert_eq!(refusal(0, 10, true, true, true), None);
+        assert_eq!(refusal(0, 10, true, false, false), None);
+        assert_eq!(refusal(0, 10, false, true, false), None);
+        // maxclients is checked first.
+        assert_eq!(
+            refusal(10, 10, true, true, false),
+            Some(&b"-ERR max number of clients reached\r\n"[..])
+        );
+        assert!(DENIED.starts_with(b"-DENIED Redis is running in protected mode"));
+        assert!(DENIED.ends_with(b"accepting connections from the outside.\r\n"));
+        assert_eq!(DENIED.len(), 1067);
+    }
 }

@@ -20,7 +20,7 @@ pub mod spec;
 
 pub use getkeys::{find_keys, has_keys, KeyRef};
 
-use super::{acl, command, flags, subcommand, CmdError, CmdResult, Command, Ctx, NO_KEYS};
+use super::{acl, command, flags, subcommand, CmdError, CmdResult, Command, Ctx, Renames, NO_KEYS};
 use crate::node::commands;
 use crate::resp::reply::Reply;
 use crate::util::glob;
@@ -112,10 +112,11 @@ pub const COMMANDS: &[Command] = &[Command {
 }];
 
 /// Find a command by full name as `COMMAND INFO|DOCS` accept it: `get`,
-/// or `config|get` for a subcommand. Case-insensitive.
-pub fn lookup_full_name(name: &[u8]) -> Option<&'static Command> {
+/// or `config|get` for a subcommand. Case-insensitive; the top-level name
+/// is the one clients use (after `rename-command`), as in Redis.
+pub fn lookup_full_name(names: &Renames, name: &[u8]) -> Option<&'static Command> {
     let mut parts = name.split(|&b| b == b'|');
-    let base = commands::lookup_name(parts.next()?)?;
+    let base = names.lookup(parts.next()?)?;
     match (parts.next(), parts.next()) {
         (None, _) => Some(base),
         (Some(sub), None) if base.is_container() => base.subcommand(sub),
@@ -125,8 +126,8 @@ pub fn lookup_full_name(name: &[u8]) -> Option<&'static Command> {
 
 /// Find the command a command line runs, as the server would: the
 /// subcommand named by the second argument of a container.
-fn lookup_command_line(argv: &[&[u8]]) -> Option<&'static Command> {
-    let base = commands::lookup_name(argv.first()?)?;
+fn lookup_command_line(names: &Renames, argv: &[&[u8]]) -> Option<&'static Command> {
+    let base = names.lookup(argv.first()?)?;
     if argv.len() == 1 || !base.is_container() {
         return Some(base);
     }
@@ -135,9 +136,10 @@ fn lookup_command_line(argv: &[&[u8]]) -> Option<&'static Command> {
 
 /// `COMMAND`: every command's description.
 fn all_commands(ctx: &mut Ctx) -> CmdResult {
+    let names = &ctx.node.config.commands;
     let r = &mut ctx.client.reply;
-    r.array(commands::all().count());
-    for cmd in commands::all() {
+    r.array(names.present().count());
+    for cmd in names.present() {
         reply_info(r, cmd);
     }
     Ok(())
@@ -145,7 +147,8 @@ fn all_commands(ctx: &mut Ctx) -> CmdResult {
 
 /// `COMMAND COUNT`: top-level commands (subcommands are not counted).
 fn count(ctx: &mut Ctx) -> CmdResult {
-    ctx.client.reply.int(commands::all().count() as i64);
+    let n = ctx.node.config.commands.present().count();
+    ctx.client.reply.int(n as i64);
     Ok(())
 }
 
@@ -155,11 +158,12 @@ fn info(ctx: &mut Ctx) -> CmdResult {
     if ctx.argc() == 2 {
         return all_commands(ctx);
     }
+    let table = &ctx.node.config.commands;
     let names = &ctx.argv[2..];
     let r = &mut ctx.client.reply;
     r.array(names.len());
     for name in names {
-        match lookup_full_name(name) {
+        match lookup_full_name(table, name) {
             Some(cmd) => reply_info(r, cmd),
             None => r.null(),
         }
@@ -170,10 +174,11 @@ fn info(ctx: &mut Ctx) -> CmdResult {
 /// `COMMAND DOCS [name ...]`: a map from full name to documentation;
 /// unknown names are left out.
 fn docs(ctx: &mut Ctx) -> CmdResult {
+    let table = &ctx.node.config.commands;
     let r = &mut ctx.client.reply;
     if ctx.argv.len() == 2 {
-        r.map(commands::all().count());
-        for cmd in commands::all() {
+        r.map(table.present().count());
+        for cmd in table.present() {
             r.bulk(cmd.full_name.as_bytes());
             reply_docs(r, cmd, cmd.group);
         }
@@ -181,7 +186,7 @@ fn docs(ctx: &mut Ctx) -> CmdResult {
     }
     let found: Vec<&Command> = ctx.argv[2..]
         .iter()
-        .filter_map(|name| lookup_full_name(name))
+        .filter_map(|name| lookup_full_name(table, name))
         .collect();
     r.map(found.len());
     for cmd in found {
@@ -254,7 +259,7 @@ pub fn acl_category(name: &[u8]) -> Option<u64> {
 fn list(ctx: &mut Ctx) -> CmdResult {
     let filter = Filter::parse(&ctx.argv[2..])?;
     let mut names: Vec<&str> = Vec::new();
-    for cmd in commands::all() {
+    for cmd in ctx.node.config.commands.present() {
         for c in std::iter::once(cmd).chain(cmd.subcommands) {
             if filter.keeps(c) {
                 names.push(c.full_name);
@@ -283,7 +288,7 @@ fn getkeys_reply(ctx: &mut Ctx, with_flags: bool) -> CmdResult {
     let line = &ctx.argv[2..];
     write_getkeys(
         &mut ctx.client.reply,
-        lookup_command_line(line),
+        lookup_command_line(&ctx.node.config.commands, line),
         line,
         with_flags,
     )
@@ -615,15 +620,18 @@ mod tests {
 
     #[test]
     fn full_names_find_commands_and_subcommands() {
-        assert_eq!(lookup_full_name(b"GET").map(|c| c.full_name), Some("get"));
         assert_eq!(
-            lookup_full_name(b"command|Info").map(|c| c.full_name),
+            lookup_full_name(&Renames::default(), b"GET").map(|c| c.full_name),
+            Some("get")
+        );
+        assert_eq!(
+            lookup_full_name(&Renames::default(), b"command|Info").map(|c| c.full_name),
             Some("command|info")
         );
-        assert!(lookup_full_name(b"get|x").is_none());
-        assert!(lookup_full_name(b"command|info|x").is_none());
-        assert!(lookup_full_name(b"command|").is_none());
-        assert!(lookup_full_name(b"").is_none());
+        assert!(lookup_full_name(&Renames::default(), b"get|x").is_none());
+        assert!(lookup_full_name(&Renames::default(), b"command|info|x").is_none());
+        assert!(lookup_full_name(&Renames::default(), b"command|").is_none());
+        assert!(lookup_full_name(&Renames::default(), b"").is_none());
     }
 
     fn no_op(_: &mut Ctx) -> CmdResult {
@@ -675,7 +683,7 @@ mod tests {
 
     fn keys(line: &str) -> Option<Vec<(String, u32)>> {
         let argv: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
-        let cmd = lookup_command_line(&argv)?;
+        let cmd = lookup_command_line(&Renames::default(), &argv)?;
         let found = find_keys(cmd, &argv)?;
         Some(
             found

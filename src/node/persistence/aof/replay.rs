@@ -15,7 +15,6 @@
 use std::io::{self, BufRead, Read};
 
 use crate::node::client::Client;
-use crate::node::commands;
 use crate::node::Node;
 
 /// Why a stream stopped before its end.
@@ -185,7 +184,8 @@ impl Node {
                 String::from_utf8_lossy(&argv[0])
             )
         };
-        let mut cmd = commands::lookup_name(&argv[0]).ok_or_else(unknown)?;
+        // The AOF holds commands as clients sent them: renamed names.
+        let mut cmd = self.config.commands.lookup(&argv[0]).ok_or_else(unknown)?;
         if cmd.is_container() && args.len() >= 2 {
             cmd = cmd.subcommand(args[1]).ok_or_else(unknown)?;
         }
