@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use common::{show, wait_until, Kind, Server};
@@ -181,16 +180,6 @@ fn notifications_are_off_by_default_and_classes_filter() {
     }
 }
 
-/// A kB figure from /proc/<pid>/status (`VmRSS`, `VmHWM`).
-fn proc_kb(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|rest| rest.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_slow_subscriber_is_disconnected_and_publishers_never_wait() {
     for kind in [Kind::Vigil, Kind::Redis] {
@@ -199,13 +188,9 @@ fn a_slow_subscriber_is_disconnected_and_publishers_never_wait() {
             &["--client-output-buffer-limit", "pubsub 256kb 128kb 1"],
         );
         // A subscriber that never reads.
-        let mut slow = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-        slow.write_all(b"SUBSCRIBE firehose\r\n").unwrap();
+        let _slow = server.stalled_subscriber("firehose");
         let mut probe = server.raw();
-        assert!(wait_until(Duration::from_secs(5), || probe
-            .cmd_str("PUBSUB NUMSUB firehose")
-            .ends_with(":1\r\n")));
-        let rss_before = proc_kb(server.pid(), "VmRSS:");
+        let rss_before = server.status_kb("VmRSS:");
 
         let payload = vec![b'x'; 16 * 1024];
         let mut publisher = server.raw();
@@ -226,7 +211,7 @@ fn a_slow_subscriber_is_disconnected_and_publishers_never_wait() {
         assert_eq!(publisher.cmd_str("PUBLISH firehose x"), ":0\r\n");
         // The node never held the flood for the subscriber: its peak RSS
         // stayed within a few MB of where it started.
-        let peak = proc_kb(server.pid(), "VmHWM:");
+        let peak = server.status_kb("VmHWM:");
         let grew = peak.saturating_sub(rss_before);
         eprintln!("{kind:?}: 32 MB to a stalled subscriber in {took:?}, peak RSS +{grew} kB");
         assert!(grew < 8 * 1024, "{kind:?}: peak RSS grew by {grew} kB");
@@ -241,13 +226,9 @@ fn a_slow_subscriber_is_disconnected_and_publishers_never_wait() {
 fn default_pubsub_limits_bound_memory_under_a_flood() {
     for kind in [Kind::Redis, Kind::Vigil] {
         let server = Server::start(kind, &[]);
-        let mut slow = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-        slow.write_all(b"SUBSCRIBE firehose\r\n").unwrap();
+        let _slow = server.stalled_subscriber("firehose");
         let mut publisher = server.raw();
-        assert!(wait_until(Duration::from_secs(5), || publisher
-            .cmd_str("PUBSUB NUMSUB firehose")
-            .ends_with(":1\r\n")));
-        let rss_before = proc_kb(server.pid(), "VmRSS:");
+        let rss_before = server.status_kb("VmRSS:");
         let payload = vec![b'x'; 16 * 1024];
         let mut delivered = 0;
         for _ in 0..12_800 {
@@ -259,7 +240,7 @@ fn default_pubsub_limits_bound_memory_under_a_flood() {
             delivered < 12_800,
             "{kind:?}: the subscriber was never cut off"
         );
-        let grew = proc_kb(server.pid(), "VmHWM:").saturating_sub(rss_before);
+        let grew = server.status_kb("VmHWM:").saturating_sub(rss_before);
         eprintln!(
             "{kind:?}: 200 MB flood, subscriber cut after {} MB, peak RSS +{} MB",
             delivered * 16 / 1024,

@@ -1499,17 +1499,10 @@ fn stalled_replica_hits_the_replica_limit(m_kind: Kind, r_kind: Kind) {
     }
     assert_eq!(m.repl("connected_slaves"), "0");
     let needle = "scheduled to be closed ASAP for overcoming of output buffer limits.";
-    assert!(
-        m.server.wait_for_log(needle, Duration::from_secs(5)),
-        "{:?}",
-        m.server.log_lines()
-    );
     let line = m
         .server
-        .log_lines()
-        .into_iter()
-        .find(|l| l.contains(needle))
-        .unwrap();
+        .wait_for_log_line(needle, Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("{:?}", m.server.log_lines()));
     assert!(line.contains(" flags=S "), "{line}");
     r.server.signal(libc::SIGCONT);
     converge(&mut m, &mut [&mut r]);

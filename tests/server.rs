@@ -715,29 +715,13 @@ fn keys_star_past_the_hard_limit_closes_the_client_as_redis() {
         let mut server = Server::start(kind, &["--client-output-buffer-limit", "normal 1mb 0 0"]);
         let mut admin = server.raw().patient(Duration::from_secs(60));
         assert_eq!(admin.cmd_str("DEBUG POPULATE 1000000"), "+OK\r\n");
-        let pid = server.pid();
-        let kb = |field: &str| -> u64 {
-            std::fs::read_to_string(format!("/proc/{pid}/status"))
-                .unwrap_or_default()
-                .lines()
-                .find_map(|l| l.strip_prefix(field))
-                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-                .unwrap_or(0)
-        };
-        let peak_before = kb("VmHWM:").max(kb("VmRSS:"));
+        let peak_before = server.status_kb("VmHWM:").max(server.status_kb("VmRSS:"));
         let mut greedy = server.raw();
         greedy.send(b"CLIENT SETNAME greedy\r\nKEYS *\r\n");
         let needle = "scheduled to be closed ASAP for overcoming of output buffer limits.";
-        assert!(
-            server.wait_for_log(needle, Duration::from_secs(10)),
-            "{kind:?}: {:?}",
-            server.log_lines()
-        );
         let line = server
-            .log_lines()
-            .into_iter()
-            .find(|l| l.contains(needle))
-            .unwrap();
+            .wait_for_log_line(needle, Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("{kind:?}: {:?}", server.log_lines()));
         assert!(
             line.contains("Client id=") && line.contains(" name=greedy "),
             "{kind:?}: {line}"
@@ -754,7 +738,7 @@ fn keys_star_past_the_hard_limit_closes_the_client_as_redis() {
         assert!(bytes.len() < 4 << 20, "{kind:?}: {} bytes", bytes.len());
         assert_eq!(admin.cmd_str("DBSIZE"), ":1000000\r\n");
         // The ~18 MB reply was never built past the limit.
-        let grew = kb("VmHWM:").saturating_sub(peak_before);
+        let grew = server.status_kb("VmHWM:").saturating_sub(peak_before);
         eprintln!("{kind:?}: KEYS * over 1M keys, new peak RSS +{grew} kB");
         assert!(grew < 8 * 1024, "{kind:?}: peak RSS grew by {grew} kB");
     }
@@ -767,12 +751,9 @@ fn keys_star_past_the_hard_limit_closes_the_client_as_redis() {
 fn the_pubsub_soft_limit_waits_its_seconds() {
     for kind in [Kind::Vigil, Kind::Redis] {
         let server = Server::start(kind, &["--client-output-buffer-limit", "pubsub 0 256kb 2"]);
-        let mut slow = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-        slow.write_all(b"SUBSCRIBE firehose\r\n").unwrap();
+        // Never read: the subscriber stays over its limit.
+        let _slow = server.stalled_subscriber("firehose");
         let mut publisher = server.raw();
-        assert!(wait_until(Duration::from_secs(5), || publisher
-            .cmd_str("PUBSUB NUMSUB firehose")
-            .ends_with(":1\r\n")));
         let payload = vec![b'x'; 64 * 1024];
         // Well past the soft limit (the socket buffers take some first).
         let started = Instant::now();

@@ -198,17 +198,49 @@ impl Server {
 
     /// Wait until a log line contains `needle`.
     pub fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> bool {
+        self.wait_for_log_line(needle, timeout).is_some()
+    }
+
+    /// The first log line containing `needle`, once there is one.
+    pub fn wait_for_log_line(&mut self, needle: &str, timeout: Duration) -> Option<String> {
         let deadline = Instant::now() + timeout;
         loop {
             self.drain_log();
-            if self.log.iter().any(|l| l.contains(needle)) {
-                return true;
+            if let Some(line) = self.log.iter().find(|l| l.contains(needle)) {
+                return Some(line.clone());
             }
             if Instant::now() > deadline {
-                return false;
+                return None;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// A `/proc/PID/status` figure in kB (`"VmRSS:"`, `"VmHWM:"`), 0 if
+    /// unreadable.
+    pub fn status_kb(&self, field: &str) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// A connection subscribed to `channel` that never reads, once the
+    /// server counts it.
+    pub fn stalled_subscriber(&self, channel: &str) -> TcpStream {
+        let mut slow = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        slow.write_all(format!("SUBSCRIBE {channel}\r\n").as_bytes())
+            .unwrap();
+        let mut probe = self.raw();
+        assert!(
+            wait_until(Duration::from_secs(5), || probe
+                .cmd_str(&format!("PUBSUB NUMSUB {channel}"))
+                .ends_with(":1\r\n")),
+            "the subscriber is counted"
+        );
+        slow
     }
 
     pub fn pid(&self) -> u32 {
