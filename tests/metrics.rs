@@ -316,3 +316,57 @@ fn a_bad_metrics_addr_stops_start_up_with_a_message() {
         assert!(err.contains(message), "vigil-sentinel: {err}");
     }
 }
+
+/// Clients cut off by their limits are counted, though Redis 7.0's INFO
+/// has no field for them: a subscriber that never reads, and a client
+/// whose unfinished command outgrows the query buffer limit.
+#[test]
+fn clients_cut_off_by_their_limits_are_counted() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut server = Server::vigil(&[
+        "--metrics-addr",
+        &addr,
+        "--client-output-buffer-limit",
+        "pubsub 64kb 0 0",
+        "--client-query-buffer-limit",
+        "1mb",
+    ]);
+    let output = "redis_client_output_buffer_limit_disconnections_total";
+    let query = "redis_client_query_buffer_limit_disconnections_total";
+    assert_eq!(value(&scrape(&addr), output, &[]), 0.0);
+    assert_eq!(value(&scrape(&addr), query, &[]), 0.0);
+
+    let _slow = server.stalled_subscriber("firehose");
+    let mut publisher = server.raw();
+    let payload = vec![b'x'; 16 * 1024];
+    assert!(wait_until(Duration::from_secs(10), || {
+        publisher.cmd(&[b"PUBLISH", b"firehose", &payload]) == b":0\r\n"
+    }));
+    assert_eq!(value(&scrape(&addr), output, &[]), 1.0);
+    // Logged once too, though publishing went on until it was gone.
+    let closed = server
+        .log_lines()
+        .iter()
+        .filter(|l| {
+            l.contains("scheduled to be closed ASAP for overcoming of output buffer limits")
+        })
+        .count();
+    assert_eq!(closed, 1);
+
+    // An argument announced at 2 MB, sent until the server hangs up.
+    let mut greedy = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    greedy
+        .write_all(b"*2\r\n$3\r\nSET\r\n$2097152\r\n")
+        .unwrap();
+    let chunk = vec![b'y'; 64 * 1024];
+    for _ in 0..32 {
+        if greedy.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    assert!(server.wait_for_log(
+        "Closing client that reached max query buffer length",
+        Duration::from_secs(10)
+    ));
+    assert_eq!(value(&scrape(&addr), query, &[]), 1.0);
+}

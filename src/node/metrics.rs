@@ -49,8 +49,13 @@ impl Node {
             1.0,
         );
 
+        // Counted for the metrics only: Redis 7.0's INFO has no such field
+        // (later Redis versions name them so).
+        let disconnections = |counter: &std::sync::atomic::AtomicU64| {
+            counter.load(std::sync::atomic::Ordering::Relaxed) as f64
+        };
         // One unlabelled sample each: (name, type, INFO field, value).
-        let singles: [(&str, Kind, &str, f64); 19] = [
+        let singles: [(&str, Kind, &str, f64); 21] = [
             (
                 "redis_uptime_in_seconds",
                 Kind::Gauge,
@@ -134,6 +139,18 @@ impl Node {
                 Kind::Counter,
                 "evicted_keys",
                 f(s.evicted_keys),
+            ),
+            (
+                "redis_client_output_buffer_limit_disconnections_total",
+                Kind::Counter,
+                "client_output_buffer_limit_disconnections",
+                disconnections(&crate::node::stats::OUTPUT_LIMIT_DISCONNECTIONS),
+            ),
+            (
+                "redis_client_query_buffer_limit_disconnections_total",
+                Kind::Counter,
+                "client_query_buffer_limit_disconnections",
+                disconnections(&crate::node::stats::QUERY_LIMIT_DISCONNECTIONS),
             ),
             (
                 "redis_keyspace_hits_total",

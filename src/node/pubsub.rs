@@ -262,6 +262,10 @@ pub fn output_limit(settings: &Settings, c: &Client) -> OutputLimit {
 /// Close a client whose pending output passed its class's hard limit, or
 /// stayed over the soft limit for longer than allowed.
 pub fn enforce_output_limit(c: &mut Client, limit: &OutputLimit, now_ms: i64) {
+    // Already on its way out: logged and counted once, as in Redis.
+    if c.close_asap {
+        return;
+    }
     let used = c.reply.len() as u64;
     // A reply dropped at the hard limit (Reply::set_limit) counts as over.
     let over_hard = limit.hard > 0 && (used >= limit.hard || c.reply.overflowed());
@@ -282,8 +286,11 @@ pub fn enforce_output_limit(c: &mut Client, limit: &OutputLimit, now_ms: i64) {
 }
 
 /// Redis's log line for a client cut off by its output buffer limits,
-/// naming it by its CLIENT LIST line (operators grep for this text).
+/// naming it by its CLIENT LIST line (operators grep for this text); the
+/// event is counted for the metrics.
 pub fn log_output_limit_close(c: &Client, now_ms: i64) {
+    use crate::node::stats::{count_disconnection, OUTPUT_LIMIT_DISCONNECTIONS};
+    count_disconnection(&OUTPUT_LIMIT_DISCONNECTIONS);
     let info = crate::node::commands::client_cmd::client_info_line(c, now_ms, 0);
     tracing::warn!(
         "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",

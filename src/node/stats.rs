@@ -1,6 +1,8 @@
-//! Counters behind `INFO stats`, `INFO commandstats` and `INFO errorstats`.
+//! Counters behind `INFO stats`, `INFO commandstats` and `INFO errorstats`,
+//! and the clients cut off by their limits.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::util::histogram::Histogram;
 
@@ -40,6 +42,19 @@ impl InstantMetric {
     pub fn rate(&self) -> f64 {
         self.samples.iter().sum::<f64>() / self.samples.len() as f64
     }
+}
+
+/// Clients closed for passing their `client-output-buffer-limit` and
+/// their `client-query-buffer-limit`. Redis 7.0's INFO has no such
+/// fields (7.0's field list is an API), so they are shown only as
+/// metrics. Process-wide because the places that close clients hold the
+/// client, not the node's counters.
+pub static OUTPUT_LIMIT_DISCONNECTIONS: AtomicU64 = AtomicU64::new(0);
+pub static QUERY_LIMIT_DISCONNECTIONS: AtomicU64 = AtomicU64::new(0);
+
+/// Count one client cut off by a limit.
+pub fn count_disconnection(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Most distinct error codes tracked in errorstats, as in Redis.

@@ -251,7 +251,7 @@ impl Node {
             } else if r.buffers_stream() {
                 r.pending.extend_from_slice(bytes);
                 let used = (r.pending.len() + c.reply.len()) as u64;
-                if limit.hard > 0 && used >= limit.hard {
+                if limit.hard > 0 && used >= limit.hard && !c.close_asap {
                     crate::node::pubsub::log_output_limit_close(c, now);
                     c.close_asap = true;
                     self.wakeups.push(id);

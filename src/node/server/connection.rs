@@ -212,6 +212,8 @@ impl Connection {
         if c.is_master {
             return false;
         }
+        use crate::node::stats::{count_disconnection, QUERY_LIMIT_DISCONNECTIONS};
+        count_disconnection(&QUERY_LIMIT_DISCONNECTIONS);
         let info = crate::node::commands::client_cmd::client_info_line(c, unix_ms(), 0);
         let mut head = Vec::new();
         crate::node::exec::quote_arg(&mut head, &pending[..pending.len().min(64)]);
