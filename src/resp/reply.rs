@@ -12,6 +12,12 @@ use crate::util::num;
 #[derive(Debug)]
 pub struct Reply {
     buf: Vec<u8>,
+    /// How much of `buf` was already sent. A client reading a big reply
+    /// slowly takes it a socket-full at a time; moving the rest to the
+    /// front after each write would copy the whole reply once per write
+    /// (quadratic in its size), so the front is dropped only once it is at
+    /// least half the buffer.
+    sent: usize,
     resp3: bool,
     /// Past this many pending bytes, bulk strings and aggregate headers
     /// are dropped instead of written: the client is over its hard output
@@ -29,6 +35,7 @@ impl Default for Reply {
     fn default() -> Self {
         Reply {
             buf: Vec::new(),
+            sent: 0,
             resp3: false,
             limit: usize::MAX,
             overflowed: false,
@@ -56,8 +63,9 @@ impl Reply {
         self.resp3 = resp3;
     }
 
+    /// Bytes waiting to be sent.
     pub fn len(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.sent
     }
 
     /// The size past which writes are dropped (see the field); `usize::MAX`
@@ -80,7 +88,7 @@ impl Reply {
     /// something was dropped. Checking before writing keeps the buffer from
     /// reallocating past the limit.
     fn fits(&mut self, n: usize) -> bool {
-        if self.buf.len().saturating_add(n) > self.limit {
+        if self.len().saturating_add(n) > self.limit {
             self.overflowed = true;
             return false;
         }
@@ -88,7 +96,7 @@ impl Reply {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
+        self.len() == 0
     }
 
     pub fn capacity(&self) -> usize {
@@ -97,33 +105,46 @@ impl Reply {
 
     /// The encoded bytes waiting to be sent.
     pub fn bytes(&self) -> &[u8] {
-        &self.buf
+        &self.buf[self.sent..]
     }
 
     /// Hand the pending bytes to the writer, leaving `spare` (cleared) in
     /// their place so neither side allocates in the steady state.
     pub fn swap_out(&mut self, spare: &mut Vec<u8>) {
+        self.compact();
         spare.clear();
         std::mem::swap(&mut self.buf, spare);
     }
 
     /// Forget the first `n` bytes (they were sent).
     pub fn consume(&mut self, n: usize) {
-        if n >= self.buf.len() {
+        self.sent = self.sent.saturating_add(n).min(self.buf.len());
+        if self.sent == self.buf.len() {
             self.buf.clear();
-        } else {
-            self.buf.drain(..n);
+            self.sent = 0;
+        } else if self.sent >= 64 * 1024 && self.sent * 2 >= self.buf.len() {
+            // What moves is no more than what was sent since the last
+            // move: linear in the reply's size overall.
+            self.compact();
+        }
+    }
+
+    /// Drop the bytes already sent from the front of the buffer.
+    fn compact(&mut self) {
+        if self.sent > 0 {
+            self.buf.drain(..self.sent);
+            self.sent = 0;
         }
     }
 
     /// Drop everything written after `len` (undo a partial reply).
     pub fn truncate(&mut self, len: usize) {
-        self.buf.truncate(len);
+        self.buf.truncate(self.sent + len);
     }
 
     /// Give memory back after a burst (a huge reply) once it was sent.
     pub fn shrink_if_idle(&mut self, keep: usize) {
-        if self.buf.is_empty() && self.buf.capacity() > keep {
+        if self.is_empty() && self.buf.capacity() > keep {
             self.buf = Vec::with_capacity(keep.min(16 * 1024));
         }
     }
@@ -309,6 +330,8 @@ impl Reply {
     }
 
     fn defer(&mut self, kind: u8) -> Deferred {
+        // An absolute position: nothing is sent, so nothing moves, while
+        // one command writes its reply.
         Deferred {
             at: self.buf.len(),
             kind,
@@ -411,6 +434,35 @@ mod tests {
         r.set_limit(usize::MAX);
         r.int(1);
         assert!(r.bytes().ends_with(b"+stream\r\n:1\r\n"));
+    }
+
+    #[test]
+    fn a_reply_sent_in_pieces_comes_out_whole_and_in_order() {
+        let mut r = Reply::new();
+        let mut expected = Vec::new();
+        let mut sent = Vec::new();
+        for round in 0..200u32 {
+            // Replies keep arriving while earlier ones go out slowly.
+            let data = vec![b'a' + (round % 26) as u8; 7_001];
+            r.bulk(&data);
+            expected.extend_from_slice(b"$7001\r\n");
+            expected.extend_from_slice(&data);
+            expected.extend_from_slice(b"\r\n");
+            let n = r.bytes().len().min(5_000);
+            sent.extend_from_slice(&r.bytes()[..n]);
+            r.consume(n);
+            assert_eq!(r.len(), expected.len() - sent.len());
+        }
+        // A partial reply undone, then the rest drained.
+        let mark = r.len();
+        r.bulk(b"undone");
+        r.truncate(mark);
+        while !r.is_empty() {
+            let n = r.bytes().len().min(65_000);
+            sent.extend_from_slice(&r.bytes()[..n]);
+            r.consume(n);
+        }
+        assert_eq!(sent, expected);
     }
 
     #[test]
