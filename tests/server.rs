@@ -269,6 +269,13 @@ fn client_pause_holds_writes_until_unpaused() {
         writer.stream.get_mut().read(&mut byte).is_err(),
         "the write must wait"
     );
+    // Held back counts as blocked, as in Redis: flag b, blocked_clients.
+    assert!(admin
+        .cmd_str("INFO clients")
+        .contains("blocked_clients:1\r\n"));
+    let list = admin.cmd_str("CLIENT LIST");
+    let held = list.lines().find(|l| l.contains("cmd=set")).unwrap();
+    assert!(held.contains(" flags=b "), "{held}");
     writer
         .stream
         .get_ref()

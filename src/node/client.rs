@@ -182,7 +182,8 @@ impl Client {
         if self.multi.is_some() {
             f.push('x');
         }
-        if self.blocked.is_some() {
+        // Held back by CLIENT PAUSE counts as blocked, as in Redis.
+        if self.blocked.is_some() || self.paused {
             f.push('b');
         }
         if self.dirty_cas {

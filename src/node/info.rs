@@ -53,6 +53,12 @@ impl Node {
         self.clients.len() - self.repl.replicas.len()
     }
 
+    /// `blocked_clients`: clients waiting in a blocking command, and, as
+    /// in Redis, clients whose command `CLIENT PAUSE` holds back.
+    pub fn blocked_clients(&self) -> usize {
+        self.blocking.count + self.clients.iter().filter(|c| c.paused).count()
+    }
+
     /// The INFO text for `args` (section names). `cur` is the client asking
     /// (it is not in the client table while its command runs).
     pub fn info(&mut self, cur: &Client, args: &[&[u8]]) -> String {
@@ -132,7 +138,7 @@ impl Node {
              clients_in_timeout_table:{in_timeout_table}\r\n",
             self.connected_clients(),
             self.config.settings.maxclients,
-            self.blocking.count,
+            self.blocked_clients(),
         );
     }
 

@@ -72,7 +72,7 @@ impl Node {
                 "redis_blocked_clients",
                 Kind::Gauge,
                 "blocked_clients",
-                self.blocking.count as f64,
+                self.blocked_clients() as f64,
             ),
             (
                 "redis_memory_used_bytes",
