@@ -3,8 +3,9 @@
 //! A string is stored the way Redis would report it in `OBJECT ENCODING`:
 //! `int` for canonical 64-bit integers, `embstr` for strings of at most 44
 //! bytes created whole (inline here when they fit in 22 bytes), and `raw` for
-//! longer strings and for strings modified in place (APPEND, SETRANGE,
-//! SETBIT), which keep spare capacity so repeated appends are amortized O(1).
+//! longer strings (one exact-size allocation while untouched) and for
+//! strings modified in place (APPEND, SETRANGE, SETBIT), which keep spare
+//! capacity so repeated appends are amortized O(1).
 //!
 //! Every value carries Redis's 24-bit LRU clock (seconds) or LFU counter for
 //! `OBJECT IDLETIME|FREQ` and eviction. The whole value is 32 bytes, so a
@@ -46,6 +47,10 @@ pub enum Data {
     },
     /// `embstr` encoding, one exact-size allocation.
     Embstr(Box<[u8]>),
+    /// `raw` encoding, created whole (longer than `embstr`): one
+    /// exact-size allocation, as Redis's sds has no spare room until it is
+    /// first appended to. Becomes `Raw` on its first in-place change.
+    RawExact(Box<[u8]>),
     /// `raw` encoding: growable, for strings modified in place.
     Raw(Box<Vec<u8>>),
     List(Box<List>),
@@ -101,7 +106,11 @@ impl Value {
 
     pub fn kind(&self) -> Kind {
         match self.data {
-            Data::Int(_) | Data::Inline { .. } | Data::Embstr(_) | Data::Raw(_) => Kind::String,
+            Data::Int(_)
+            | Data::Inline { .. }
+            | Data::Embstr(_)
+            | Data::RawExact(_)
+            | Data::Raw(_) => Kind::String,
             Data::List(_) => Kind::List,
             Data::Hash(_) => Kind::Hash,
             Data::Set(_) => Kind::Set,
@@ -133,7 +142,7 @@ impl Data {
         } else if bytes.len() <= EMBSTR_MAX {
             Data::Embstr(bytes.into())
         } else {
-            Data::Raw(Box::new(bytes.to_vec()))
+            Data::RawExact(bytes.into())
         }
     }
 
@@ -145,7 +154,7 @@ impl Data {
     pub fn is_string(&self) -> bool {
         matches!(
             self,
-            Data::Int(_) | Data::Inline { .. } | Data::Embstr(_) | Data::Raw(_)
+            Data::Int(_) | Data::Inline { .. } | Data::Embstr(_) | Data::RawExact(_) | Data::Raw(_)
         )
     }
 
@@ -155,7 +164,7 @@ impl Data {
         Some(match self {
             Data::Int(n) => IntOrBytes::int(*n),
             Data::Inline { len, bytes } => IntOrBytes::Bytes(&bytes[..*len as usize]),
-            Data::Embstr(b) => IntOrBytes::Bytes(b),
+            Data::Embstr(b) | Data::RawExact(b) => IntOrBytes::Bytes(b),
             Data::Raw(v) => IntOrBytes::Bytes(v),
             Data::List(_) | Data::Hash(_) | Data::Set(_) | Data::ZSet(_) => return None,
         })
@@ -166,7 +175,7 @@ impl Data {
         match self {
             Data::Int(n) => itoa::Buffer::new().format(*n).len(),
             Data::Inline { len, .. } => *len as usize,
-            Data::Embstr(b) => b.len(),
+            Data::Embstr(b) | Data::RawExact(b) => b.len(),
             Data::Raw(v) => v.len(),
             Data::List(_) | Data::Hash(_) | Data::Set(_) | Data::ZSet(_) => 0,
         }
@@ -190,7 +199,7 @@ impl Data {
         match self {
             Data::Int(_) => "int",
             Data::Inline { .. } | Data::Embstr(_) => "embstr",
-            Data::Raw(_) => "raw",
+            Data::RawExact(_) | Data::Raw(_) => "raw",
             Data::List(l) => l.encoding_name(),
             Data::Hash(h) => h.encoding_name(),
             Data::Set(s) => s.encoding_name(),
@@ -203,7 +212,7 @@ impl Data {
     pub fn heap_size(&self) -> usize {
         match self {
             Data::Int(_) | Data::Inline { .. } => 0,
-            Data::Embstr(b) => b.len(),
+            Data::Embstr(b) | Data::RawExact(b) => b.len(),
             Data::Raw(v) => std::mem::size_of::<Vec<u8>>() + v.capacity(),
             Data::List(l) => std::mem::size_of::<List>() + l.heap_size(),
             Data::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
@@ -277,5 +286,19 @@ mod tests {
         d.make_raw().extend_from_slice(b"3");
         assert_eq!(d.encoding_name(), "raw");
         assert_eq!(&*d.string_bytes().unwrap(), b"123");
+    }
+
+    #[test]
+    fn a_long_string_created_whole_takes_one_exact_allocation() {
+        // What makes a key with a 100-byte value cost what it costs in
+        // Redis (184 bytes with the key, measured): no Vec header, no
+        // spare room until the first append.
+        let mut d = Data::string(&[b'v'; 100]);
+        assert_eq!(d.encoding_name(), "raw");
+        assert_eq!(d.heap_size(), 100);
+        d.make_raw().extend_from_slice(b"!");
+        assert_eq!(d.encoding_name(), "raw");
+        assert_eq!(d.string_len(), 101);
+        assert_eq!(&d.string_bytes().unwrap()[99..], b"v!");
     }
 }
