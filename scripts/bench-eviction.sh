@@ -13,15 +13,15 @@
 #   scripts/bench-eviction.sh [REQUESTS] [MAXMEMORY]   (defaults: 3000000 100mb)
 #   POLICY=allkeys-random scripts/bench-eviction.sh
 #
-# Measured 2026-11-24 (2 shared cores, release build, defaults):
+# Measured 2026-11-24 (2 cores, release build, defaults), after strings
+# longer than embstr became one exact-size allocation:
 #                                       vigil        redis
-#   flood ops/s                     265549.47    265642.77
+#   flood ops/s                     452611.07    436815.58
 #   used_memory (MB)                    99.52        98.98
-#   used_memory_peak (MB)               99.52       100.00
-#   RSS, VmRSS (MB)                    107.22       112.04
-#   peak RSS, VmHWM (MB)               107.22       113.79
-#   dbsize (keys)                      478421       513413
-#   evicted_keys                      2389712      2346383
+#   RSS, VmRSS (MB)                    106.85       114.18
+#   peak RSS, VmHWM (MB)               110.60       114.18
+#   dbsize (keys)                      541561       513414
+#   evicted_keys                      2311134      2346332
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
