@@ -16,7 +16,9 @@ pub struct Reply {
     /// slowly takes it a socket-full at a time; moving the rest to the
     /// front after each write would copy the whole reply once per write
     /// (quadratic in its size), so the front is dropped only once it is at
-    /// least half the buffer.
+    /// least half the buffer, or when the buffer is full and would
+    /// otherwise grow (no dearer than the reallocation it saves, and a
+    /// client that stopped reading never holds more than its pending bytes).
     sent: usize,
     resp3: bool,
     /// Past this many pending bytes, bulk strings and aggregate headers
@@ -88,6 +90,7 @@ impl Reply {
     /// something was dropped. Checking before writing keeps the buffer from
     /// reallocating past the limit.
     fn fits(&mut self, n: usize) -> bool {
+        self.room(n);
         if self.len().saturating_add(n) > self.limit {
             self.overflowed = true;
             return false;
@@ -129,6 +132,14 @@ impl Reply {
         }
     }
 
+    /// Before writing `n` bytes: if they do not fit in the capacity, drop
+    /// the sent bytes first rather than grow.
+    fn room(&mut self, n: usize) {
+        if self.sent > 0 && self.buf.capacity() - self.buf.len() < n {
+            self.compact();
+        }
+    }
+
     /// Drop the bytes already sent from the front of the buffer.
     fn compact(&mut self) {
         if self.sent > 0 {
@@ -151,6 +162,7 @@ impl Reply {
 
     /// Raw protocol bytes, already encoded.
     pub fn raw(&mut self, bytes: &[u8]) {
+        self.room(bytes.len());
         self.buf.extend_from_slice(bytes);
     }
 
@@ -160,6 +172,7 @@ impl Reply {
 
     /// `+text`. `text` must not contain CR or LF.
     pub fn simple(&mut self, text: &[u8]) {
+        self.room(text.len() + 3);
         self.buf.push(b'+');
         self.buf.extend_from_slice(text);
         self.buf.extend_from_slice(b"\r\n");
@@ -169,6 +182,7 @@ impl Reply {
     /// LF inside are replaced by spaces, as Redis does, so the reply stays
     /// one line.
     pub fn error(&mut self, text: &[u8]) {
+        self.room(text.len() + 3);
         self.buf.push(b'-');
         self.buf.extend(
             text.iter()
@@ -330,10 +344,10 @@ impl Reply {
     }
 
     fn defer(&mut self, kind: u8) -> Deferred {
-        // An absolute position: nothing is sent, so nothing moves, while
-        // one command writes its reply.
+        // Relative to the unsent bytes: dropping sent ones (`room`) while
+        // the reply is written does not move it.
         Deferred {
-            at: self.buf.len(),
+            at: self.len(),
             kind,
         }
     }
@@ -348,7 +362,8 @@ impl Reply {
         header.push(kind);
         header.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
         header.extend_from_slice(b"\r\n");
-        self.buf.splice(d.at..d.at, header);
+        let at = self.sent + d.at;
+        self.buf.splice(at..at, header);
     }
 
     fn header(&mut self, kind: u8, n: i64) {
@@ -463,6 +478,32 @@ mod tests {
             r.consume(n);
         }
         assert_eq!(sent, expected);
+    }
+
+    #[test]
+    fn a_client_that_stopped_reading_holds_only_its_pending_bytes() {
+        let mut r = Reply::new();
+        let chunk = vec![b'x'; 100_000];
+        // Fill until the next bulk would not fit in the capacity.
+        r.bulk(&chunk);
+        while r.capacity() - r.bytes().len() >= chunk.len() + 24 {
+            r.bulk(&chunk);
+        }
+        let full = r.capacity();
+        // Some goes out (the socket's buffers), less than half, then
+        // nothing more.
+        let n = r.bytes().len() / 4;
+        r.consume(n);
+        assert_eq!(r.sent, n, "not dropped at once");
+        let pending = r.len();
+        let d = r.defer_array();
+        r.bulk(&chunk);
+        r.fill_deferred(d, 1);
+        // The sent bytes were dropped instead of growing the buffer.
+        assert_eq!(r.capacity(), full);
+        assert_eq!(r.sent, 0);
+        // The deferred header landed right after what was pending.
+        assert_eq!(&r.bytes()[pending..pending + 4], b"*1\r\n");
     }
 
     #[test]
