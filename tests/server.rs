@@ -276,6 +276,11 @@ fn client_pause_holds_writes_until_unpaused() {
     let list = admin.cmd_str("CLIENT LIST");
     let held = list.lines().find(|l| l.contains("cmd=set")).unwrap();
     assert!(held.contains(" flags=b "), "{held}");
+    // Its command is parsed and held, not pending input: "SET k v".
+    assert!(
+        held.contains(" qbuf=0 ") && held.contains(" argv-mem=5 "),
+        "{held}"
+    );
     writer
         .stream
         .get_ref()

@@ -78,6 +78,11 @@ pub struct Client {
     /// A command waits for CLIENT PAUSE (or a failover's pause) to end;
     /// Redis counts such a client as blocked (not timed out when idle).
     pub paused: bool,
+    /// While `paused`: the held command's size in the input buffer and
+    /// that of its arguments. Redis has parsed it out of its query buffer
+    /// into argv by then, so CLIENT LIST shows these as `argv-mem`, not
+    /// `qbuf`.
+    pub held: (usize, usize),
     /// Full name of the last command run (`CLIENT LIST cmd=`).
     pub last_command: &'static str,
     /// When the output buffer first went over the soft limit (ms).
@@ -124,6 +129,7 @@ impl Client {
             close_asap: false,
             blocked: None,
             paused: false,
+            held: (0, 0),
             last_command: "NULL",
             soft_limit_since_ms: None,
             query_buf_len: 0,

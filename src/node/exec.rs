@@ -101,6 +101,7 @@ impl Node {
                             .map(|&(s, l)| &input[pos + s..pos + s + l]),
                     );
                     if let Flow::Stall = self.process_command(&mut client, &argv) {
+                        client.held.0 = consumed;
                         outcome.stalled = true;
                         break;
                     }
@@ -128,6 +129,7 @@ impl Node {
                 Parsed::Inline { consumed, args } => {
                     let inline: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
                     if let Flow::Stall = self.process_command(&mut client, &inline) {
+                        client.held.0 = consumed;
                         outcome.stalled = true;
                         break;
                     }
@@ -266,6 +268,7 @@ impl Node {
         }
         if self.is_paused_for(c, cmd) {
             c.paused = true;
+            c.held.1 = argv.iter().map(|a| a.len()).sum();
             return Flow::Stall;
         }
         c.paused = false;

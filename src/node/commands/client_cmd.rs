@@ -201,7 +201,8 @@ pub fn client_info_line(c: &Client, now_ms: i64, argv_mem: usize) -> String {
         .map(String::from_utf8_lossy)
         .unwrap_or_default();
     let multi_mem = c.multi.as_ref().map_or(0, |m| m.bytes);
-    let qbuf = c.query_buf_len;
+    let held = if c.paused { c.held.0 } else { 0 };
+    let qbuf = c.query_buf_len.saturating_sub(held);
     let obl = c.reply.len();
     let omem = c.reply.capacity();
     let flags = c.flag_letters();
@@ -249,11 +250,14 @@ pub fn client_info_line(c: &Client, now_ms: i64, argv_mem: usize) -> String {
 /// Redis's initial reply buffer size (`rbs`).
 const REPLY_CHUNK: usize = 16 * 1024;
 
-/// A blocked client still holds its command's arguments (`argv-mem`).
+/// A blocked client, or one held by CLIENT PAUSE, still holds its
+/// command's arguments (`argv-mem`).
 fn blocked_argv_mem(c: &Client) -> usize {
-    c.blocked
+    let held = if c.paused { c.held.1 } else { 0 };
+    held + c
+        .blocked
         .as_ref()
-        .map_or(0, |b| b.argv.iter().map(Vec::len).sum())
+        .map_or(0, |b| b.argv.iter().map(Vec::len).sum::<usize>())
 }
 
 /// The bytes of the caller's arguments (`argv-mem` of its line).
