@@ -41,6 +41,15 @@ pub struct WatchedKey {
     pub expired_at_watch: bool,
 }
 
+/// A command held back by a pause, as CLIENT LIST accounts for it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeldCommand {
+    /// Its bytes still in the connection's input buffer (not `qbuf`).
+    pub input_bytes: usize,
+    /// Its arguments' size (`argv-mem`).
+    pub argv_mem: usize,
+}
+
 pub struct Client {
     pub id: ClientId,
     /// Peer address as `ip:port` (or `path:0` for unix sockets).
@@ -75,14 +84,10 @@ pub struct Client {
     pub close_asap: bool,
     /// Waiting in a blocking command (BLPOP...).
     pub blocked: Option<Box<crate::node::blocking::BlockState>>,
-    /// A command waits for CLIENT PAUSE (or a failover's pause) to end;
-    /// Redis counts such a client as blocked (not timed out when idle).
-    pub paused: bool,
-    /// While `paused`: the held command's size in the input buffer and
-    /// that of its arguments. Redis has parsed it out of its query buffer
-    /// into argv by then, so CLIENT LIST shows these as `argv-mem`, not
-    /// `qbuf`.
-    pub held: (usize, usize),
+    /// The command CLIENT PAUSE (or a failover's pause) holds back, if
+    /// any. Redis counts such a client as blocked (not timed out when
+    /// idle) and has parsed the command out of its query buffer.
+    pub held: Option<HeldCommand>,
     /// Full name of the last command run (`CLIENT LIST cmd=`).
     pub last_command: &'static str,
     /// When the output buffer first went over the soft limit (ms).
@@ -128,8 +133,7 @@ impl Client {
             close_after_reply: false,
             close_asap: false,
             blocked: None,
-            paused: false,
-            held: (0, 0),
+            held: None,
             last_command: "NULL",
             soft_limit_since_ms: None,
             query_buf_len: 0,
@@ -189,7 +193,7 @@ impl Client {
             f.push('x');
         }
         // Held back by CLIENT PAUSE counts as blocked, as in Redis.
-        if self.blocked.is_some() || self.paused {
+        if self.blocked.is_some() || self.held.is_some() {
             f.push('b');
         }
         if self.dirty_cas {

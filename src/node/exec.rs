@@ -15,7 +15,7 @@
 
 use std::time::Instant;
 
-use crate::node::client::{Client, ClientId, ReplyMode};
+use crate::node::client::{Client, ClientId, HeldCommand, ReplyMode};
 use crate::node::commands::{self, flags, CmdError, Command, Ctx, Propagation};
 use crate::node::{unix_ms, Node};
 use crate::resp::request::{Limits, Parsed};
@@ -101,7 +101,9 @@ impl Node {
                             .map(|&(s, l)| &input[pos + s..pos + s + l]),
                     );
                     if let Flow::Stall = self.process_command(&mut client, &argv) {
-                        client.held.0 = consumed;
+                        if let Some(held) = &mut client.held {
+                            held.input_bytes = consumed;
+                        }
                         outcome.stalled = true;
                         break;
                     }
@@ -129,7 +131,9 @@ impl Node {
                 Parsed::Inline { consumed, args } => {
                     let inline: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
                     if let Flow::Stall = self.process_command(&mut client, &inline) {
-                        client.held.0 = consumed;
+                        if let Some(held) = &mut client.held {
+                            held.input_bytes = consumed;
+                        }
                         outcome.stalled = true;
                         break;
                     }
@@ -267,11 +271,13 @@ impl Node {
             return Flow::Continue;
         }
         if self.is_paused_for(c, cmd) {
-            c.paused = true;
-            c.held.1 = argv.iter().map(|a| a.len()).sum();
+            c.held = Some(HeldCommand {
+                input_bytes: 0,
+                argv_mem: argv.iter().map(|a| a.len()).sum(),
+            });
             return Flow::Stall;
         }
-        c.paused = false;
+        c.held = None;
         if c.in_multi() && !runs_inside_multi(cmd) {
             let multi = c.multi.as_mut().expect("in multi");
             multi.bytes += argv.iter().map(|a| a.len()).sum::<usize>();

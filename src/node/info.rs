@@ -56,7 +56,7 @@ impl Node {
     /// `blocked_clients`: clients waiting in a blocking command, and, as
     /// in Redis, clients whose command `CLIENT PAUSE` holds back.
     pub fn blocked_clients(&self) -> usize {
-        self.blocking.count + self.clients.iter().filter(|c| c.paused).count()
+        self.blocking.count + self.clients.iter().filter(|c| c.held.is_some()).count()
     }
 
     /// The INFO text for `args` (section names). `cur` is the client asking

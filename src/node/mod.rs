@@ -406,7 +406,7 @@ impl Node {
                 || c.is_master
                 || c.is_attached_replica()
                 || c.blocked.is_some()
-                || c.paused
+                || c.held.is_some()
             {
                 continue;
             }

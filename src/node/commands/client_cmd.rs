@@ -201,7 +201,7 @@ pub fn client_info_line(c: &Client, now_ms: i64, argv_mem: usize) -> String {
         .map(String::from_utf8_lossy)
         .unwrap_or_default();
     let multi_mem = c.multi.as_ref().map_or(0, |m| m.bytes);
-    let held = if c.paused { c.held.0 } else { 0 };
+    let held = c.held.map_or(0, |h| h.input_bytes);
     let qbuf = c.query_buf_len.saturating_sub(held);
     let obl = c.reply.len();
     let omem = c.reply.capacity();
@@ -253,11 +253,10 @@ const REPLY_CHUNK: usize = 16 * 1024;
 /// A blocked client, or one held by CLIENT PAUSE, still holds its
 /// command's arguments (`argv-mem`).
 fn blocked_argv_mem(c: &Client) -> usize {
-    let held = if c.paused { c.held.1 } else { 0 };
-    held + c
-        .blocked
-        .as_ref()
-        .map_or(0, |b| b.argv.iter().map(Vec::len).sum::<usize>())
+    c.held.map_or(0, |h| h.argv_mem)
+        + c.blocked
+            .as_ref()
+            .map_or(0, |b| b.argv.iter().map(Vec::len).sum::<usize>())
 }
 
 /// The bytes of the caller's arguments (`argv-mem` of its line).
