@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::{cmd, wait_until, Raw, Reply, Server};
@@ -338,31 +337,16 @@ fn memory_stats_names_its_fields_in_redis_order() {
 }
 
 fn mask_numbers(line: &str) -> String {
-    let mut out = String::new();
-    for ch in line.chars() {
-        if ch.is_ascii_digit() {
-            if !out.ends_with('9') {
-                out.push('9');
-            }
-        } else {
-            out.push(ch);
-        }
-    }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    common::mask_digits(line)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[test]
 fn redis_cli_shows_slowlog_get_the_same_way() {
     let shape = |server: &Server| -> Vec<String> {
-        let port = server.port.to_string();
-        let cli = |args: &[&str]| {
-            let out = Command::new("redis-cli")
-                .args(["-p", &port])
-                .args(args)
-                .output()
-                .expect("run redis-cli (redis-tools)");
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        };
+        let cli = |args: &[&str]| common::redis_cli(server.port, args);
         cli(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
         cli(&["SLOWLOG", "RESET"]);
         cli(&["SET", "greeting", "hello world"]);

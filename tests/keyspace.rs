@@ -199,22 +199,7 @@ fn redis_cli_scan_lists_matching_keys() {
         let _: () = c.set(format!("user:{i}"), i).unwrap();
         let _: () = c.set(format!("other:{i}"), i).unwrap();
     }
-    let out = std::process::Command::new("redis-cli")
-        .args([
-            "-p",
-            &vigil.port.to_string(),
-            "--scan",
-            "--pattern",
-            "user:*",
-        ])
-        .output()
-        .expect("redis-cli is installed by .ci/run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let keys: HashSet<String> = String::from_utf8_lossy(&out.stdout)
+    let keys: HashSet<String> = common::redis_cli(vigil.port, &["--scan", "--pattern", "user:*"])
         .lines()
         .map(str::to_string)
         .collect();

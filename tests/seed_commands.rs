@@ -8,27 +8,13 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::Duration;
 
-use common::{wait_until, Kind, Server};
+use common::{mask_digits, redis_cli, wait_until, Kind, Server};
 
-fn redis_cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
-        .arg("-p")
-        .arg(port.to_string())
-        .args(args)
-        .output()
-        .expect("redis-cli is installed by .ci/run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // INFO's lines end in CRLF; redis-cli prints them as they come.
-    String::from_utf8(out.stdout)
-        .expect("redis-cli prints text")
-        .replace('\r', "")
+/// [`redis_cli`] with INFO's CRLF line ends made plain.
+fn cli(port: u16, args: &[&str]) -> String {
+    redis_cli(port, args).replace('\r', "")
 }
 
 /// Each line of an INFO section, with the value replaced by its shape
@@ -55,20 +41,12 @@ fn masked(info: &str, varying: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Each run of digits becomes one `9`, a 40-hex id `x`: `1.05M` → `9.9M`.
+/// A 40-hex id becomes `x`, each run of digits one `9`: `1.05M` → `9.9M`.
 fn shape(value: &str) -> String {
     if value.len() == 40 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
         return "x".into();
     }
-    let mut out = String::new();
-    let mut in_digits = false;
-    for c in value.chars() {
-        if !(c.is_ascii_digit() && in_digits) {
-            out.push(if c.is_ascii_digit() { '9' } else { c });
-        }
-        in_digits = c.is_ascii_digit();
-    }
-    out
+    mask_digits(value)
 }
 
 /// A node holding the keys `user:0..50` and `other:0..50`.
@@ -91,7 +69,7 @@ fn deployment(kind: Kind) -> (Server, Server) {
     );
     assert!(
         wait_until(Duration::from_secs(10), || {
-            let info = redis_cli(master.port, &["INFO", "replication"]);
+            let info = cli(master.port, &["INFO", "replication"]);
             info.contains("state=online") && !info.contains("lag=-1")
         }),
         "{kind:?}: the replica comes online"
@@ -155,8 +133,8 @@ fn info_replication_and_memory_print_as_redis_does() {
     let mut seen = Vec::new();
     for kind in [Kind::Vigil, Kind::Redis] {
         let (master, _replica) = deployment(kind);
-        let replication = redis_cli(master.port, &["INFO", "replication"]);
-        let memory = redis_cli(master.port, &["INFO", "memory"]);
+        let replication = cli(master.port, &["INFO", "replication"]);
+        let memory = cli(master.port, &["INFO", "memory"]);
         for human in ["used_memory_human", "used_memory_peak_human"] {
             let value = memory
                 .lines()
@@ -202,7 +180,7 @@ fn scan_with_a_pattern_lists_the_same_keys_as_redis() {
     let mut lists = Vec::new();
     for kind in [Kind::Vigil, Kind::Redis] {
         let node = node(kind);
-        let keys: BTreeSet<String> = redis_cli(node.port, &["--scan", "--pattern", "user:*"])
+        let keys: BTreeSet<String> = cli(node.port, &["--scan", "--pattern", "user:*"])
             .lines()
             .map(str::to_string)
             .collect();

@@ -35,6 +35,38 @@ impl Drop for TempDir {
     }
 }
 
+/// Run the real `redis-cli -p port args...`; its standard output, which
+/// must be a success.
+pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .expect("redis-cli is installed by .ci/run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `text` with each run of digits replaced by one `9`: times, ids, ports
+/// and sizes compared by their shape.
+pub fn mask_digits(text: &str) -> String {
+    let mut out = String::new();
+    let mut in_digits = false;
+    for c in text.chars() {
+        let digit = c.is_ascii_digit();
+        if !(digit && in_digits) {
+            out.push(if digit { '9' } else { c });
+        }
+        in_digits = digit;
+    }
+    out
+}
+
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
