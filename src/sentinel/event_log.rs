@@ -82,9 +82,9 @@ fn addr(ip: &str, port: &str) -> String {
     }
 }
 
-/// The name of redis-sentinel's level for `event`, as its log shows it.
-fn redis_level(event: &str) -> &'static str {
-    match Level::of(event) {
+/// The name of redis-sentinel's level, as its log shows it.
+fn level_name(level: Level) -> &'static str {
+    match level {
         Level::Warning => "warning",
         Level::Notice => "notice",
         Level::Verbose => "verbose",
@@ -95,11 +95,13 @@ fn redis_level(event: &str) -> &'static str {
 /// Logs `e` once: at DEBUG for redis-sentinel's debug-level events (they
 /// are never published either), at INFO with its fields otherwise.
 pub fn log(e: &Event) {
-    let (event, level) = (e.name, redis_level(e.name));
-    if level == "debug" {
+    let event = e.name;
+    let level = Level::of(event);
+    if level == Level::Debug {
         tracing::debug!(event, "{} {}", e.name, e.payload);
         return;
     }
+    let level = level_name(level);
     let master = e.master.as_deref().unwrap_or("");
     match fields(e) {
         Fields::Instance {
